@@ -1,0 +1,577 @@
+//! The typed Runflow client: one method per endpoint, retries built in.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::error::ApiError;
+use super::key::ApiKey;
+use super::models::{
+    Asset, AssetType, ConfirmUploadRequest, CreateFolderRequest, CreateUploadRequest, CurrentUser,
+    Folder, Health, Page, PatchRequest, UploadSession,
+};
+use super::query::ListQuery;
+use super::retry::RetryPolicy;
+
+/// The production API.
+pub const DEFAULT_BASE_URL: &str = "https://api.runflow.io";
+
+/// Largest JSON answer the client reads; anything bigger is treated as malformed.
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Called with the number of bytes sent so far during a PUT.
+pub type ProgressFn = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// Where the bytes of a PUT come from. Files are streamed, never read whole.
+#[derive(Debug, Clone)]
+pub enum UploadSource {
+    /// A file on disk, streamed in chunks.
+    File(PathBuf),
+    /// Bytes already in memory (e.g. a pasted image).
+    Bytes(Bytes),
+}
+
+/// Settings of a [`RunflowClient`].
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// API base, e.g. `https://api.runflow.io`.
+    pub base_url: String,
+    /// Retry policy for every call.
+    pub retry: RetryPolicy,
+    /// Time limit of one API call (not of a PUT, which may take long on slow links).
+    pub request_timeout: Duration,
+    /// Time limit to open a connection.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            retry: RetryPolicy::default(),
+            request_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A Runflow API client. Cheap to clone; clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct RunflowClient {
+    http: reqwest::Client,
+    base: Url,
+    key: ApiKey,
+    config: ClientConfig,
+}
+
+impl RunflowClient {
+    /// Builds a client for `config.base_url` with `key`. Refuses plain `http://` except on
+    /// loopback, so the key never crosses a network in the clear.
+    pub fn new(key: ApiKey, config: ClientConfig) -> Result<Self, ApiError> {
+        let base = parse_base_url(&config.base_url)?;
+        // No default headers: the key is added per API request, so it can never ride along on
+        // a storage PUT.
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("runflow-uploader/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| ApiError::Network(e.to_string()))?;
+        Ok(Self {
+            http,
+            base,
+            key,
+            config,
+        })
+    }
+
+    /// The API base this client talks to.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// `POST /v1/asset-uploads`: opens an upload session.
+    pub async fn create_upload(
+        &self,
+        request: &CreateUploadRequest,
+    ) -> Result<UploadSession, ApiError> {
+        self.call(Method::POST, "/v1/asset-uploads", &[], Some(request))
+            .await
+    }
+
+    /// `PUT {upload_url}`: streams the bytes to storage with the declared `Content-Type` and
+    /// exact `Content-Length`, and no credentials. `on_progress` hears the bytes sent so far.
+    ///
+    /// Retries network errors and 5xx; a 403 means the URL expired or was refused and is final
+    /// (create a new session).
+    pub async fn put_upload(
+        &self,
+        upload_url: &str,
+        mime_type: &str,
+        size_bytes: u64,
+        source: &UploadSource,
+        on_progress: Option<ProgressFn>,
+    ) -> Result<(), ApiError> {
+        let url = parse_storage_url(upload_url)?;
+        self.config
+            .retry
+            .run(
+                || self.put_once(url.clone(), mime_type, size_bytes, source, on_progress.clone()),
+                |err, wait| tracing::warn!(%err, ?wait, "upload PUT failed; retrying"),
+            )
+            .await
+    }
+
+    async fn put_once(
+        &self,
+        url: Url,
+        mime_type: &str,
+        size_bytes: u64,
+        source: &UploadSource,
+        on_progress: Option<ProgressFn>,
+    ) -> Result<(), ApiError> {
+        if let Some(progress) = &on_progress {
+            progress(0);
+        }
+        let body = match source {
+            UploadSource::Bytes(bytes) => {
+                if bytes.len() as u64 != size_bytes {
+                    return Err(ApiError::File(format!(
+                        "{} bytes in memory but {size_bytes} declared",
+                        bytes.len()
+                    )));
+                }
+                let chunks: Vec<Result<Bytes, std::io::Error>> = bytes
+                    .chunks(256 * 1024)
+                    .map(|c| Ok(bytes.slice_ref(c)))
+                    .collect();
+                progress_body(futures_util::stream::iter(chunks), on_progress)
+            }
+            UploadSource::File(path) => {
+                let file = tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| ApiError::File(format!("{}: {e}", path.display())))?;
+                let stream = exact_length(
+                    tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024),
+                    size_bytes,
+                );
+                progress_body(stream, on_progress)
+            }
+        };
+        let response = self
+            .http
+            .put(url)
+            .header(CONTENT_TYPE, mime_type)
+            .header(CONTENT_LENGTH, size_bytes)
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = read_capped(response, 64 * 1024).await.unwrap_or_default();
+        Err(ApiError::from_storage_response(status, &body))
+    }
+
+    /// `POST /v1/asset-uploads/{id}/confirmations`: turns the stored bytes into an asset.
+    pub async fn confirm_upload(
+        &self,
+        asset_upload_id: &str,
+        folder_id: Option<&str>,
+    ) -> Result<Asset, ApiError> {
+        let path = format!(
+            "/v1/asset-uploads/{}/confirmations",
+            path_segment(asset_upload_id)
+        );
+        let body = ConfirmUploadRequest {
+            folder_id: folder_id.map(str::to_owned),
+        };
+        self.call(Method::POST, &path, &[], Some(&body)).await
+    }
+
+    /// `GET /v1/assets/{id}`: one asset, with freshly signed URLs.
+    pub async fn asset(&self, id: &str) -> Result<Asset, ApiError> {
+        let path = format!("/v1/assets/{}", path_segment(id));
+        self.call(Method::GET, &path, &[], None::<&()>).await
+    }
+
+    /// `GET /v1/assets`: one page of assets.
+    pub async fn list_assets(&self, query: &ListQuery) -> Result<Page<Asset>, ApiError> {
+        self.call(Method::GET, "/v1/assets", &query.to_pairs(), None::<&()>)
+            .await
+    }
+
+    /// `DELETE /v1/assets/{id}`.
+    pub async fn delete_asset(&self, id: &str) -> Result<(), ApiError> {
+        let path = format!("/v1/assets/{}", path_segment(id));
+        self.call_no_content(Method::DELETE, &path, None::<&()>)
+            .await
+    }
+
+    /// `PATCH /v1/assets/{id}`: renames and/or moves an asset. A server without this endpoint
+    /// answers with an error for which [`ApiError::is_unsupported`] is true.
+    pub async fn update_asset(&self, id: &str, patch: &PatchRequest) -> Result<Asset, ApiError> {
+        let path = format!("/v1/assets/{}", path_segment(id));
+        self.call(Method::PATCH, &path, &[], Some(patch)).await
+    }
+
+    /// `GET /v1/assets/types`: the supported asset types and their MIME types.
+    pub async fn asset_types(&self) -> Result<Vec<AssetType>, ApiError> {
+        let page: Page<AssetType> = self
+            .call(Method::GET, "/v1/assets/types", &[], None::<&()>)
+            .await?;
+        Ok(page.items)
+    }
+
+    /// `GET /v1/asset-folders`: one page of folders.
+    pub async fn list_folders(&self, query: &ListQuery) -> Result<Page<Folder>, ApiError> {
+        self.call(
+            Method::GET,
+            "/v1/asset-folders",
+            &query.to_pairs(),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `GET /v1/asset-folders/{id}`.
+    pub async fn folder(&self, id: &str) -> Result<Folder, ApiError> {
+        let path = format!("/v1/asset-folders/{}", path_segment(id));
+        self.call(Method::GET, &path, &[], None::<&()>).await
+    }
+
+    /// `POST /v1/asset-folders`.
+    pub async fn create_folder(
+        &self,
+        name: &str,
+        parent_id: Option<&str>,
+    ) -> Result<Folder, ApiError> {
+        let body = CreateFolderRequest {
+            name: name.to_owned(),
+            parent_id: parent_id.map(str::to_owned),
+        };
+        self.call(Method::POST, "/v1/asset-folders", &[], Some(&body))
+            .await
+    }
+
+    /// `PATCH /v1/asset-folders/{id}`: renames and/or moves a folder.
+    pub async fn update_folder(&self, id: &str, patch: &PatchRequest) -> Result<Folder, ApiError> {
+        let path = format!("/v1/asset-folders/{}", path_segment(id));
+        self.call(Method::PATCH, &path, &[], Some(patch)).await
+    }
+
+    /// `DELETE /v1/asset-folders/{id}`; a non-empty folder is refused with a conflict.
+    pub async fn delete_folder(&self, id: &str) -> Result<(), ApiError> {
+        let path = format!("/v1/asset-folders/{}", path_segment(id));
+        self.call_no_content(Method::DELETE, &path, None::<&()>)
+            .await
+    }
+
+    /// `GET /v1/auth/me`: validates the key and tells whose it is.
+    pub async fn current_user(&self) -> Result<CurrentUser, ApiError> {
+        self.call(Method::GET, "/v1/auth/me", &[], None::<&()>)
+            .await
+    }
+
+    /// `GET /v1/health`.
+    pub async fn health(&self) -> Result<Health, ApiError> {
+        self.call(Method::GET, "/v1/health", &[], None::<&()>).await
+    }
+
+    /// Sends an API call with retries and decodes a JSON answer.
+    async fn call<B, T>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> Result<T, ApiError>
+    where
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let bytes = self
+            .config
+            .retry
+            .run(
+                || self.send_once(method.clone(), path, query, body),
+                |err, wait| tracing::warn!(%method, path, %err, ?wait, "API call failed; retrying"),
+            )
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::MalformedResponse(format!("{method} {path} returned unexpected JSON: {e}"))
+        })
+    }
+
+    /// Like [`Self::call`] for endpoints that answer 204 No Content.
+    async fn call_no_content<B>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(), ApiError>
+    where
+        B: Serialize + ?Sized,
+    {
+        self.config
+            .retry
+            .run(
+                || self.send_once(method.clone(), path, &[], body),
+                |err, wait| tracing::warn!(%method, path, %err, ?wait, "API call failed; retrying"),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn send_once<B>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> Result<Bytes, ApiError>
+    where
+        B: Serialize + ?Sized,
+    {
+        let mut url = self.base.clone();
+        url.set_path(path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let mut request: RequestBuilder = self
+            .http
+            .request(method, url)
+            .header(AUTHORIZATION, format!("Bearer {}", self.key.expose()))
+            .timeout(self.config.request_timeout);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = read_capped(response, MAX_RESPONSE_BYTES).await?;
+        if status.is_success() {
+            if status == StatusCode::NO_CONTENT || !bytes.is_empty() {
+                return Ok(bytes);
+            }
+            // An empty 2xx where JSON was expected still decodes to a clear error upstream.
+            return Ok(Bytes::from_static(b"null"));
+        }
+        Err(ApiError::from_api_response(
+            status,
+            retry_after.as_deref(),
+            &bytes,
+        ))
+    }
+}
+
+impl ApiError {
+    /// Whether the server does not offer this endpoint (405/501, or 404 with no error code,
+    /// which is what a router answers for an unknown route).
+    pub fn is_unsupported(&self) -> bool {
+        match self {
+            Self::Http { status, .. } => matches!(status, 405 | 501),
+            Self::NotFound { code, .. } => code == "UNKNOWN" || code == "NOT_FOUND",
+            _ => false,
+        }
+    }
+}
+
+/// Reads a response body, refusing more than `limit` bytes.
+async fn read_capped(response: Response, limit: usize) -> Result<Bytes, ApiError> {
+    if let Some(length) = response.content_length()
+        && length > limit as u64
+    {
+        return Err(ApiError::MalformedResponse(format!(
+            "the answer is {length} bytes, more than the {limit} the app accepts"
+        )));
+    }
+    let mut stream = response.bytes_stream();
+    let mut buffer = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if buffer.len() + chunk.len() > limit {
+            return Err(ApiError::MalformedResponse(format!(
+                "the answer is more than the {limit} bytes the app accepts"
+            )));
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buffer))
+}
+
+/// Wraps a byte stream into a request body that reports progress.
+fn progress_body<S>(stream: S, on_progress: Option<ProgressFn>) -> reqwest::Body
+where
+    S: futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static,
+{
+    let mut sent = 0_u64;
+    reqwest::Body::wrap_stream(stream.inspect_ok(move |chunk| {
+        sent += chunk.len() as u64;
+        if let Some(progress) = &on_progress {
+            progress(sent);
+        }
+    }))
+}
+
+/// Yields exactly `expected` bytes, failing if the file turns out shorter or longer (it changed
+/// after its size was taken), so storage never receives a body that disagrees with the
+/// `Content-Length` we declared.
+fn exact_length<S>(
+    stream: S,
+    expected: u64,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static
+where
+    S: futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static,
+{
+    let changed = move |what: &str| {
+        std::io::Error::other(format!(
+            "the file {what} while it was being uploaded ({expected} bytes expected)"
+        ))
+    };
+    // `None` marks the end of the file, where a short read is detected.
+    let end = futures_util::stream::once(futures_util::future::ready(None));
+    stream
+        .map(Some)
+        .chain(end)
+        .scan(0_u64, move |seen, item| {
+            let next = match item {
+                Some(Ok(chunk)) => {
+                    *seen += chunk.len() as u64;
+                    Some(if *seen > expected {
+                        Err(changed("grew"))
+                    } else {
+                        Ok(chunk)
+                    })
+                }
+                Some(Err(e)) => Some(Err(e)),
+                None if *seen < expected => Some(Err(changed("shrank"))),
+                None => None,
+            };
+            futures_util::future::ready(next)
+        })
+}
+
+/// Percent-encodes an id for use as one path segment.
+fn path_segment(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// Validates the API base: https anywhere, http only on loopback.
+pub fn parse_base_url(raw: &str) -> Result<Url, ApiError> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let url = Url::parse(trimmed).map_err(|e| {
+        ApiError::InvalidUrl(format!(
+            "\"{trimmed}\" is not a valid base URL ({e}); use something like {DEFAULT_BASE_URL}"
+        ))
+    })?;
+    check_scheme(&url, "API base URL")?;
+    if url.query().is_some() || url.fragment().is_some() || !matches!(url.path(), "" | "/") {
+        return Err(ApiError::InvalidUrl(format!(
+            "the API base URL must be just scheme, host and port, like {DEFAULT_BASE_URL}; \
+             got \"{trimmed}\""
+        )));
+    }
+    Ok(url)
+}
+
+fn parse_storage_url(raw: &str) -> Result<Url, ApiError> {
+    let url = Url::parse(raw).map_err(|e| {
+        ApiError::MalformedResponse(format!("the upload URL from Runflow is not a URL: {e}"))
+    })?;
+    check_scheme(&url, "upload URL")?;
+    Ok(url)
+}
+
+fn check_scheme(url: &Url, what: &str) -> Result<(), ApiError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err(ApiError::InvalidUrl(format!(
+            "the {what} uses plain http:// for {}; only https:// is allowed except for a local \
+             emulator on this machine",
+            url.host_str().unwrap_or("an unknown host")
+        ))),
+        other => Err(ApiError::InvalidUrl(format!(
+            "the {what} uses the unsupported scheme \"{other}\"; use https://"
+        ))),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_is_refused_except_on_loopback() {
+        assert!(parse_base_url("https://api.runflow.io").is_ok());
+        assert!(parse_base_url("https://api.runflow.io/").is_ok());
+        assert!(parse_base_url("http://127.0.0.1:8787").is_ok());
+        assert!(parse_base_url("http://localhost:8787/").is_ok());
+        assert!(parse_base_url("http://[::1]:8787").is_ok());
+        let err = parse_base_url("http://api.runflow.io").unwrap_err();
+        assert!(err.to_string().contains("only https://"), "{err}");
+        assert!(parse_base_url("http://192.168.1.5").is_err());
+        assert!(parse_base_url("ftp://127.0.0.1").is_err());
+        assert!(parse_base_url("not a url").is_err());
+        assert!(parse_base_url("https://api.runflow.io/v1").is_err());
+        assert!(parse_storage_url("http://storage.example.com/x?sig=1").is_err());
+        assert!(parse_storage_url("https://storage.runflow.io/x?sig=1").is_ok());
+    }
+
+    #[test]
+    fn ids_are_escaped_as_one_segment() {
+        assert_eq!(path_segment("01J0ABC"), "01J0ABC");
+        assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
+    }
+
+    async fn collect(
+        chunks: Vec<&'static [u8]>,
+        expected: u64,
+    ) -> Result<Vec<u8>, std::io::Error> {
+        let stream = futures_util::stream::iter(
+            chunks
+                .into_iter()
+                .map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c))),
+        );
+        let parts: Vec<Bytes> = exact_length(stream, expected).try_collect().await?;
+        Ok(parts.concat())
+    }
+
+    #[tokio::test]
+    async fn exact_length_passes_matching_streams() {
+        assert_eq!(collect(vec![b"abc", b"de"], 5).await.unwrap(), b"abcde");
+    }
+
+    #[tokio::test]
+    async fn exact_length_fails_on_short_or_long_streams() {
+        let short = collect(vec![b"abc"], 5).await.unwrap_err();
+        assert!(short.to_string().contains("shrank"));
+        let long = collect(vec![b"abc", b"def"], 5).await.unwrap_err();
+        assert!(long.to_string().contains("grew"));
+    }
+}

@@ -1,0 +1,63 @@
+//! The command line: argument parsing and the subcommands.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::emulator::{self, EmulatorConfig};
+
+/// Runflow Uploader: upload media to Runflow and keep it tidy.
+#[derive(Debug, Parser)]
+#[command(name = "runflow-uploader", version, about, arg_required_else_help = true)]
+pub struct Cli {
+    /// Log more (-v: info, -vv: debug, -vvv: trace). `RUST_LOG` overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a local Runflow emulator (API and storage) for tests, benchmarks and demos.
+    Emulator(EmulatorConfig),
+}
+
+impl Cli {
+    /// The log filter for `-v` flags, used when `RUST_LOG` is not set.
+    pub fn default_log_filter(&self) -> &'static str {
+        match self.verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    }
+}
+
+/// Runs a parsed command line to completion.
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Emulator(config) => emulator::run_until_shutdown(config).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            report_error(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints an error and its causes to stderr, the way a user reads it.
+fn report_error(err: &anyhow::Error) {
+    use std::io::Write as _;
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "error: {err}");
+    for cause in err.chain().skip(1) {
+        let _ = writeln!(stderr, "  caused by: {cause}");
+    }
+}
