@@ -173,7 +173,8 @@ impl RunflowClient {
             .header(CONTENT_LENGTH, size_bytes)
             .body(body)
             .send()
-            .await?;
+            .await
+            .map_err(put_error)?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -413,6 +414,29 @@ async fn read_capped(response: Response, limit: usize) -> Result<Bytes, ApiError
     Ok(Bytes::from(buffer))
 }
 
+/// A problem with the local file behind a PUT body, as opposed to the network.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct LocalFileError(String);
+
+/// Tells a failed local read (final: the file is the problem) from a network failure
+/// (retryable) when a PUT's body stream breaks.
+fn put_error(err: reqwest::Error) -> ApiError {
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        if let Some(local) = cause.downcast_ref::<LocalFileError>() {
+            return ApiError::File(local.0.clone());
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && let Some(local) = io.get_ref().and_then(|e| e.downcast_ref::<LocalFileError>())
+        {
+            return ApiError::File(local.0.clone());
+        }
+        source = cause.source();
+    }
+    ApiError::from(err)
+}
+
 /// Wraps a byte stream into a request body that reports progress.
 fn progress_body<S>(stream: S, on_progress: Option<ProgressFn>) -> reqwest::Body
 where
@@ -438,9 +462,9 @@ where
     S: futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static,
 {
     let changed = move |what: &str| {
-        std::io::Error::other(format!(
+        std::io::Error::other(LocalFileError(format!(
             "the file {what} while it was being uploaded ({expected} bytes expected)"
-        ))
+        )))
     };
     // `None` marks the end of the file, where a short read is detected.
     let end = futures_util::stream::once(futures_util::future::ready(None));
