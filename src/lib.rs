@@ -1,10 +1,15 @@
 //! Runflow Uploader: a client for Runflow's presigned asset uploads, and a local Runflow emulator.
 //!
 //! - [`api`]: the typed HTTP client (models, errors, retry policy).
+//! - [`upload`]: the upload engine (queue, workers, journal, duplicate index).
+//! - [`auth`]: the API key in the OS keyring, and settings.
 //! - [`emulator`]: a stateful local Runflow (API + storage listeners) used by tests, benchmarks
 //!   and the offline demo.
 //! - [`cli`]: the command line.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod emulator;
+pub mod paths;
+pub mod upload;

@@ -244,7 +244,20 @@ async fn rate_limited_calls_wait_and_then_succeed() {
         c.rate_limit = Some(3);
     })
     .await;
-    let client = client(&emu);
+    // Retry-After (whole seconds) is honoured up to the policy's cap, so the cap must allow it.
+    let client = runflow_uploader::api::RunflowClient::new(
+        runflow_uploader::api::ApiKey::new(emu.api_keys()[0].clone()).unwrap(),
+        runflow_uploader::api::ClientConfig {
+            base_url: emu.api_base(),
+            retry: runflow_uploader::api::RetryPolicy {
+                max_attempts: 5,
+                min_delay: Duration::from_millis(5),
+                max_delay: Duration::from_secs(2),
+            },
+            ..Default::default()
+        },
+    )
+    .unwrap();
     for _ in 0..8 {
         client.asset_types().await.unwrap();
     }

@@ -1,9 +1,8 @@
 //! The client against a hand-rolled local server that misbehaves on purpose: what the PUT puts on
 //! the wire, and how malformed, oversized and nested-envelope answers turn into clear errors.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -11,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, put};
 use bytes::Bytes;
 use runflow_uploader::api::{
-    ApiError, ApiKey, ClientConfig, MAX_RESPONSE_BYTES, RunflowClient, UploadSource,
+    ApiError, ApiKey, ClientConfig, MAX_RESPONSE_BYTES, RetryPolicy, RunflowClient, UploadSource,
 };
 
 /// Serves `router` on a free loopback port and returns its base URL.
@@ -27,7 +26,11 @@ fn client_for(base: &str) -> RunflowClient {
         ApiKey::new("rf_live_secret_value").unwrap(),
         ClientConfig {
             base_url: base.to_owned(),
-            retry: support::fast_retry(),
+            retry: RetryPolicy {
+                max_attempts: 5,
+                min_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(50),
+            },
             ..ClientConfig::default()
         },
     )

@@ -20,6 +20,7 @@ use super::models::{
 };
 use super::query::ListQuery;
 use super::retry::RetryPolicy;
+use super::throttle::Throttle;
 
 /// The production API.
 pub const DEFAULT_BASE_URL: &str = "https://api.runflow.io";
@@ -70,6 +71,7 @@ pub struct RunflowClient {
     base: Url,
     key: ApiKey,
     config: ClientConfig,
+    throttle: Throttle,
 }
 
 impl RunflowClient {
@@ -90,7 +92,21 @@ impl RunflowClient {
             base,
             key,
             config,
+            throttle: Throttle::default(),
         })
+    }
+
+    /// The rate-limit gate shared by this client and its clones.
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
+    /// Logs a retry, and on a 429 holds back every request made through this client.
+    fn note_retry(&self, what: &str, err: &ApiError, wait: Duration) {
+        if matches!(err, ApiError::RateLimited { .. }) {
+            self.throttle.hold_for(wait);
+        }
+        tracing::warn!(what, %err, ?wait, "call failed; retrying");
     }
 
     /// The API base this client talks to.
@@ -125,7 +141,7 @@ impl RunflowClient {
             .retry
             .run(
                 || self.put_once(url.clone(), mime_type, size_bytes, source, on_progress.clone()),
-                |err, wait| tracing::warn!(%err, ?wait, "upload PUT failed; retrying"),
+                |err, wait| self.note_retry("upload PUT", err, wait),
             )
             .await
     }
@@ -138,6 +154,7 @@ impl RunflowClient {
         source: &UploadSource,
         on_progress: Option<ProgressFn>,
     ) -> Result<(), ApiError> {
+        self.throttle.wait().await;
         if let Some(progress) = &on_progress {
             progress(0);
         }
@@ -305,7 +322,7 @@ impl RunflowClient {
             .retry
             .run(
                 || self.send_once(method.clone(), path, query, body),
-                |err, wait| tracing::warn!(%method, path, %err, ?wait, "API call failed; retrying"),
+                |err, wait| self.note_retry(path, err, wait),
             )
             .await?;
         serde_json::from_slice(&bytes).map_err(|e| {
@@ -327,7 +344,7 @@ impl RunflowClient {
             .retry
             .run(
                 || self.send_once(method.clone(), path, &[], body),
-                |err, wait| tracing::warn!(%method, path, %err, ?wait, "API call failed; retrying"),
+                |err, wait| self.note_retry(path, err, wait),
             )
             .await
             .map(drop)
@@ -343,6 +360,7 @@ impl RunflowClient {
     where
         B: Serialize + ?Sized,
     {
+        self.throttle.wait().await;
         let mut url = self.base.clone();
         url.set_path(path);
         if !query.is_empty() {

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use super::models::{ErrorBody, FieldError};
 
 /// Everything a Runflow call can fail with.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ApiError {
     /// 401: the key is missing, wrong or revoked.
     #[error(

@@ -6,6 +6,7 @@ mod key;
 pub mod models;
 mod query;
 mod retry;
+mod throttle;
 
 pub use client::{
     ClientConfig, DEFAULT_BASE_URL, MAX_RESPONSE_BYTES, ProgressFn, RunflowClient, UploadSource,
@@ -15,3 +16,4 @@ pub use error::{ApiError, parse_error_body, parse_retry_after};
 pub use key::ApiKey;
 pub use query::{Filter, ListQuery};
 pub use retry::RetryPolicy;
+pub use throttle::Throttle;

@@ -1,4 +1,13 @@
 //! The command line: argument parsing and the subcommands.
+//!
+//! Every subcommand but `emulator` talks to Runflow with the key from `RUNFLOW_API_KEY` or the
+//! OS keyring, and the base URL from `RUNFLOW_BASE_URL`, the settings, or the default.
+
+mod account;
+mod assets;
+mod context;
+mod folders;
+mod upload;
 
 use std::process::ExitCode;
 
@@ -22,6 +31,20 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Upload files and folders (recursively) to Runflow.
+    Upload(upload::UploadArgs),
+    /// List, show and delete assets.
+    #[command(subcommand)]
+    Assets(assets::AssetsCommand),
+    /// List, create, rename and delete asset folders.
+    #[command(subcommand)]
+    Folders(folders::FoldersCommand),
+    /// Check an API key and store it in the OS keyring.
+    Login(account::LoginArgs),
+    /// Remove the stored API key from the OS keyring.
+    Logout,
+    /// Show which account the API key belongs to.
+    Whoami,
     /// Run a local Runflow emulator (API and storage) for tests, benchmarks and demos.
     Emulator(EmulatorConfig),
 }
@@ -38,18 +61,23 @@ impl Cli {
     }
 }
 
-/// Runs a parsed command line to completion.
+/// Runs a parsed command line to completion and returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Command::Emulator(config) => emulator::run_until_shutdown(config).await,
+        Command::Upload(args) => upload::run(args).await,
+        Command::Assets(command) => assets::run(command).await.map(|()| ExitCode::SUCCESS),
+        Command::Folders(command) => folders::run(command).await.map(|()| ExitCode::SUCCESS),
+        Command::Login(args) => account::login(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Logout => account::logout().await.map(|()| ExitCode::SUCCESS),
+        Command::Whoami => account::whoami().await.map(|()| ExitCode::SUCCESS),
+        Command::Emulator(config) => emulator::run_until_shutdown(config)
+            .await
+            .map(|()| ExitCode::SUCCESS),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            report_error(&err);
-            ExitCode::FAILURE
-        }
-    }
+    result.unwrap_or_else(|err| {
+        report_error(&err);
+        ExitCode::FAILURE
+    })
 }
 
 /// Prints an error and its causes to stderr, the way a user reads it.

@@ -17,7 +17,7 @@ pub fn fast_retry() -> RetryPolicy {
 /// Starts an emulator with `config` tweaked by `adjust` (port 0, a known key).
 pub async fn emulator(adjust: impl FnOnce(&mut EmulatorConfig)) -> RunningEmulator {
     let mut config = EmulatorConfig {
-        api_key: vec!["rf_test_key".to_owned()],
+        api_keys: vec!["rf_test_key".to_owned()],
         ..EmulatorConfig::default()
     };
     adjust(&mut config);

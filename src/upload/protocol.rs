@@ -1,0 +1,336 @@
+//! The contract between the engine and whoever drives it (the window or the CLI): commands in,
+//! events out. Nothing here knows about egui or terminals.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::api::ApiError;
+use crate::api::models::{Asset, MAX_UPLOAD_BYTES};
+
+/// Identifies one file in the engine for its whole life (stable across restarts via the journal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(pub u64);
+
+impl std::fmt::Display for FileId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What the engine is asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Queue files and folders (folders recursively) for `folder_id` (`None` = root).
+    Add {
+        /// Files and folders to upload.
+        paths: Vec<PathBuf>,
+        /// Destination folder.
+        folder_id: Option<String>,
+        /// Upload even files this machine already uploaded.
+        force: bool,
+    },
+    /// Queue bytes from memory (e.g. a pasted image) under `name`.
+    AddBytes {
+        /// File name to give the asset.
+        name: String,
+        /// MIME type of the bytes.
+        mime_type: String,
+        /// The content.
+        bytes: bytes::Bytes,
+        /// Destination folder.
+        folder_id: Option<String>,
+    },
+    /// Stop one file (a running PUT is aborted at once).
+    Cancel(FileId),
+    /// Stop every file that is not finished.
+    CancelAll,
+    /// Queue a failed or cancelled file again.
+    Retry(FileId),
+    /// Queue every failed file again.
+    RetryFailed,
+    /// Forget a finished, failed or cancelled file.
+    Remove(FileId),
+    /// Forget every finished file (done or already uploaded).
+    ClearFinished,
+    /// Start no new files; running ones finish.
+    Pause,
+    /// Start files again.
+    Resume,
+    /// Files uploaded at once, 1..=16.
+    SetConcurrency(usize),
+    /// Stop everything and end the engine task. Unfinished files stay in the journal.
+    Shutdown,
+}
+
+/// Where a file is in its life.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileState {
+    /// Waiting for a free slot.
+    Queued,
+    /// Reading the file to recognise duplicates.
+    Hashing,
+    /// Asking Runflow for an upload URL.
+    CreatingSession,
+    /// Sending bytes.
+    Uploading,
+    /// All bytes sent; Runflow is turning them into an asset.
+    Confirming,
+    /// A step failed and will be tried again after `wait`.
+    Retrying {
+        /// Why the last try failed.
+        reason: String,
+        /// How long until the next try.
+        wait: Duration,
+    },
+    /// Uploaded: this is the asset.
+    Done(Box<Asset>),
+    /// This machine uploaded the same content before and the asset still exists.
+    AlreadyUploaded {
+        /// The existing asset.
+        asset_id: String,
+    },
+    /// Could not be uploaded, for this reason.
+    Failed(UploadFailure),
+    /// Stopped by the user.
+    Cancelled,
+}
+
+impl FileState {
+    /// Whether the file needs no more work (done, already uploaded, failed or cancelled).
+    pub fn is_finished(&self) -> bool {
+        matches!(
+            self,
+            Self::Done(_) | Self::AlreadyUploaded { .. } | Self::Failed(_) | Self::Cancelled
+        )
+    }
+
+    /// Whether the file ended well (uploaded now or before).
+    pub fn is_success(&self) -> bool {
+        matches!(self, Self::Done(_) | Self::AlreadyUploaded { .. })
+    }
+
+    /// A short label for lists and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Hashing => "checking",
+            Self::CreatingSession => "starting",
+            Self::Uploading => "uploading",
+            Self::Confirming => "confirming",
+            Self::Retrying { .. } => "retrying",
+            Self::Done(_) => "done",
+            Self::AlreadyUploaded { .. } => "already uploaded",
+            Self::Failed(_) => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Why a file was not uploaded. Each says what happened and what to do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UploadFailure {
+    /// The file has no bytes.
+    #[error("The file is empty (0 bytes); Runflow needs at least 1 byte.")]
+    Empty,
+    /// The file is over the 50 MiB cap.
+    #[error(
+        "The file is {} ({size_bytes} bytes), over Runflow's upload limit of 50 MiB \
+         ({MAX_UPLOAD_BYTES} bytes). Host larger media at a public URL and pass that URL to \
+         the run instead.",
+        human_bytes(*size_bytes)
+    )]
+    TooLarge {
+        /// The file's size.
+        size_bytes: u64,
+    },
+    /// Not a regular file (a device, a socket, ...).
+    #[error("This is not a regular file, so it cannot be uploaded.")]
+    NotAFile,
+    /// The file could not be opened or read.
+    #[error("The file could not be read ({0}). Check that it exists and that you may read it.")]
+    Unreadable(String),
+    /// The name is not valid UTF-8, which Runflow's JSON API cannot carry.
+    #[error(
+        "The file name is not valid text (UTF-8), so Runflow cannot store it. Rename the file \
+         and add it again."
+    )]
+    NonUtf8Name,
+    /// The content is of a type Runflow does not accept.
+    #[error(
+        "Runflow does not accept {mime_type} files. Supported types: {supported}. Convert the \
+         file to one of them."
+    )]
+    UnsupportedType {
+        /// The detected MIME type.
+        mime_type: String,
+        /// What Runflow accepts, comma separated.
+        supported: String,
+    },
+    /// The file changed while it was being uploaded.
+    #[error(
+        "The file changed while it was being uploaded ({0}). Wait until whatever is writing it \
+         has finished, then retry."
+    )]
+    Changed(String),
+    /// The file disappeared before or during the upload.
+    #[error("The file was moved or deleted before it could be uploaded.")]
+    Missing,
+    /// PUT made no progress for too long.
+    #[error("The upload stalled: no bytes moved for {0} seconds. Check your connection and retry.")]
+    Stalled(u64),
+    /// The upload journal could not be written, so the upload cannot be made crash-safe.
+    #[error(
+        "Could not record progress in the upload journal ({0}). Check free disk space and \
+         permissions of the app's data folder, then retry."
+    )]
+    Journal(String),
+    /// Runflow refused or failed, after retries where retrying made sense.
+    #[error("{0}")]
+    Api(ApiError),
+}
+
+impl UploadFailure {
+    /// Whether trying the whole file again later may succeed (network trouble, server errors).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Api(err) => err.is_retryable() || matches!(err, ApiError::Timeout),
+            Self::Stalled(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Everything the engine reports. Progress may be throttled; every other event is delivered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A file joined the queue (or was rejected at once: then `state` is `Failed`).
+    Added {
+        /// Its id.
+        id: FileId,
+        /// Where it is on disk (`None` for bytes from memory).
+        path: Option<PathBuf>,
+        /// The asset name it will get.
+        name: String,
+        /// Its size, when known.
+        size_bytes: Option<u64>,
+        /// Its detected MIME type, when known.
+        mime_type: Option<String>,
+        /// `Queued`, or `Failed` with the reason it was rejected.
+        state: FileState,
+        /// Whether it was resumed from the journal of an earlier run.
+        resumed: bool,
+    },
+    /// A path inside an added folder was passed over on purpose (system junk, a symlink loop,
+    /// an entry that could not be listed).
+    Skipped {
+        /// The entry.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A file moved to a new state.
+    State {
+        /// Which file.
+        id: FileId,
+        /// Its new state.
+        state: FileState,
+    },
+    /// Bytes sent so far for one file.
+    Progress {
+        /// Which file.
+        id: FileId,
+        /// Bytes sent.
+        sent_bytes: u64,
+        /// The file's size.
+        total_bytes: u64,
+        /// Smoothed speed, once stable.
+        bytes_per_sec: Option<f64>,
+        /// Time left, once stable; never zero while bytes remain.
+        eta: Option<Duration>,
+    },
+    /// Totals for everything in the engine.
+    Batch(BatchProgress),
+    /// A file was forgotten (removed or cleared).
+    Removed(FileId),
+    /// No file is queued or running and no folder is being scanned.
+    Idle,
+}
+
+/// Totals over every file the engine knows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchProgress {
+    /// Files known to the engine.
+    pub total_files: usize,
+    /// Files uploading right now.
+    pub active_files: usize,
+    /// Files waiting for a slot.
+    pub queued_files: usize,
+    /// Files done or already uploaded.
+    pub succeeded_files: usize,
+    /// Files that failed.
+    pub failed_files: usize,
+    /// Files cancelled.
+    pub cancelled_files: usize,
+    /// Bytes sent over all unfinished and finished files.
+    pub sent_bytes: u64,
+    /// Bytes of all files that are not failed or cancelled.
+    pub total_bytes: u64,
+    /// Smoothed speed, once stable.
+    pub bytes_per_sec: Option<f64>,
+    /// Time left, once stable.
+    pub eta: Option<Duration>,
+    /// Whether the queue is paused.
+    pub paused: bool,
+}
+
+/// `12.3 MiB` style sizes for messages.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_large_names_the_limit_the_size_and_the_way_out() {
+        let text = UploadFailure::TooLarge {
+            size_bytes: MAX_UPLOAD_BYTES + 1,
+        }
+        .to_string();
+        assert!(text.contains("52428801 bytes"), "{text}");
+        assert!(text.contains("50 MiB"), "{text}");
+        assert!(text.contains("public URL"), "{text}");
+    }
+
+    #[test]
+    fn human_bytes_picks_a_readable_unit() {
+        assert_eq!(human_bytes(12), "12 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(MAX_UPLOAD_BYTES), "50.0 MiB");
+    }
+
+    #[test]
+    fn finished_and_success_states() {
+        assert!(FileState::Cancelled.is_finished());
+        assert!(!FileState::Cancelled.is_success());
+        assert!(
+            FileState::AlreadyUploaded {
+                asset_id: "a".into()
+            }
+            .is_success()
+        );
+        assert!(!FileState::Confirming.is_finished());
+    }
+}
