@@ -1,0 +1,371 @@
+//! The upload engine against the emulator: faults, bad inputs, duplicates, pause and cancel.
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use runflow_uploader::api::{ApiKey, ClientConfig, ListQuery, RetryPolicy, RunflowClient};
+use runflow_uploader::emulator::RunningEmulator;
+use runflow_uploader::upload::{
+    self, Command, EngineConfig, EngineHandle, Event, FileId, FileState, UploadFailure,
+};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+/// A client whose retries are quick but still honour a 1 s Retry-After.
+fn patient_client(emu: &RunningEmulator) -> RunflowClient {
+    RunflowClient::new(
+        ApiKey::new(emu.api_keys()[0].clone()).unwrap(),
+        ClientConfig {
+            base_url: emu.api_base(),
+            retry: RetryPolicy {
+                max_attempts: 5,
+                min_delay: Duration::from_millis(10),
+                max_delay: Duration::from_secs(2),
+            },
+            ..ClientConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+fn engine_config(data_dir: &Path, concurrency: usize) -> EngineConfig {
+    EngineConfig {
+        concurrency,
+        stall_timeout: Duration::from_secs(5),
+        file_retry_wait: Duration::from_millis(50),
+        progress_interval: Duration::from_millis(50),
+        ..EngineConfig::new(data_dir.to_path_buf())
+    }
+}
+
+fn start(
+    client: RunflowClient,
+    data_dir: &Path,
+    concurrency: usize,
+) -> (EngineHandle, UnboundedReceiver<Event>) {
+    upload::spawn(
+        &tokio::runtime::Handle::current(),
+        client,
+        engine_config(data_dir, concurrency),
+        Arc::new(|| {}),
+    )
+}
+
+/// What the engine said, gathered until it went idle.
+#[derive(Default)]
+struct Outcomes {
+    names: HashMap<FileId, String>,
+    finals: HashMap<String, FileState>,
+    skipped: Vec<(PathBuf, String)>,
+    progress_seen: bool,
+}
+
+impl Outcomes {
+    fn state(&self, name: &str) -> &FileState {
+        self.finals
+            .get(name)
+            .unwrap_or_else(|| panic!("no outcome for {name}: {:?}", self.finals.keys()))
+    }
+
+    fn failure(&self, name: &str) -> &UploadFailure {
+        match self.state(name) {
+            FileState::Failed(reason) => reason,
+            other => panic!("{name} should have failed, but is {other:?}"),
+        }
+    }
+}
+
+async fn collect_until_idle(events: &mut UnboundedReceiver<Event>, limit: Duration) -> Outcomes {
+    collect_more(events, limit, HashMap::new()).await
+}
+
+/// Like `collect_until_idle`, for files the engine already announced (`names`).
+async fn collect_more(
+    events: &mut UnboundedReceiver<Event>,
+    limit: Duration,
+    names: HashMap<FileId, String>,
+) -> Outcomes {
+    let mut outcomes = Outcomes {
+        names,
+        ..Outcomes::default()
+    };
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("the engine went idle in time")
+            .expect("the engine is running");
+        match event {
+            Event::Added {
+                id, name, state, ..
+            } => {
+                if state.is_finished() {
+                    outcomes.finals.insert(name.clone(), state);
+                }
+                outcomes.names.insert(id, name);
+            }
+            Event::State { id, state } if state.is_finished() => {
+                outcomes.finals.insert(outcomes.names[&id].clone(), state);
+            }
+            Event::Progress { .. } => outcomes.progress_seen = true,
+            Event::Skipped { path, reason } => outcomes.skipped.push((path, reason)),
+            Event::Idle => return outcomes,
+            _ => {}
+        }
+    }
+}
+
+/// Waits until `count` files were announced and returns their names.
+async fn wait_for_added(events: &mut UnboundedReceiver<Event>, count: usize) -> HashMap<FileId, String> {
+    let mut names = HashMap::new();
+    while names.len() < count {
+        if let Some(Event::Added { id, name, .. }) = events.recv().await {
+            names.insert(id, name);
+        }
+    }
+    names
+}
+
+/// Writes `count` distinct small PNG-tagged files.
+fn write_files(dir: &Path, count: usize, size: usize) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    (0..count)
+        .map(|i| {
+            let path = dir.join(format!("file-{i:04}.png"));
+            let mut bytes = PNG_MAGIC.to_vec();
+            bytes.extend((0..size).map(|j| ((i * 31 + j * 7) % 251) as u8));
+            bytes.extend_from_slice(&(i as u64).to_le_bytes());
+            std::fs::write(&path, bytes).unwrap();
+            path
+        })
+        .collect()
+}
+
+async fn all_asset_names(client: &RunflowClient) -> Vec<String> {
+    let mut query = ListQuery {
+        limit: Some(500),
+        ..ListQuery::default()
+    };
+    let mut names = Vec::new();
+    loop {
+        let page = client.list_assets(&query).await.unwrap();
+        names.extend(page.items.iter().filter_map(|a| a.name.clone()));
+        match page.next_cursor() {
+            Some(cursor) => query = query.at_cursor(cursor),
+            None => return names,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_files_through_every_fault_end_as_exactly_two_hundred_assets() {
+    let emu = support::emulator(|c| {
+        c.fail_rate = 0.2;
+        c.rate_limit = Some(50);
+        c.drop_put_rate = 0.1;
+        c.presign_ttl_secs = 2;
+        c.seed = Some(42);
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    write_files(&dir.path().join("batch"), 200, 2048);
+    let client = patient_client(&emu);
+    let (engine, mut events) = start(client.clone(), &dir.path().join("data"), 8);
+    engine.send(Command::Add {
+        paths: vec![dir.path().join("batch")],
+        folder_id: None,
+        force: false,
+    });
+    let outcomes = collect_until_idle(&mut events, Duration::from_secs(240)).await;
+
+    let failed: Vec<_> = outcomes
+        .finals
+        .iter()
+        .filter(|(_, s)| !s.is_success())
+        .collect();
+    assert!(failed.is_empty(), "every file succeeds: {failed:?}");
+    assert_eq!(outcomes.finals.len(), 200);
+
+    let names = all_asset_names(&client).await;
+    let unique: HashSet<&String> = names.iter().collect();
+    assert_eq!(names.len(), 200, "no duplicates and nothing missing");
+    assert_eq!(unique.len(), 200);
+    // The journal is empty once everything is done.
+    let left = std::fs::read_dir(dir.path().join("data/journal")).unwrap().count();
+    assert_eq!(left, 0);
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_input_gets_its_own_reason_while_the_rest_succeeds() {
+    use std::os::unix::ffi::OsStrExt;
+
+    let emu = support::emulator(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("drop");
+    let good = write_files(&root, 3, 100);
+    std::fs::write(root.join("empty.png"), b"").unwrap();
+    std::fs::File::create(root.join("huge.mp4"))
+        .unwrap()
+        .set_len(52_428_801)
+        .unwrap();
+    std::fs::write(root.join("notes.txt"), b"just some text").unwrap();
+    std::fs::write(
+        root.join(std::ffi::OsStr::from_bytes(b"caf\xe9.png")),
+        PNG_MAGIC,
+    )
+    .unwrap();
+    std::fs::create_dir(root.join("sub")).unwrap();
+    std::os::unix::fs::symlink(&root, root.join("sub/back-to-top")).unwrap();
+    std::fs::write(root.join(".DS_Store"), b"junk").unwrap();
+
+    let (engine, mut events) = start(support::client(&emu), &dir.path().join("data"), 2);
+    engine.send(Command::Add {
+        paths: vec![root.clone()],
+        folder_id: None,
+        force: false,
+    });
+    let outcomes = collect_until_idle(&mut events, Duration::from_secs(60)).await;
+
+    for path in &good {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert!(outcomes.state(name).is_success(), "{name}");
+    }
+    assert_eq!(outcomes.failure("empty.png"), &UploadFailure::Empty);
+    assert!(matches!(
+        outcomes.failure("huge.mp4"),
+        UploadFailure::TooLarge { size_bytes: 52_428_801 }
+    ));
+    let text = outcomes.failure("notes.txt");
+    assert!(
+        matches!(text, UploadFailure::UnsupportedType { mime_type, .. } if mime_type == "text/plain"),
+        "{text:?}"
+    );
+    assert_eq!(outcomes.failure("caf\u{fffd}.png"), &UploadFailure::NonUtf8Name);
+    assert!(outcomes
+        .skipped
+        .iter()
+        .any(|(path, reason)| path.ends_with("back-to-top") && reason.contains("loop")));
+    assert!(outcomes
+        .skipped
+        .iter()
+        .any(|(path, _)| path.ends_with(".DS_Store")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_changed_or_deleted_after_queueing_fail_with_that_reason() {
+    let emu = support::emulator(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_files(&dir.path().join("src"), 3, 64);
+    let (engine, mut events) = start(support::client(&emu), &dir.path().join("data"), 2);
+    engine.send(Command::Pause);
+    engine.send(Command::Add {
+        paths: files.clone(),
+        folder_id: None,
+        force: false,
+    });
+    let names = wait_for_added(&mut events, 3).await;
+    // No session is created for a queued file: sessions are made just in time.
+    assert_eq!(emu.upload_session_count(), 0);
+    std::fs::remove_file(&files[0]).unwrap();
+    std::fs::write(&files[1], b"\x89PNG\r\n\x1a\n a different, longer body").unwrap();
+    engine.send(Command::Resume);
+    let outcomes = collect_more(&mut events, Duration::from_secs(30), names).await;
+    assert_eq!(outcomes.failure("file-0000.png"), &UploadFailure::Missing);
+    assert!(matches!(
+        outcomes.failure("file-0001.png"),
+        UploadFailure::Changed(_)
+    ));
+    assert!(outcomes.state("file-0002.png").is_success());
+    assert!(outcomes.progress_seen);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_uploaded_before_is_recognised_unless_forced_or_deleted_on_the_server() {
+    let emu = support::emulator(|_| {}).await;
+    let client = support::client(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let original = write_files(&dir.path().join("a"), 1, 500).remove(0);
+    let copy = dir.path().join("copy-of-it.png");
+    std::fs::copy(&original, &copy).unwrap();
+
+    let (engine, mut events) = start(client.clone(), &data, 2);
+    let add = |path: &PathBuf, force: bool| Command::Add {
+        paths: vec![path.clone()],
+        folder_id: None,
+        force,
+    };
+    engine.send(add(&original, false));
+    let first = collect_until_idle(&mut events, Duration::from_secs(30)).await;
+    let FileState::Done(asset) = first.state("file-0000.png") else {
+        panic!("first upload succeeds");
+    };
+    let asset_id = asset.id.clone().unwrap();
+
+    engine.send(add(&copy, false));
+    let second = collect_until_idle(&mut events, Duration::from_secs(30)).await;
+    assert_eq!(
+        second.state("copy-of-it.png"),
+        &FileState::AlreadyUploaded {
+            asset_id: asset_id.clone()
+        }
+    );
+
+    client.delete_asset(&asset_id).await.unwrap();
+    engine.send(Command::Shutdown);
+    // A new engine (a new run) reads the index from disk; the deleted asset is not "already".
+    let (engine, mut events) = start(client.clone(), &data, 2);
+    engine.send(add(&original, false));
+    let again = collect_until_idle(&mut events, Duration::from_secs(30)).await;
+    assert!(matches!(again.state("file-0000.png"), FileState::Done(_)));
+
+    engine.send(add(&copy, true));
+    let forced = collect_until_idle(&mut events, Duration::from_secs(30)).await;
+    assert!(matches!(forced.state("copy-of-it.png"), FileState::Done(_)));
+    assert_eq!(all_asset_names(&client).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_and_retry_leave_exactly_one_asset() {
+    let emu = support::emulator(|c| c.latency_ms = 150).await;
+    let client = support::client(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_files(&dir.path().join("src"), 4, 64);
+    let (engine, mut events) = start(client.clone(), &dir.path().join("data"), 1);
+    engine.send(Command::Add {
+        paths: files,
+        folder_id: None,
+        force: false,
+    });
+    let names = wait_for_added(&mut events, 4).await;
+    // Cancel everything as soon as the first file is under way.
+    loop {
+        if let Some(Event::State { state, .. }) = events.recv().await
+            && !matches!(state, FileState::Queued)
+        {
+            break;
+        }
+    }
+    engine.send(Command::CancelAll);
+    let cancelled = collect_more(&mut events, Duration::from_secs(30), names).await;
+    let count = cancelled
+        .finals
+        .values()
+        .filter(|s| **s == FileState::Cancelled)
+        .count();
+    assert!(count >= 3, "queued files are cancelled at once: {:?}", cancelled.finals);
+
+    for id in cancelled.names.keys() {
+        engine.send(Command::Retry(*id));
+    }
+    let retried = collect_more(&mut events, Duration::from_secs(30), cancelled.names.clone()).await;
+    assert!(retried.finals.values().all(FileState::is_success), "{:?}", retried.finals);
+    let names = all_asset_names(&client).await;
+    assert_eq!(names.len(), 4, "{names:?}");
+}
