@@ -1,0 +1,221 @@
+//! `runflow-uploader upload` as a user runs it: JSON output, exit codes, per-file reasons, and a
+//! process killed mid-batch that finishes on the next run with exactly one asset per file.
+
+mod support;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use runflow_uploader::emulator::RunningEmulator;
+
+const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+struct Env {
+    emu: RunningEmulator,
+    home: tempfile::TempDir,
+}
+
+impl Env {
+    async fn new(adjust: impl FnOnce(&mut runflow_uploader::emulator::EmulatorConfig)) -> Self {
+        Self {
+            emu: support::emulator(adjust).await,
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The CLI with everything pointed at the emulator and temp dirs.
+    fn command(&self, args: &[&str]) -> Command {
+        self.command_with(None, args)
+    }
+
+    /// The CLI, optionally run through a wrapper (e.g. `setpriv`).
+    fn command_with(&self, wrapper: Option<&[&str]>, args: &[&str]) -> Command {
+        let bin = env!("CARGO_BIN_EXE_runflow-uploader");
+        let mut command = match wrapper {
+            Some(wrapper) => {
+                let mut command = Command::new(wrapper[0]);
+                command.args(&wrapper[1..]).arg(bin);
+                command
+            }
+            None => Command::new(bin),
+        };
+        command
+            .args(args)
+            .env("RUNFLOW_API_KEY", &self.emu.api_keys()[0])
+            .env("RUNFLOW_BASE_URL", self.emu.api_base())
+            .env("RUNFLOW_UPLOADER_DATA_DIR", self.home.path().join("data"))
+            .env("RUNFLOW_UPLOADER_CONFIG_DIR", self.home.path().join("config"))
+            .env("RUNFLOW_UPLOADER_KEYRING", "memory")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        command
+    }
+}
+
+async fn run(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+fn write_pngs(dir: &Path, count: usize) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    (0..count)
+        .map(|i| {
+            let path = dir.join(format!("img-{i:03}.png"));
+            let mut bytes = PNG_MAGIC.to_vec();
+            bytes.extend_from_slice(format!("unique body {i}").as_bytes());
+            std::fs::write(&path, bytes).unwrap();
+            path
+        })
+        .collect()
+}
+
+fn is_root() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+    }
+    #[cfg(not(unix))]
+    false
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_output_reports_each_file_and_the_exit_code_reflects_failures() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let env = Env::new(|_| {}).await;
+    let dir = env.home.path().join("drop");
+    write_pngs(&dir, 3);
+    std::fs::write(dir.join("empty.png"), b"").unwrap();
+    let locked = dir.join("locked.png");
+    std::fs::write(&locked, PNG_MAGIC).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let dir_arg = dir.to_str().unwrap();
+
+    // Root reads anything; dropping the DAC capabilities makes the locked file really
+    // unreadable, as it is for any normal user.
+    let wrapper: &[&str] = &[
+        "setpriv",
+        "--bounding-set=-dac_override,-dac_read_search",
+    ];
+    let output = run(env.command_with(
+        is_root().then_some(wrapper),
+        &["upload", dir_arg, "--json"],
+    ))
+    .await;
+    let lines = json_lines(&output);
+    assert_eq!(output.status.code(), Some(1), "{lines:?}");
+    let by_name = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing from {lines:?}"))
+    };
+    for i in 0..3 {
+        let line = by_name(&format!("img-{i:03}.png"));
+        assert_eq!(line["status"], "done");
+        assert!(line["asset_id"].is_string());
+        assert!(line["url"].is_string());
+    }
+    assert_eq!(by_name("empty.png")["status"], "failed");
+    assert!(by_name("empty.png")["error"].as_str().unwrap().contains("empty"));
+    let locked_line = by_name("locked.png");
+    assert_eq!(locked_line["status"], "failed");
+    assert!(
+        locked_line["error"].as_str().unwrap().contains("could not be read"),
+        "{locked_line}"
+    );
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["summary"]["uploaded"], 3);
+    assert_eq!(summary["summary"]["failed"], 2);
+
+    // The same folder again: the good files are already there, and say so.
+    std::fs::remove_file(dir.join("empty.png")).unwrap();
+    std::fs::remove_file(&locked).unwrap();
+    let again = run(env.command(&["upload", dir_arg])).await;
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(0), "{stdout}");
+    let already = stdout.lines().filter(|l| l.starts_with("already ")).count();
+    assert_eq!(already, 3, "{stdout}");
+    assert!(stdout.contains("0 uploaded, 3 already uploaded, 0 failed"), "{stdout}");
+    assert_eq!(env.emu.asset_count(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_key_is_one_clear_error_not_one_per_file() {
+    let env = Env::new(|_| {}).await;
+    let dir = env.home.path().join("drop");
+    write_pngs(&dir, 5);
+    let output = run({
+        let mut c = env.command(&["upload", dir.to_str().unwrap()]);
+        c.env("RUNFLOW_API_KEY", "rf_live_not_a_real_key");
+        c
+    })
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr.contains("API key"), "{stderr}");
+    assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
+    assert_eq!(env.emu.upload_session_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_killed_mid_way_finishes_on_the_next_run_with_one_asset_per_file() {
+    const FILES: usize = 40;
+    let env = Env::new(|c| c.latency_ms = 25).await;
+    let dir = env.home.path().join("batch");
+    write_pngs(&dir, FILES);
+    let dir_arg = dir.to_str().unwrap().to_owned();
+
+    // Kill the upload three times at different points of the batch.
+    for kill_after_assets in [3, 12, 25] {
+        let mut child = env
+            .command(&["upload", &dir_arg, "--concurrency", "6", "--json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while env.emu.asset_count() < kill_after_assets && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(env.emu.asset_count() < FILES, "killed before the end");
+    }
+    let journal = env.home.path().join("data/journal");
+    assert!(
+        std::fs::read_dir(&journal).unwrap().count() > 0,
+        "the journal holds the unfinished files"
+    );
+
+    let output = run(env.command(&["upload", &dir_arg, "--json"])).await;
+    let lines = json_lines(&output);
+    assert_eq!(output.status.code(), Some(0), "{lines:?}");
+
+    let client = support::client(&env.emu);
+    let page = client
+        .list_assets(&runflow_uploader::api::ListQuery {
+            limit: Some(500),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let names: Vec<String> = page.items.into_iter().filter_map(|a| a.name).collect();
+    let unique: HashSet<&String> = names.iter().collect();
+    assert_eq!(names.len(), FILES, "exactly one asset per file: {names:?}");
+    assert_eq!(unique.len(), FILES);
+    assert_eq!(std::fs::read_dir(&journal).unwrap().count(), 0);
+}
