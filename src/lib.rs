@@ -7,6 +7,9 @@
 //!   and the offline demo.
 //! - [`cli`]: the command line.
 
+// Test code (unit tests via clippy.toml, and tests/) may unwrap; shipped code may not.
+#![deny(clippy::unwrap_used)]
+
 pub mod api;
 pub mod auth;
 pub mod cli;

@@ -1,5 +1,8 @@
 //! Entry point: parses the command line, sets up logging and owns the tokio runtime.
 
+// Test code (unit tests via clippy.toml, and tests/) may unwrap; shipped code may not.
+#![deny(clippy::unwrap_used)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

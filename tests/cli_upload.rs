@@ -1,7 +1,11 @@
 //! `runflow-uploader upload` as a user runs it: JSON output, exit codes, per-file reasons, and a
 //! process killed mid-batch that finishes on the next run with exactly one asset per file.
 
+#[path = "support/journal.rs"]
+mod journal_support;
 mod support;
+
+use journal_support::journal_entries;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -46,7 +50,10 @@ impl Env {
             .env("RUNFLOW_API_KEY", &self.emu.api_keys()[0])
             .env("RUNFLOW_BASE_URL", self.emu.api_base())
             .env("RUNFLOW_UPLOADER_DATA_DIR", self.home.path().join("data"))
-            .env("RUNFLOW_UPLOADER_CONFIG_DIR", self.home.path().join("config"))
+            .env(
+                "RUNFLOW_UPLOADER_CONFIG_DIR",
+                self.home.path().join("config"),
+            )
             .env("RUNFLOW_UPLOADER_KEYRING", "memory")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null());
@@ -106,15 +113,9 @@ async fn json_output_reports_each_file_and_the_exit_code_reflects_failures() {
 
     // Root reads anything; dropping the DAC capabilities makes the locked file really
     // unreadable, as it is for any normal user.
-    let wrapper: &[&str] = &[
-        "setpriv",
-        "--bounding-set=-dac_override,-dac_read_search",
-    ];
-    let output = run(env.command_with(
-        is_root().then_some(wrapper),
-        &["upload", dir_arg, "--json"],
-    ))
-    .await;
+    let wrapper: &[&str] = &["setpriv", "--bounding-set=-dac_override,-dac_read_search"];
+    let output =
+        run(env.command_with(is_root().then_some(wrapper), &["upload", dir_arg, "--json"])).await;
     let lines = json_lines(&output);
     assert_eq!(output.status.code(), Some(1), "{lines:?}");
     let by_name = |name: &str| {
@@ -130,11 +131,19 @@ async fn json_output_reports_each_file_and_the_exit_code_reflects_failures() {
         assert!(line["url"].is_string());
     }
     assert_eq!(by_name("empty.png")["status"], "failed");
-    assert!(by_name("empty.png")["error"].as_str().unwrap().contains("empty"));
+    assert!(
+        by_name("empty.png")["error"]
+            .as_str()
+            .unwrap()
+            .contains("empty")
+    );
     let locked_line = by_name("locked.png");
     assert_eq!(locked_line["status"], "failed");
     assert!(
-        locked_line["error"].as_str().unwrap().contains("could not be read"),
+        locked_line["error"]
+            .as_str()
+            .unwrap()
+            .contains("could not be read"),
         "{locked_line}"
     );
     let summary = lines.last().unwrap();
@@ -149,7 +158,10 @@ async fn json_output_reports_each_file_and_the_exit_code_reflects_failures() {
     assert_eq!(again.status.code(), Some(0), "{stdout}");
     let already = stdout.lines().filter(|l| l.starts_with("already ")).count();
     assert_eq!(already, 3, "{stdout}");
-    assert!(stdout.contains("0 uploaded, 3 already uploaded, 0 failed"), "{stdout}");
+    assert!(
+        stdout.contains("0 uploaded, 3 already uploaded, 0 failed"),
+        "{stdout}"
+    );
     assert_eq!(env.emu.asset_count(), 3);
 }
 
@@ -197,7 +209,7 @@ async fn a_batch_killed_mid_way_finishes_on_the_next_run_with_one_asset_per_file
     }
     let journal = env.home.path().join("data/journal");
     assert!(
-        std::fs::read_dir(&journal).unwrap().count() > 0,
+        journal_entries(&journal) > 0,
         "the journal holds the unfinished files"
     );
 
@@ -217,5 +229,5 @@ async fn a_batch_killed_mid_way_finishes_on_the_next_run_with_one_asset_per_file
     let unique: HashSet<&String> = names.iter().collect();
     assert_eq!(names.len(), FILES, "exactly one asset per file: {names:?}");
     assert_eq!(unique.len(), FILES);
-    assert_eq!(std::fs::read_dir(&journal).unwrap().count(), 0);
+    assert_eq!(journal_entries(&journal), 0);
 }

@@ -10,7 +10,41 @@ use std::time::Duration;
 use bytes::Bytes;
 use runflow_uploader::api::models::{CreateUploadRequest, MAX_UPLOAD_BYTES, PatchRequest};
 use runflow_uploader::api::{ApiError, Filter, ListQuery, UploadSource};
-use support::{client, client_with_key, emulator, read_request_log};
+use runflow_uploader::api::{ApiKey, ClientConfig, RunflowClient};
+use runflow_uploader::emulator::RunningEmulator;
+use support::{client, emulator, fast_retry};
+
+/// A client for `emulator` with any key.
+fn client_with_key(emulator: &RunningEmulator, key: &str) -> RunflowClient {
+    RunflowClient::new(
+        ApiKey::new(key).expect("a non-empty key"),
+        ClientConfig {
+            base_url: emulator.api_base(),
+            retry: fast_retry(),
+            ..ClientConfig::default()
+        },
+    )
+    .expect("a valid client")
+}
+
+/// One line of the emulator's request log.
+#[derive(Debug, serde::Deserialize)]
+struct LoggedRequest {
+    listener: String,
+    method: String,
+    path: String,
+    status: u16,
+    authorization: bool,
+}
+
+/// Reads the request log written by `--request-log`.
+fn read_request_log(path: &std::path::Path) -> Vec<LoggedRequest> {
+    std::fs::read_to_string(path)
+        .expect("the request log exists")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each log line is JSON"))
+        .collect()
+}
 
 fn png_bytes(width: u32, height: u32) -> Vec<u8> {
     let image = image::RgbImage::from_fn(width, height, |x, y| {
@@ -93,7 +127,10 @@ async fn three_step_upload_streams_a_file_and_creates_a_usable_asset() {
         .unwrap();
     assert_eq!(last_progress.load(Ordering::SeqCst), size);
 
-    let asset = client.confirm_upload(&session.asset_id, None).await.unwrap();
+    let asset = client
+        .confirm_upload(&session.asset_id, None)
+        .await
+        .unwrap();
     assert_eq!(asset.id.as_deref(), Some(session.asset_id.as_str()));
     assert_eq!(asset.name.as_deref(), Some("perfume-bottle.png"));
     assert_eq!(asset.size_bytes, Some(size));
@@ -103,13 +140,20 @@ async fn three_step_upload_streams_a_file_and_creates_a_usable_asset() {
 
     // The guide's "verify it worked": GET the asset, then download it through its signed URL.
     let fetched = client.asset(&session.asset_id).await.unwrap();
-    let download = reqwest::get(fetched.url.expect("signed url")).await.unwrap();
+    let download = reqwest::get(fetched.url.expect("signed url"))
+        .await
+        .unwrap();
     assert!(download.status().is_success());
     assert_eq!(download.bytes().await.unwrap().as_ref(), bytes.as_slice());
 
     // The thumbnail is a real, smaller image.
     let thumb_url = fetched.thumbnail_url.expect("images get a thumbnail");
-    let thumb = reqwest::get(thumb_url).await.unwrap().bytes().await.unwrap();
+    let thumb = reqwest::get(thumb_url)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let thumb = image::load_from_memory(&thumb).unwrap();
     assert!(thumb.width().max(thumb.height()) <= 512);
 
@@ -117,7 +161,10 @@ async fn three_step_upload_streams_a_file_and_creates_a_usable_asset() {
     let requests = read_request_log(&log);
     let puts: Vec<_> = requests.iter().filter(|r| r.method == "PUT").collect();
     assert_eq!(puts.len(), 1);
-    assert!(puts.iter().all(|r| r.listener == "storage" && !r.authorization));
+    assert!(
+        puts.iter()
+            .all(|r| r.listener == "storage" && !r.authorization)
+    );
     assert!(
         requests
             .iter()
@@ -220,7 +267,14 @@ async fn server_errors_and_rate_limits_are_retried_until_they_succeed() {
     .await;
     let client = client(&emu);
     for i in 0..10 {
-        upload_bytes(&client, &format!("f{i}.png"), "image/png", vec![1; 10], None).await;
+        upload_bytes(
+            &client,
+            &format!("f{i}.png"),
+            "image/png",
+            vec![1; 10],
+            None,
+        )
+        .await;
     }
     let requests = read_request_log(&log);
     let unavailable = requests.iter().filter(|r| r.status == 503).count();
@@ -232,7 +286,11 @@ async fn server_errors_and_rate_limits_are_retried_until_they_succeed() {
         })
         .await
         .unwrap();
-    assert_eq!(page.items.len(), 10, "every upload became exactly one asset");
+    assert_eq!(
+        page.items.len(),
+        10,
+        "every upload became exactly one asset"
+    );
 }
 
 #[tokio::test]
@@ -296,7 +354,8 @@ async fn pagination_walks_every_page_exactly_once() {
     let client = client(&emu);
     let mut uploaded = Vec::new();
     for i in 0..7 {
-        uploaded.push(upload_bytes(&client, &format!("p{i}.png"), "image/png", vec![i; 8], None).await);
+        uploaded
+            .push(upload_bytes(&client, &format!("p{i}.png"), "image/png", vec![i; 8], None).await);
     }
     let mut query = ListQuery {
         limit: Some(3),
@@ -326,14 +385,29 @@ async fn filters_narrow_by_folder_type_and_name() {
     let folder = client.create_folder("Campaign \"A\"", None).await.unwrap();
     let folder_id = folder.id.clone().unwrap();
     upload_bytes(&client, "root.png", "image/png", vec![1; 8], None).await;
-    upload_bytes(&client, "in folder.png", "image/png", vec![2; 8], Some(&folder_id)).await;
-    upload_bytes(&client, "song.mp3", "audio/mpeg", vec![3; 8], Some(&folder_id)).await;
+    upload_bytes(
+        &client,
+        "in folder.png",
+        "image/png",
+        vec![2; 8],
+        Some(&folder_id),
+    )
+    .await;
+    upload_bytes(
+        &client,
+        "song.mp3",
+        "audio/mpeg",
+        vec![3; 8],
+        Some(&folder_id),
+    )
+    .await;
 
-    let names = |page: runflow_uploader::api::models::Page<runflow_uploader::api::models::Asset>| {
-        let mut names: Vec<String> = page.items.into_iter().filter_map(|a| a.name).collect();
-        names.sort();
-        names
-    };
+    let names =
+        |page: runflow_uploader::api::models::Page<runflow_uploader::api::models::Asset>| {
+            let mut names: Vec<String> = page.items.into_iter().filter_map(|a| a.name).collect();
+            names.sort();
+            names
+        };
     let list = |q: Filter| ListQuery {
         q: q.build(),
         ..ListQuery::default()
@@ -438,7 +512,10 @@ async fn confirm_rules_surface_as_typed_errors() {
         .await
         .unwrap();
 
-    let early = client.confirm_upload(&session.asset_id, None).await.unwrap_err();
+    let early = client
+        .confirm_upload(&session.asset_id, None)
+        .await
+        .unwrap_err();
     assert!(matches!(early, ApiError::Conflict { .. }), "{early:?}");
 
     client
@@ -451,8 +528,14 @@ async fn confirm_rules_surface_as_typed_errors() {
         )
         .await
         .unwrap();
-    client.confirm_upload(&session.asset_id, None).await.unwrap();
-    let twice = client.confirm_upload(&session.asset_id, None).await.unwrap_err();
+    client
+        .confirm_upload(&session.asset_id, None)
+        .await
+        .unwrap();
+    let twice = client
+        .confirm_upload(&session.asset_id, None)
+        .await
+        .unwrap_err();
     assert_eq!(twice.code(), Some("ASSET_ALREADY_CONFIRMED"));
 
     let unknown = client

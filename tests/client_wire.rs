@@ -110,16 +110,23 @@ async fn oversized_answers_are_refused_without_reading_them_whole() {
             "/v1/auth/me",
             get(move || async move {
                 // Chunked, so the size is only found out while reading.
-                let chunks = (0..17).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b' '; 1 << 20])));
+                let chunks =
+                    (0..17).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b' '; 1 << 20])));
                 Body::from_stream(futures_util::stream::iter(chunks))
             }),
         );
     let base = serve(router).await;
     let client = client_for(&base);
     let declared = client.asset("a1").await.unwrap_err();
-    assert!(matches!(declared, ApiError::MalformedResponse(_)), "{declared:?}");
+    assert!(
+        matches!(declared, ApiError::MalformedResponse(_)),
+        "{declared:?}"
+    );
     let streamed = client.current_user().await.unwrap_err();
-    assert!(matches!(streamed, ApiError::MalformedResponse(_)), "{streamed:?}");
+    assert!(
+        matches!(streamed, ApiError::MalformedResponse(_)),
+        "{streamed:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,10 @@
 //! The upload engine against the emulator: faults, bad inputs, duplicates, pause and cancel.
 
+#[path = "support/journal.rs"]
+mod journal_support;
 mod support;
+
+use journal_support::journal_entries;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -121,7 +125,10 @@ async fn collect_more(
 }
 
 /// Waits until `count` files were announced and returns their names.
-async fn wait_for_added(events: &mut UnboundedReceiver<Event>, count: usize) -> HashMap<FileId, String> {
+async fn wait_for_added(
+    events: &mut UnboundedReceiver<Event>,
+    count: usize,
+) -> HashMap<FileId, String> {
     let mut names = HashMap::new();
     while names.len() < count {
         if let Some(Event::Added { id, name, .. }) = events.recv().await {
@@ -196,7 +203,7 @@ async fn two_hundred_files_through_every_fault_end_as_exactly_two_hundred_assets
     assert_eq!(names.len(), 200, "no duplicates and nothing missing");
     assert_eq!(unique.len(), 200);
     // The journal is empty once everything is done.
-    let left = std::fs::read_dir(dir.path().join("data/journal")).unwrap().count();
+    let left = journal_entries(&dir.path().join("data/journal"));
     assert_eq!(left, 0);
 }
 
@@ -239,22 +246,31 @@ async fn every_bad_input_gets_its_own_reason_while_the_rest_succeeds() {
     assert_eq!(outcomes.failure("empty.png"), &UploadFailure::Empty);
     assert!(matches!(
         outcomes.failure("huge.mp4"),
-        UploadFailure::TooLarge { size_bytes: 52_428_801 }
+        UploadFailure::TooLarge {
+            size_bytes: 52_428_801
+        }
     ));
     let text = outcomes.failure("notes.txt");
     assert!(
         matches!(text, UploadFailure::UnsupportedType { mime_type, .. } if mime_type == "text/plain"),
         "{text:?}"
     );
-    assert_eq!(outcomes.failure("caf\u{fffd}.png"), &UploadFailure::NonUtf8Name);
-    assert!(outcomes
-        .skipped
-        .iter()
-        .any(|(path, reason)| path.ends_with("back-to-top") && reason.contains("loop")));
-    assert!(outcomes
-        .skipped
-        .iter()
-        .any(|(path, _)| path.ends_with(".DS_Store")));
+    assert_eq!(
+        outcomes.failure("caf\u{fffd}.png"),
+        &UploadFailure::NonUtf8Name
+    );
+    assert!(
+        outcomes
+            .skipped
+            .iter()
+            .any(|(path, reason)| path.ends_with("back-to-top") && reason.contains("loop"))
+    );
+    assert!(
+        outcomes
+            .skipped
+            .iter()
+            .any(|(path, _)| path.ends_with(".DS_Store"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,13 +375,26 @@ async fn cancel_and_retry_leave_exactly_one_asset() {
         .values()
         .filter(|s| **s == FileState::Cancelled)
         .count();
-    assert!(count >= 3, "queued files are cancelled at once: {:?}", cancelled.finals);
+    assert!(
+        count >= 3,
+        "queued files are cancelled at once: {:?}",
+        cancelled.finals
+    );
 
     for id in cancelled.names.keys() {
         engine.send(Command::Retry(*id));
     }
-    let retried = collect_more(&mut events, Duration::from_secs(30), cancelled.names.clone()).await;
-    assert!(retried.finals.values().all(FileState::is_success), "{:?}", retried.finals);
+    let retried = collect_more(
+        &mut events,
+        Duration::from_secs(30),
+        cancelled.names.clone(),
+    )
+    .await;
+    assert!(
+        retried.finals.values().all(FileState::is_success),
+        "{:?}",
+        retried.finals
+    );
     let names = all_asset_names(&client).await;
     assert_eq!(names.len(), 4, "{names:?}");
 }

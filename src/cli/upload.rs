@@ -13,9 +13,7 @@ use serde::Serialize;
 
 use crate::auth::Settings;
 use crate::paths;
-use crate::upload::{
-    self, Command, EngineConfig, Event, FileId, FileState, MAX_CONCURRENCY,
-};
+use crate::upload::{self, Command, EngineConfig, Event, FileId, FileState, MAX_CONCURRENCY};
 
 use super::context;
 
@@ -140,6 +138,11 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
         context::finish_output(&mut stdout, result)?;
     };
     engine.send(Command::Shutdown);
+    // The engine tidies its journal before it ends; its event channel closes then.
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        while events.recv().await.is_some() {}
+    })
+    .await;
     if let Output::Bars { total, .. } = &output {
         total.finish_and_clear();
     }
@@ -327,7 +330,9 @@ impl Output {
                     (_, _, Some(error)) => format!("failed    {path}: {error}"),
                     ("done", Some(id), _) => format!("uploaded  {path} -> {id}"),
                     ("already_uploaded", Some(id), _) => {
-                        format!("already   {path} -> {id} (uploaded before; --force to upload again)")
+                        format!(
+                            "already   {path} -> {id} (uploaded before; --force to upload again)"
+                        )
                     }
                     _ => format!("{status:<9} {path}"),
                 };

@@ -107,7 +107,9 @@ fn walk_folder(root: &Path, found: &mut Vec<Found>) {
             }
             Ok(entry) => found.push(check_file(entry.path())),
             Err(err) => {
-                let path = err.path().map_or_else(|| root.to_path_buf(), Path::to_path_buf);
+                let path = err
+                    .path()
+                    .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
                 let reason = if let Some(ancestor) = err.loop_ancestor() {
                     format!(
                         "symbolic link loop back to {}; skipped to avoid walking forever",
@@ -171,7 +173,11 @@ pub fn check_file(path: &Path) -> Found {
         return rejected(path, Some(size), UploadFailure::Empty);
     }
     if size > MAX_UPLOAD_BYTES {
-        return rejected(path, Some(size), UploadFailure::TooLarge { size_bytes: size });
+        return rejected(
+            path,
+            Some(size),
+            UploadFailure::TooLarge { size_bytes: size },
+        );
     }
     let head = match read_head(path) {
         Ok(head) => head,
@@ -219,7 +225,11 @@ fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
 /// `application/octet-stream`. Spellings are normalised to the ones Runflow lists.
 pub fn detect_mime(name: &str, head: &[u8]) -> String {
     let sniffed = infer::get(head).map(|kind| kind.mime_type().to_owned());
-    let guessed = || mime_guess::from_path(name).first().map(|m| m.essence_str().to_owned());
+    let guessed = || {
+        mime_guess::from_path(name)
+            .first()
+            .map(|m| m.essence_str().to_owned())
+    };
     let mime = sniffed
         .or_else(guessed)
         .unwrap_or_else(|| "application/octet-stream".to_owned());
@@ -247,10 +257,7 @@ mod tests {
     fn content_wins_over_extension_and_spellings_are_normalised() {
         assert_eq!(detect_mime("photo.mp4", PNG_MAGIC), "image/png");
         assert_eq!(detect_mime("song.mp3", b"ID3\x03\0\0\0"), "audio/mpeg");
-        assert_eq!(
-            detect_mime("a.wav", b"RIFF\x24\0\0\0WAVEfmt "),
-            "audio/wav"
-        );
+        assert_eq!(detect_mime("a.wav", b"RIFF\x24\0\0\0WAVEfmt "), "audio/wav");
         assert_eq!(detect_mime("notes.txt", b"hello"), "text/plain");
         assert_eq!(detect_mime("blob", b"\x01\x02"), "application/octet-stream");
         assert_eq!(detect_mime("x.jpg", b""), "image/jpeg");
@@ -352,8 +359,20 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert!(skipped.iter().any(|(n, r)| n == ".DS_Store" && r.contains("system")));
-        assert!(skipped.iter().any(|(n, r)| n == ".git" && r.contains("hidden")));
-        assert!(skipped.iter().any(|(n, r)| n == "loop" && r.contains("loop")));
+        assert!(
+            skipped
+                .iter()
+                .any(|(n, r)| n == ".DS_Store" && r.contains("system"))
+        );
+        assert!(
+            skipped
+                .iter()
+                .any(|(n, r)| n == ".git" && r.contains("hidden"))
+        );
+        assert!(
+            skipped
+                .iter()
+                .any(|(n, r)| n == "loop" && r.contains("loop"))
+        );
     }
 }

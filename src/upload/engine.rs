@@ -177,12 +177,15 @@ struct Engine {
 }
 
 impl Engine {
-    async fn open(client: RunflowClient, config: EngineConfig, sink: Sink) -> std::io::Result<Self> {
+    async fn open(
+        client: RunflowClient,
+        config: EngineConfig,
+        sink: Sink,
+    ) -> std::io::Result<Self> {
         let data_dir = config.data_dir.clone();
         let (journal, index, entries) = tokio::task::spawn_blocking(move || {
-            let journal = Journal::open(&data_dir.join("journal"))?;
+            let (journal, entries) = Journal::open_exclusive(&data_dir.join("journal"))?;
             let index = DuplicateIndex::load(&data_dir.join("uploaded-index.jsonl"))?;
-            let entries = journal.load()?;
             Ok::<_, std::io::Error>((journal, index, entries))
         })
         .await
@@ -246,6 +249,11 @@ impl Engine {
             if let Some(cancel) = &job.cancel {
                 cancel.cancel();
             }
+        }
+        let journal = self.shared.journal.clone();
+        let closed = tokio::task::spawn_blocking(move || journal.close_if_empty()).await;
+        if let Ok(Err(err)) = closed {
+            tracing::warn!(%err, "could not tidy the upload journal");
         }
     }
 
@@ -329,7 +337,11 @@ impl Engine {
     fn handle_update(&mut self, update: Update) {
         match update {
             Update::State(id, state) => {
-                if self.jobs.get(&id).is_some_and(|job| !job.state.is_finished()) {
+                if self
+                    .jobs
+                    .get(&id)
+                    .is_some_and(|job| !job.state.is_finished())
+                {
                     self.set_state(id, state);
                 }
             }
@@ -400,7 +412,9 @@ impl Engine {
     fn add_bytes(&mut self, name: String, bytes: bytes::Bytes, folder_id: Option<String>) {
         let dir = self.config.data_dir.join("pasted");
         let file_name = format!("{}-{name}", uuid::Uuid::new_v4().simple());
-        match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join(&file_name), &bytes)) {
+        match std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(dir.join(&file_name), &bytes))
+        {
             Ok(()) => self.scan(vec![dir.join(file_name)], folder_id, false, true),
             Err(err) => {
                 let id = self.allocate_id();
@@ -532,7 +546,7 @@ impl Engine {
             job.sent.store(size, Ordering::Relaxed);
         }
         let state = match outcome {
-            Outcome::Done(asset) => FileState::Done(Box::new(asset)),
+            Outcome::Done(asset) => FileState::Done(asset),
             Outcome::AlreadyUploaded(asset_id) => FileState::AlreadyUploaded { asset_id },
             Outcome::Cancelled => FileState::Cancelled,
             Outcome::Failed(failure)
@@ -614,7 +628,10 @@ impl Engine {
         };
         job.attempts = 0;
         if let Err(err) = self.shared.journal.write(&entry, false) {
-            self.set_state(id, FileState::Failed(UploadFailure::Journal(err.to_string())));
+            self.set_state(
+                id,
+                FileState::Failed(UploadFailure::Journal(err.to_string())),
+            );
             return;
         }
         self.set_state(id, FileState::Queued);
@@ -622,10 +639,18 @@ impl Engine {
     }
 
     fn remove(&mut self, id: FileId) {
-        if self.jobs.get(&id).is_some_and(|job| !job.state.is_finished()) {
+        if self
+            .jobs
+            .get(&id)
+            .is_some_and(|job| !job.state.is_finished())
+        {
             self.cancel(id);
         }
-        if self.jobs.get(&id).is_some_and(|job| job.state.is_finished()) {
+        if self
+            .jobs
+            .get(&id)
+            .is_some_and(|job| job.state.is_finished())
+        {
             self.jobs.remove(&id);
             self.sink.emit(Event::Removed(id));
             self.batch_dirty = true;

@@ -56,7 +56,12 @@ impl DuplicateIndex {
     }
 
     /// Records an upload (`Some`) or that the asset is gone (`None`).
-    pub fn record(&mut self, base: &str, hash: &str, asset_id: Option<&str>) -> std::io::Result<()> {
+    pub fn record(
+        &mut self,
+        base: &str,
+        hash: &str,
+        asset_id: Option<&str>,
+    ) -> std::io::Result<()> {
         let line = Line {
             base: base.to_owned(),
             hash: hash.to_owned(),

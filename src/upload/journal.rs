@@ -7,8 +7,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+/// Name of the lock file inside each process's journal directory.
+const LOCK_FILE: &str = "lock";
 
 /// How far an upload got.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,15 +66,79 @@ pub struct Entry {
 #[derive(Debug, Clone)]
 pub struct Journal {
     dir: PathBuf,
+    /// Held for the journal's life: a locked directory belongs to a running process.
+    _lock: Option<Arc<std::fs::File>>,
+}
+
+impl Step {
+    /// How far along the step is, for picking the furthest of two records of one file.
+    fn rank(&self) -> u8 {
+        match self {
+            Self::Pending => 0,
+            Self::Session { .. } => 1,
+            Self::Uploaded { .. } => 2,
+        }
+    }
 }
 
 impl Journal {
-    /// Opens (creating) the journal in `dir`.
+    /// Opens (creating) a plain journal in `dir`, with no locking.
     pub fn open(dir: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         Ok(Self {
             dir: dir.to_path_buf(),
+            _lock: None,
         })
+    }
+
+    /// Opens a journal of this process's own under `root` and adopts the entries of every
+    /// earlier process that is no longer running (its directory lock is free), renumbered from
+    /// `first_id`. Two processes never work on the same entry, so two app instances (say the
+    /// window and the CLI) cannot upload one file twice.
+    pub fn open_exclusive(root: &Path) -> std::io::Result<(Self, Vec<Entry>)> {
+        std::fs::create_dir_all(root)?;
+        let dir = root.join(uuid::Uuid::new_v4().simple().to_string());
+        std::fs::create_dir_all(&dir)?;
+        let lock = std::fs::File::create(dir.join(LOCK_FILE))?;
+        lock.lock()?;
+        let journal = Self {
+            dir,
+            _lock: Some(Arc::new(lock)),
+        };
+
+        let mut adopted: Vec<(PathBuf, Vec<Entry>)> = Vec::new();
+        for dirent in std::fs::read_dir(root)? {
+            let other = dirent?.path();
+            if other == journal.dir || !other.is_dir() {
+                continue;
+            }
+            // A directory that is locked belongs to a running process; one that vanishes
+            // meanwhile was just closed by its owner.
+            let Ok(other_lock) = std::fs::File::create(other.join(LOCK_FILE)) else {
+                continue;
+            };
+            if other_lock.try_lock().is_err() {
+                continue;
+            }
+            let Ok(entries) = Self::open(&other).and_then(|j| j.load()) else {
+                continue;
+            };
+            adopted.push((other, entries));
+        }
+        // Copy first, delete after: a crash in between leaves two records of a file, which the
+        // de-duplication below resolves on the next start.
+        let mut entries: Vec<Entry> = adopted.iter().flat_map(|(_, e)| e.clone()).collect();
+        entries.sort_by(|a, b| a.path.cmp(&b.path).then(b.step.rank().cmp(&a.step.rank())));
+        entries.dedup_by(|later, kept| later.path == kept.path);
+        entries.sort_by_key(|e| e.id);
+        for (next_id, entry) in (1..).zip(entries.iter_mut()) {
+            entry.id = next_id;
+            journal.write(entry, true)?;
+        }
+        for (other, _) in adopted {
+            let _ = std::fs::remove_dir_all(&other);
+        }
+        Ok((journal, entries))
     }
 
     fn entry_path(&self, id: u64) -> PathBuf {
@@ -84,6 +152,7 @@ impl Journal {
         for dirent in std::fs::read_dir(&self.dir)? {
             let path = dirent?.path();
             match path.extension().and_then(|e| e.to_str()) {
+                _ if path.file_name().is_some_and(|n| n == LOCK_FILE) => {}
                 Some("tmp") => {
                     let _ = std::fs::remove_file(&path);
                 }
@@ -117,6 +186,14 @@ impl Journal {
         }
         drop(file);
         std::fs::rename(&tmp, &path)
+    }
+
+    /// Removes this journal's directory if no entry is left in it (on a clean shutdown).
+    pub fn close_if_empty(&self) -> std::io::Result<()> {
+        if self.load()?.is_empty() {
+            std::fs::remove_dir_all(&self.dir)?;
+        }
+        Ok(())
     }
 
     /// Forgets an upload (finished, or given up by the user).
@@ -168,6 +245,47 @@ mod tests {
         journal.remove(1).unwrap();
         journal.remove(1).unwrap();
         assert_eq!(journal.load().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_live_journal_is_left_alone_and_a_dead_one_is_adopted_once() {
+        let root = tempfile::tempdir().unwrap();
+        let (live, none) = Journal::open_exclusive(root.path()).unwrap();
+        assert!(none.is_empty());
+        live.write(&entry(7, Step::Pending), false).unwrap();
+
+        // A second process sees nothing to adopt while the first holds its lock.
+        let (second, adopted) = Journal::open_exclusive(root.path()).unwrap();
+        assert!(adopted.is_empty());
+        drop(second);
+
+        // Once the first is gone (its lock released), the next start adopts its entry once,
+        // keeping the furthest record when a file appears twice.
+        let dead_dir = live.dir.clone();
+        drop(live);
+        let dup = Journal {
+            dir: dead_dir.clone(),
+            _lock: None,
+        };
+        let mut uploaded = entry(
+            9,
+            Step::Uploaded {
+                asset_id: "a".into(),
+            },
+        );
+        uploaded.path = entry(7, Step::Pending).path;
+        dup.write(&uploaded, false).unwrap();
+        let (third, adopted) = Journal::open_exclusive(root.path()).unwrap();
+        assert_eq!(adopted.len(), 1);
+        assert_eq!(
+            adopted[0].step,
+            Step::Uploaded {
+                asset_id: "a".into()
+            }
+        );
+        assert_eq!(adopted[0].id, 1);
+        assert!(!dead_dir.exists());
+        assert_eq!(third.load().unwrap().len(), 1);
     }
 
     #[test]

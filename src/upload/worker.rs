@@ -30,7 +30,7 @@ pub(super) struct Shared {
 /// How a file's trip ended.
 #[derive(Debug)]
 pub(super) enum Outcome {
-    Done(Asset),
+    Done(Box<Asset>),
     AlreadyUploaded(String),
     Failed(UploadFailure),
     Cancelled,
@@ -84,7 +84,7 @@ async fn trip(shared: &Shared, work: &mut Work) -> Outcome {
         match confirm(shared, work, &asset_id).await {
             Ok(asset) => {
                 remember(shared, work, &asset).await;
-                return Outcome::Done(asset);
+                return Outcome::Done(Box::new(asset));
             }
             Err(ConfirmError::Redo) if sessions + 1 < MAX_SESSIONS => {
                 sessions += 1;
@@ -254,10 +254,11 @@ async fn ensure_supported(shared: &Shared, mime_type: &str) -> Result<(), Upload
 
 /// Whether `mime_type` is in Runflow's supported list.
 pub(super) fn check_supported(types: &[AssetType], mime_type: &str) -> Result<(), UploadFailure> {
-    if types
-        .iter()
-        .any(|t| t.mime_types.iter().any(|m| m.eq_ignore_ascii_case(mime_type)))
-    {
+    if types.iter().any(|t| {
+        t.mime_types
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(mime_type))
+    }) {
         return Ok(());
     }
     let supported: Vec<&str> = types
@@ -344,12 +345,17 @@ async fn remember(shared: &Shared, work: &Work, asset: &Asset) {
 async fn record_index(shared: &Shared, base: &str, hash: &str, asset_id: Option<&str>) {
     // A short append; a failure only costs duplicate detection, so it is logged, not fatal.
     let index = Arc::clone(&shared.index);
-    let (base, hash, asset_id) = (base.to_owned(), hash.to_owned(), asset_id.map(str::to_owned));
+    let (base, hash, asset_id) = (
+        base.to_owned(),
+        hash.to_owned(),
+        asset_id.map(str::to_owned),
+    );
     let result = tokio::task::spawn_blocking(move || {
-        index
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .record(&base, &hash, asset_id.as_deref())
+        index.lock().unwrap_or_else(PoisonError::into_inner).record(
+            &base,
+            &hash,
+            asset_id.as_deref(),
+        )
     })
     .await;
     if let Ok(Err(err)) = result {

@@ -28,13 +28,8 @@ pub async fn emulator(adjust: impl FnOnce(&mut EmulatorConfig)) -> RunningEmulat
 
 /// A client for `emulator` with its first key and fast retries.
 pub fn client(emulator: &RunningEmulator) -> RunflowClient {
-    client_with_key(emulator, &emulator.api_keys()[0])
-}
-
-/// A client for `emulator` with any key.
-pub fn client_with_key(emulator: &RunningEmulator, key: &str) -> RunflowClient {
     RunflowClient::new(
-        ApiKey::new(key).expect("a non-empty key"),
+        ApiKey::new(emulator.api_keys()[0].clone()).expect("a non-empty key"),
         ClientConfig {
             base_url: emulator.api_base(),
             retry: fast_retry(),
@@ -42,23 +37,4 @@ pub fn client_with_key(emulator: &RunningEmulator, key: &str) -> RunflowClient {
         },
     )
     .expect("a valid client")
-}
-
-/// One line of the emulator's request log.
-#[derive(Debug, serde::Deserialize)]
-pub struct LoggedRequest {
-    pub listener: String,
-    pub method: String,
-    pub path: String,
-    pub status: u16,
-    pub authorization: bool,
-}
-
-/// Reads the request log written by `--request-log`.
-pub fn read_request_log(path: &std::path::Path) -> Vec<LoggedRequest> {
-    std::fs::read_to_string(path)
-        .expect("the request log exists")
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("each log line is JSON"))
-        .collect()
 }
