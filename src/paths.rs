@@ -48,7 +48,9 @@ pub fn cache_dir() -> PathBuf {
 /// Logs and other state worth keeping but not backing up.
 pub fn state_dir() -> PathBuf {
     resolve(STATE_DIR_ENV, |d| {
-        d.state_dir()
-            .map_or_else(|| d.data_local_dir().join("state"), std::path::Path::to_path_buf)
+        d.state_dir().map_or_else(
+            || d.data_local_dir().join("state"),
+            std::path::Path::to_path_buf,
+        )
     })
 }

@@ -140,7 +140,15 @@ impl RunflowClient {
         self.config
             .retry
             .run(
-                || self.put_once(url.clone(), mime_type, size_bytes, source, on_progress.clone()),
+                || {
+                    self.put_once(
+                        url.clone(),
+                        mime_type,
+                        size_bytes,
+                        source,
+                        on_progress.clone(),
+                    )
+                },
                 |err, wait| self.note_retry("upload PUT", err, wait),
             )
             .await
@@ -446,7 +454,9 @@ fn put_error(err: reqwest::Error) -> ApiError {
             return ApiError::File(local.0.clone());
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>()
-            && let Some(local) = io.get_ref().and_then(|e| e.downcast_ref::<LocalFileError>())
+            && let Some(local) = io
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<LocalFileError>())
         {
             return ApiError::File(local.0.clone());
         }
@@ -486,25 +496,22 @@ where
     };
     // `None` marks the end of the file, where a short read is detected.
     let end = futures_util::stream::once(futures_util::future::ready(None));
-    stream
-        .map(Some)
-        .chain(end)
-        .scan(0_u64, move |seen, item| {
-            let next = match item {
-                Some(Ok(chunk)) => {
-                    *seen += chunk.len() as u64;
-                    Some(if *seen > expected {
-                        Err(changed("grew"))
-                    } else {
-                        Ok(chunk)
-                    })
-                }
-                Some(Err(e)) => Some(Err(e)),
-                None if *seen < expected => Some(Err(changed("shrank"))),
-                None => None,
-            };
-            futures_util::future::ready(next)
-        })
+    stream.map(Some).chain(end).scan(0_u64, move |seen, item| {
+        let next = match item {
+            Some(Ok(chunk)) => {
+                *seen += chunk.len() as u64;
+                Some(if *seen > expected {
+                    Err(changed("grew"))
+                } else {
+                    Ok(chunk)
+                })
+            }
+            Some(Err(e)) => Some(Err(e)),
+            None if *seen < expected => Some(Err(changed("shrank"))),
+            None => None,
+        };
+        futures_util::future::ready(next)
+    })
 }
 
 /// Percent-encodes an id for use as one path segment.
@@ -591,10 +598,7 @@ mod tests {
         assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
     }
 
-    async fn collect(
-        chunks: Vec<&'static [u8]>,
-        expected: u64,
-    ) -> Result<Vec<u8>, std::io::Error> {
+    async fn collect(chunks: Vec<&'static [u8]>, expected: u64) -> Result<Vec<u8>, std::io::Error> {
         let stream = futures_util::stream::iter(
             chunks
                 .into_iter()

@@ -273,8 +273,7 @@ pub fn parse_error_body(body: &[u8]) -> ErrorBody {
                     .and_then(serde_json::Value::as_str)
                     .map(str::to_owned)
             };
-            if let Some(message) = field("message").or_else(|| nested.as_str().map(str::to_owned))
-            {
+            if let Some(message) = field("message").or_else(|| nested.as_str().map(str::to_owned)) {
                 return ErrorBody {
                     code: field("code").unwrap_or_else(|| "UNKNOWN".to_owned()),
                     message,
@@ -358,7 +357,8 @@ mod tests {
 
     #[test]
     fn nested_envelope_is_the_fallback() {
-        let body = br#"{"error":{"code":"PERMISSION_DENIED","message":"missing scope assets:write"}}"#;
+        let body =
+            br#"{"error":{"code":"PERMISSION_DENIED","message":"missing scope assets:write"}}"#;
         let err = ApiError::from_api_response(StatusCode::FORBIDDEN, None, body);
         assert_eq!(err.code(), Some("PERMISSION_DENIED"));
         assert!(err.to_string().contains("missing scope assets:write"));
@@ -425,7 +425,10 @@ mod tests {
         let body = br#"<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"#;
         let err = ApiError::from_storage_response(StatusCode::FORBIDDEN, body);
         assert!(matches!(err, ApiError::PresignedUrlRefused { .. }));
-        assert!(err.to_string().contains("AccessDenied: Request has expired"));
+        assert!(
+            err.to_string()
+                .contains("AccessDenied: Request has expired")
+        );
         assert!(!err.is_retryable());
     }
 }

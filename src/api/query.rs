@@ -121,7 +121,10 @@ mod tests {
             r#"folder_id:null AND asset_type:image AND name:"my \"best\" shot.png""#
         );
         assert_eq!(Filter::new().build(), None);
-        assert_eq!(Filter::new().eq("name", "null").build().unwrap(), r#"name:"null""#);
+        assert_eq!(
+            Filter::new().eq("name", "null").build().unwrap(),
+            r#"name:"null""#
+        );
     }
 
     #[test]

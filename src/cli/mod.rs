@@ -17,7 +17,12 @@ use crate::emulator::{self, EmulatorConfig};
 
 /// Runflow Uploader: upload media to Runflow and keep it tidy.
 #[derive(Debug, Parser)]
-#[command(name = "runflow-uploader", version, about, arg_required_else_help = true)]
+#[command(
+    name = "runflow-uploader",
+    version,
+    about,
+    arg_required_else_help = true
+)]
 pub struct Cli {
     /// Log more (-v: info, -vv: debug, -vvv: trace). `RUST_LOG` overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
