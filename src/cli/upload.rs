@@ -269,9 +269,8 @@ impl Output {
             bar
         });
         let label = match state {
-            FileState::Retrying { .. } => format!("{} (retrying)", file.name),
-            FileState::Confirming => format!("{} (confirming)", file.name),
-            _ => file.name.clone(),
+            FileState::Uploading => file.name.clone(),
+            other => format!("{} ({})", file.name, other.label()),
         };
         bar.set_message(label);
     }

@@ -173,7 +173,9 @@ pub enum UploadFailure {
     )]
     Changed(String),
     /// The file disappeared before or during the upload.
-    #[error("The file was moved or deleted before it could be uploaded.")]
+    #[error(
+        "The file was not found: it may have been moved or deleted. Check the path and add it again."
+    )]
     Missing,
     /// PUT made no progress for too long.
     #[error("The upload stalled: no bytes moved for {0} seconds. Check your connection and retry.")]

@@ -1,0 +1,206 @@
+//! The API listener: routing, bearer auth, and the small reference endpoints (health, readiness,
+//! asset types, source types, current user).
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::errors::{ApiError, method_not_allowed, route_not_found};
+use super::identity::{self, ORG_ID};
+use super::request::PathParam;
+use super::request_log::{LogLayer, log_requests};
+use super::{Shared, asset_routes, faults, folder_routes, upload_routes};
+use crate::api::models::{Health, Page};
+
+/// Builds the API router.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let authed = Router::new()
+        .route("/v1/asset-uploads", post(upload_routes::create))
+        .route(
+            "/v1/asset-uploads/{id}/confirmations",
+            post(upload_routes::confirm),
+        )
+        .route("/v1/assets", get(asset_routes::list))
+        .route("/v1/assets/types", get(asset_types))
+        .route("/v1/assets/source-types/{name}", get(source_type))
+        .route(
+            "/v1/assets/{id}",
+            get(asset_routes::get_one)
+                .patch(asset_routes::patch)
+                .delete(asset_routes::delete),
+        )
+        .route(
+            "/v1/asset-folders",
+            get(folder_routes::list).post(folder_routes::create),
+        )
+        .route(
+            "/v1/asset-folders/{id}",
+            get(folder_routes::get_one)
+                .patch(folder_routes::patch)
+                .delete(folder_routes::delete),
+        )
+        .route("/v1/auth/me", get(current_user))
+        .route_layer(from_fn_with_state(shared.clone(), authenticate));
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/readiness", get(readiness))
+        .merge(authed)
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(shared.clone(), faults::api_faults))
+        .layer(from_fn_with_state(
+            LogLayer {
+                shared: shared.clone(),
+                listener: "api",
+            },
+            log_requests,
+        ))
+        .with_state(shared)
+}
+
+/// Serves the API until `stop` turns true.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let app = router(shared);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        })
+        .await;
+    if let Err(err) = result {
+        tracing::error!(%err, "emulator API listener failed");
+    }
+}
+
+/// The bearer token of a request, if it has a well-formed `Authorization: Bearer` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Constant-time equality, so key checks don't leak how much of a key matched.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Requires a known bearer key; checks `X-Organization-Id` against the emulator's org.
+async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let Some(token) = bearer(headers) else {
+        let message = if headers.contains_key("x-api-key") {
+            "Send the API key as `Authorization: Bearer <key>`; x-api-key is not accepted"
+        } else {
+            "Missing bearer token"
+        };
+        return ApiError::unauthorized(message).into_response();
+    };
+    // Check every key (no early exit) to keep timing independent of which key matched.
+    let known = shared
+        .api_keys
+        .iter()
+        .fold(false, |found, key| found | same_secret(key, token));
+    if !known {
+        return ApiError::unauthorized("Invalid API key").into_response();
+    }
+    if let Some(org) = headers.get("x-organization-id") {
+        let org = org.to_str().unwrap_or_default().trim();
+        if !org.is_empty() && !org.eq_ignore_ascii_case(ORG_ID) {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "ORGANIZATION_MEMBERSHIP_REQUIRED",
+                "The API key's user is not a member of that organization",
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+async fn health() -> Json<Health> {
+    Json(Health {
+        status: Some("ok".to_owned()),
+        ok: Some(true),
+    })
+}
+
+async fn readiness() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok", "checks": {"database": "ok", "redis": "ok"}}))
+}
+
+async fn asset_types(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    Json(Page {
+        items: shared.asset_types.clone(),
+        first: None,
+        next: None,
+        previous: None,
+        next_pq: None,
+        prev_pq: None,
+    })
+}
+
+async fn source_type(PathParam(name): PathParam) -> Result<Json<serde_json::Value>, ApiError> {
+    if name != "upload" {
+        return Err(ApiError::not_found(
+            "ASSET_SOURCE_TYPE_NOT_FOUND",
+            format!("No asset source type named `{name}`"),
+        ));
+    }
+    Ok(Json(json!({
+        "name": "upload",
+        "description": "Uploaded through a presigned upload session",
+    })))
+}
+
+async fn current_user() -> Result<Json<serde_json::Value>, ApiError> {
+    let mut user = serde_json::to_value(identity::current_user()).map_err(|err| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            err.to_string(),
+        )
+    })?;
+    // Profile fields the wire model doesn't carry (runflow-api.md section 1).
+    if let Some(map) = user.as_object_mut() {
+        map.insert("avatar_url".into(), serde_json::Value::Null);
+        map.insert("timezone".into(), json!("UTC"));
+        map.insert("locale_code".into(), json!("en"));
+        map.insert("email_verified_at".into(), json!("2026-01-01T00:00:00Z"));
+    }
+    Ok(Json(user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_parsing() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(bearer(&headers), None);
+        headers.insert(header::AUTHORIZATION, "Bearer  rf_test_x ".parse().unwrap());
+        assert_eq!(bearer(&headers), Some("rf_test_x"));
+        headers.insert(header::AUTHORIZATION, "bearer k".parse().unwrap());
+        assert_eq!(bearer(&headers), Some("k"));
+        headers.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(bearer(&headers), None);
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abcd"));
+    }
+}

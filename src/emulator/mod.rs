@@ -1,0 +1,515 @@
+//! A local Runflow: the API (`/v1/...`) and an S3-style storage origin on two loopback ports.
+//!
+//! Not a mock: it keeps state, stores real bytes on disk, signs and checks presigned URLs, makes
+//! thumbnails and enforces the rules written down in `runflow-api.md` (the `[rec]` items). Start it
+//! in-process with [`RunningEmulator::start`] or from the command line with
+//! [`run_until_shutdown`].
+//!
+//! Choices where the reference has gaps (all `[rec]` unless noted):
+//! - Errors are the flat `{code, message, errors}` envelope everywhere on the API, including
+//!   unknown routes (404), wrong methods (405), malformed JSON or a non-JSON Content-Type (400)
+//!   and field problems (422 `VALIDATION_ERROR`, `errors[].loc` like `["body","size_bytes"]`).
+//!   Storage answers S3-style XML errors.
+//! - Lists return `items`, `first`, `next`, `previous` and the aliases `next_pq`/`prev_pq`.
+//!   Cursors are opaque, signed and carry the `q`/`sort_by`/`limit` they were issued for, so
+//!   `pq` alone continues a listing; `previous` cursors walk backwards by themselves, and
+//!   `from_prev=true` does too. A cursor from another list, sort or run is a 400
+//!   `INVALID_CURSOR`.
+//! - A storage PUT announcing more than 50 MiB is refused with 400 `EntityTooLarge` without
+//!   reading the body, so a client still sending may see a broken connection instead.
+//! - Deletes are soft; a deleted asset or folder is a 404 everywhere but its signed URLs keep
+//!   working until they expire, like any presigned object URL.
+//!
+//! Layout: [`config`](EmulatorConfig) and lifecycle here; the model in `state`, the API handlers
+//! in `api_routes`, `upload_routes`, `asset_routes` and `folder_routes`, the storage origin in
+//! `storage`, list mechanics in `query` and `paging`, and fault injection in `faults`.
+
+mod api_routes;
+mod asset_routes;
+mod conn;
+mod demo;
+mod errors;
+mod faults;
+mod folder_routes;
+mod identity;
+mod paging;
+mod persist;
+mod query;
+mod request;
+mod request_log;
+mod signing;
+mod state;
+mod storage;
+mod thumbs;
+mod upload_routes;
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rand::RngExt as _;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use identity::{ORG_ID, USER_EMAIL, USER_ID};
+
+use crate::api::models::AssetType;
+use faults::Faults;
+use request_log::RequestLog;
+use signing::Signer;
+use state::Store;
+
+/// CLI flags of `runflow-uploader emulator`; also built directly by tests.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Address of the API listener (HOST:PORT; port 0 picks a free one).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8787")]
+    pub addr: SocketAddr,
+    /// Address of the storage listener; default: the API host on a free port.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub storage_addr: Option<SocketAddr>,
+    /// Accepted API key (repeatable). None given: one `rf_test_...` key is generated and printed.
+    #[arg(long = "api-key", value_name = "KEY")]
+    pub api_keys: Vec<String>,
+    /// Directory for state and blobs; default: a fresh temporary directory removed on shutdown.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Lifetime of presigned upload (PUT) URLs, in seconds.
+    #[arg(long, value_name = "N", default_value_t = 900)]
+    pub presign_ttl_secs: u64,
+    /// Lifetime of signed download URLs (`url`, `thumbnail_url`), in seconds.
+    #[arg(long, value_name = "N", default_value_t = 1800)]
+    pub url_ttl_secs: u64,
+    /// Age after which an unconfirmed upload session is gone (confirm answers 404), in seconds.
+    #[arg(long, value_name = "N", default_value_t = 86_400)]
+    pub upload_session_ttl_secs: u64,
+    /// Append one JSON line per request (both listeners) to this file. Never logs header values
+    /// or query strings.
+    #[arg(long, value_name = "FILE")]
+    pub request_log: Option<PathBuf>,
+    /// Seed folders and sample images (only into an empty state).
+    #[arg(long)]
+    pub demo_data: bool,
+    /// Seed of the fault-injection random streams; default: random.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Extra latency added to every API request, in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Fraction (0..=1) of API requests (not `/v1/health`) answered 503 before any handling.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// At most this many API requests per second; the excess gets 429 with `Retry-After`.
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
+    /// Fraction (0..=1) of storage PUTs whose connection is cut halfway through the body.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub drop_put_rate: f64,
+    /// Comma-separated supported MIME types (each `image/*`, `video/*` or `audio/*`), replacing
+    /// the default list.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub mime_types: Vec<String>,
+}
+
+impl Default for EmulatorConfig {
+    /// Loopback on free ports, a generated key, a temporary data dir and no faults.
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            storage_addr: None,
+            api_keys: Vec::new(),
+            data_dir: None,
+            presign_ttl_secs: 900,
+            url_ttl_secs: 1800,
+            upload_session_ttl_secs: 86_400,
+            request_log: None,
+            demo_data: false,
+            seed: None,
+            latency_ms: 0,
+            fail_rate: 0.0,
+            rate_limit: None,
+            drop_put_rate: 0.0,
+            mime_types: Vec::new(),
+        }
+    }
+}
+
+/// The default supported MIME types, grouped as `GET /v1/assets/types` lists them.
+pub fn default_asset_types() -> Vec<AssetType> {
+    let group = |name: &str, mimes: &[&str]| AssetType {
+        name: name.to_owned(),
+        mime_types: mimes.iter().map(|m| (*m).to_owned()).collect(),
+    };
+    vec![
+        group(
+            "image",
+            &["image/webp", "image/png", "image/jpeg", "image/gif"],
+        ),
+        group("video", &["video/mp4", "video/webm", "video/quicktime"]),
+        group("audio", &["audio/mpeg", "audio/wav"]),
+    ]
+}
+
+/// Groups a `--mime-types` list by top-level type; only image, video and audio are assets.
+fn asset_types_from(mime_types: &[String]) -> anyhow::Result<Vec<AssetType>> {
+    if mime_types.is_empty() {
+        return Ok(default_asset_types());
+    }
+    let mut groups: Vec<AssetType> = ["image", "video", "audio"]
+        .iter()
+        .map(|name| AssetType {
+            name: (*name).to_owned(),
+            mime_types: Vec::new(),
+        })
+        .collect();
+    for mime in mime_types
+        .iter()
+        .map(|m| m.trim())
+        .filter(|m| !m.is_empty())
+    {
+        let (top, sub) = mime
+            .split_once('/')
+            .with_context(|| format!("--mime-types: `{mime}` is not a type/subtype"))?;
+        let group = groups
+            .iter_mut()
+            .find(|g| g.name == top && !sub.is_empty())
+            .with_context(|| {
+                format!("--mime-types: `{mime}` is not an image/*, video/* or audio/* type")
+            })?;
+        if !group.mime_types.iter().any(|m| m == mime) {
+            group.mime_types.push(mime.to_owned());
+        }
+    }
+    groups.retain(|g| !g.mime_types.is_empty());
+    Ok(groups)
+}
+
+/// How long [`RunningEmulator::shutdown`] lets in-flight requests finish.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Settings and services shared by every handler of both listeners.
+pub(crate) struct Shared {
+    pub store: Store,
+    pub signer: Signer,
+    pub faults: Faults,
+    pub api_keys: Vec<String>,
+    pub asset_types: Vec<AssetType>,
+    pub storage_base: String,
+    pub presign_ttl: Duration,
+    pub url_ttl: Duration,
+    pub session_ttl: Duration,
+    pub request_log: Option<RequestLog>,
+}
+
+impl Shared {
+    /// Whether `mime` is in the supported list.
+    pub fn supports_mime(&self, mime: &str) -> bool {
+        self.asset_types
+            .iter()
+            .any(|group| group.mime_types.iter().any(|m| m == mime))
+    }
+}
+
+/// A directory removed when dropped (the default, throw-away data dir).
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // A request still finishing (emulator dropped without `shutdown`) may add a file while
+        // the tree is being removed; try again briefly.
+        for attempt in 0..5 {
+            match std::fs::remove_dir_all(&self.0) {
+                Ok(()) => return,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return,
+                Err(err) if attempt == 4 => {
+                    let dir = self.0.display();
+                    tracing::warn!(%dir, %err, "could not remove the emulator data dir");
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+}
+
+/// An emulator serving on its two listeners until [`RunningEmulator::shutdown`].
+pub struct RunningEmulator {
+    api_base: String,
+    storage_base: String,
+    api_keys: Vec<String>,
+    generated_key: bool,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    persist_task: Option<JoinHandle<()>>,
+    _temp_dir: Option<TempDir>,
+}
+
+/// A URL base usable by clients: unspecified bind addresses are advertised as loopback.
+fn base_url(addr: SocketAddr) -> String {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+        ip if ip.is_unspecified() => "[::1]".to_owned(),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    format!("http://{host}:{}", addr.port())
+}
+
+fn check_rate(name: &str, rate: f64) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&rate),
+        "{name} must be between 0 and 1, got {rate}"
+    );
+    Ok(())
+}
+
+impl RunningEmulator {
+    /// Binds both listeners, loads or creates the state and starts serving.
+    pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
+        check_rate("--fail-rate", config.fail_rate)?;
+        check_rate("--drop-put-rate", config.drop_put_rate)?;
+        let asset_types = asset_types_from(&config.mime_types)?;
+
+        let (data_dir, temp_dir) = match &config.data_dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let suffix: u64 = rand::rng().random();
+                let dir = std::env::temp_dir().join(format!("runflow-emulator-{suffix:016x}"));
+                (dir.clone(), Some(TempDir(dir)))
+            }
+        };
+        let store = Store::open(&data_dir)
+            .with_context(|| format!("opening emulator data dir {}", data_dir.display()))?;
+
+        let (api_keys, generated_key) = if config.api_keys.is_empty() {
+            let secret: [u8; 16] = rand::rng().random();
+            (vec![format!("rf_test_{}", hex::encode(secret))], true)
+        } else {
+            (config.api_keys.clone(), false)
+        };
+
+        let api_listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("binding the API listener on {}", config.addr))?;
+        let storage_addr = config
+            .storage_addr
+            .unwrap_or_else(|| SocketAddr::new(config.addr.ip(), 0));
+        let storage_listener = TcpListener::bind(storage_addr)
+            .await
+            .with_context(|| format!("binding the storage listener on {storage_addr}"))?;
+        let api_base = base_url(api_listener.local_addr()?);
+        let storage_base = base_url(storage_listener.local_addr()?);
+
+        let request_log = match &config.request_log {
+            Some(path) => Some(
+                RequestLog::open(path)
+                    .with_context(|| format!("opening request log {}", path.display()))?,
+            ),
+            None => None,
+        };
+        let seed = config.seed.unwrap_or_else(|| rand::rng().random());
+        let shared = Arc::new(Shared {
+            store,
+            signer: Signer::random(),
+            faults: Faults::new(&config, seed),
+            api_keys: api_keys.clone(),
+            asset_types,
+            storage_base: storage_base.clone(),
+            presign_ttl: Duration::from_secs(config.presign_ttl_secs),
+            url_ttl: Duration::from_secs(config.url_ttl_secs),
+            session_ttl: Duration::from_secs(config.upload_session_ttl_secs),
+            request_log,
+        });
+
+        if config.demo_data {
+            demo::seed_if_empty(&shared)
+                .await
+                .context("seeding demo data")?;
+        }
+
+        let (stop, stop_rx) = watch::channel(false);
+        // A throw-away data dir needs no snapshots (and a late one would race its removal).
+        let persist_task = config
+            .data_dir
+            .is_some()
+            .then(|| persist::spawn_writer(shared.clone(), stop_rx.clone()));
+        let api_task = tokio::spawn(api_routes::serve(
+            api_listener,
+            shared.clone(),
+            stop_rx.clone(),
+        ));
+        let storage_task = tokio::spawn(storage::serve(storage_listener, shared.clone(), stop_rx));
+        tracing::info!(%api_base, %storage_base, seed, "runflow emulator started");
+
+        Ok(RunningEmulator {
+            api_base,
+            storage_base,
+            api_keys,
+            generated_key,
+            shared,
+            stop,
+            tasks: vec![api_task, storage_task],
+            persist_task,
+            _temp_dir: temp_dir,
+        })
+    }
+
+    /// Base URL of the API, e.g. `http://127.0.0.1:8787` (no trailing slash).
+    pub fn api_base(&self) -> String {
+        self.api_base.clone()
+    }
+
+    /// Base URL of the storage origin (presigned URLs point here).
+    pub fn storage_base(&self) -> String {
+        self.storage_base.clone()
+    }
+
+    /// The accepted API keys.
+    pub fn api_keys(&self) -> &[String] {
+        &self.api_keys
+    }
+
+    /// Directory holding the state snapshot and blobs.
+    pub fn data_dir(&self) -> &Path {
+        self.shared.store.root()
+    }
+
+    /// Number of live (confirmed, not deleted) assets; a test hook.
+    pub fn asset_count(&self) -> usize {
+        self.shared.store.read(|db| {
+            db.assets
+                .values()
+                .filter(|a| a.deleted_at.is_none())
+                .count()
+        })
+    }
+
+    /// Number of live folders; a test hook.
+    pub fn folder_count(&self) -> usize {
+        self.shared.store.read(|db| {
+            db.folders
+                .values()
+                .filter(|f| f.deleted_at.is_none())
+                .count()
+        })
+    }
+
+    /// Number of upload sessions ever created (confirmed or not); a test hook.
+    pub fn upload_session_count(&self) -> usize {
+        self.shared.store.read(|db| db.uploads.len())
+    }
+
+    /// Stops both listeners (in-flight requests get [`SHUTDOWN_GRACE`] to finish), writes the
+    /// state and removes a temporary data dir.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for mut task in self.tasks.drain(..) {
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::warn!(%err, "emulator listener task failed"),
+                Err(_) => {
+                    tracing::warn!("requests still running after the grace period; cutting them");
+                    task.abort();
+                }
+            }
+        }
+        if let Some(task) = self.persist_task.take()
+            && let Err(err) = task.await
+        {
+            tracing::warn!(%err, "emulator state writer failed");
+        }
+        tracing::info!("runflow emulator stopped");
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        // Dropped without `shutdown`: still stop the listeners rather than leak them.
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Resolves on Ctrl-C or (on Unix) SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+/// Runs until Ctrl-C / SIGTERM, printing exactly one ready line on stdout containing the base URL:
+/// `runflow emulator listening on http://127.0.0.1:8787 (storage http://127.0.0.1:NNNN)`, preceded
+/// by `api key: rf_test_...` when the key was generated.
+pub async fn run_until_shutdown(config: EmulatorConfig) -> anyhow::Result<()> {
+    let emulator = RunningEmulator::start(config).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        if emulator.generated_key {
+            for key in emulator.api_keys() {
+                writeln!(out, "api key: {key}")?;
+            }
+        }
+        writeln!(
+            out,
+            "runflow emulator listening on {} (storage {})",
+            emulator.api_base(),
+            emulator.storage_base()
+        )?;
+        out.flush()?;
+    }
+    shutdown_signal().await;
+    tracing::info!("shutdown requested");
+    emulator.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mime_override_groups_by_top_level_type() {
+        let types = asset_types_from(&["image/png".into(), "audio/ogg".into(), "image/png".into()])
+            .unwrap();
+        assert_eq!(types.len(), 2);
+        assert_eq!(types[0].name, "image");
+        assert_eq!(types[0].mime_types, vec!["image/png"]);
+        assert_eq!(types[1].name, "audio");
+        assert!(asset_types_from(&["application/pdf".into()]).is_err());
+        assert!(asset_types_from(&["png".into()]).is_err());
+        assert_eq!(asset_types_from(&[]).unwrap(), default_asset_types());
+    }
+
+    #[test]
+    fn unspecified_bind_addresses_are_advertised_as_loopback() {
+        assert_eq!(
+            base_url("0.0.0.0:8787".parse().unwrap()),
+            "http://127.0.0.1:8787"
+        );
+        assert_eq!(base_url("[::1]:9".parse().unwrap()), "http://[::1]:9");
+    }
+}

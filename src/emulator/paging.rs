@@ -1,0 +1,528 @@
+//! List mechanics shared by `GET /v1/assets` and `GET /v1/asset-folders`: `sort_by`, `limit`,
+//! `fields`, and keyset cursors (`pq`, `from_prev`).
+//!
+//! A cursor is `base64url(JSON).hex(HMAC)`: it names a position in the total order (the sort
+//! key values plus the id) and remembers the filter, sort and page size it was issued for, so
+//! `pq` alone continues a listing. Keyset positions stay correct when items are inserted or
+//! deleted between pages. Anything not issued by this emulator run is a 400 `INVALID_CURSOR`.
+
+use std::cmp::Ordering;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::errors::ApiError;
+use super::query::{self, FieldValue, Record};
+use super::request::QueryParams;
+use super::signing::Signer;
+use crate::api::models::Page;
+
+/// Default page size.
+pub(crate) const DEFAULT_LIMIT: usize = 50;
+/// Largest page size.
+pub(crate) const MAX_LIMIT: usize = 500;
+/// Default order of every list.
+const DEFAULT_SORT: &str = "created_at:desc";
+
+/// One `field:asc|desc` of `sort_by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SortKey {
+    pub field: &'static str,
+    pub desc: bool,
+}
+
+/// Parses `sort_by` against a record type's sortable fields.
+pub(crate) fn parse_sort<R: Record>(spec: &str) -> Result<Vec<SortKey>, String> {
+    let mut keys: Vec<SortKey> = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, direction) = part.split_once(':').unwrap_or((part, "asc"));
+        let desc = match direction.trim().to_ascii_lowercase().as_str() {
+            "asc" => false,
+            "desc" => true,
+            other => return Err(format!("sort direction must be asc or desc, got `{other}`")),
+        };
+        let name = name.trim();
+        let field = R::FIELDS
+            .iter()
+            .find(|(field, _, sortable)| *sortable && *field == name)
+            .map(|(field, _, _)| *field)
+            .ok_or_else(|| {
+                let sortable: Vec<&str> = R::FIELDS
+                    .iter()
+                    .filter(|(_, _, sortable)| *sortable)
+                    .map(|(field, _, _)| *field)
+                    .collect();
+                format!("cannot sort by `{name}`; sortable: {}", sortable.join(", "))
+            })?;
+        if keys.iter().any(|k| k.field == field) {
+            return Err(format!("`{field}` appears twice in sort_by"));
+        }
+        keys.push(SortKey { field, desc });
+    }
+    if keys.is_empty() {
+        return Err("sort_by is empty".to_owned());
+    }
+    Ok(keys)
+}
+
+fn canonical_sort(keys: &[SortKey]) -> String {
+    keys.iter()
+        .map(|k| format!("{}:{}", k.field, if k.desc { "desc" } else { "asc" }))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The total order of a listing: the sort keys, then the id.
+pub(crate) fn compare<R: Record>(a: &R, b: &R, keys: &[SortKey]) -> Ordering {
+    for key in keys {
+        let ord = a.field(key.field).cmp(&b.field(key.field));
+        let ord = if key.desc { ord.reverse() } else { ord };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    a.id().cmp(&b.id())
+}
+
+/// A place in the total order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Position {
+    /// Sort key values of the item at the boundary.
+    k: Vec<FieldValue>,
+    id: Uuid,
+    /// Whether the boundary item itself belongs to the page being asked for.
+    incl: bool,
+}
+
+impl Position {
+    fn of<R: Record>(record: &R, keys: &[SortKey], incl: bool) -> Self {
+        Self {
+            k: keys.iter().map(|key| record.field(key.field)).collect(),
+            id: record.id(),
+            incl,
+        }
+    }
+
+    /// Where `record` lies relative to this position.
+    fn compare<R: Record>(&self, record: &R, keys: &[SortKey]) -> Ordering {
+        for (key, boundary) in keys.iter().zip(&self.k) {
+            let ord = record.field(key.field).cmp(boundary);
+            let ord = if key.desc { ord.reverse() } else { ord };
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        record.id().cmp(&self.id)
+    }
+}
+
+/// What a cursor carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Cursor {
+    /// Which list it belongs to.
+    r: String,
+    q: Option<String>,
+    s: String,
+    l: usize,
+    /// `None`: an end of the list (the start, or with `back` the end).
+    at: Option<Position>,
+    /// Walk backwards from `at`.
+    back: bool,
+}
+
+const CURSOR_DOMAIN: &str = "list-cursor";
+
+fn encode_cursor(cursor: &Cursor, signer: &Signer) -> String {
+    let json = serde_json::to_vec(cursor).unwrap_or_default();
+    let signature = signer.sign_token(CURSOR_DOMAIN, &json);
+    format!("{}.{signature}", URL_SAFE_NO_PAD.encode(&json))
+}
+
+fn decode_cursor(token: &str, signer: &Signer) -> Option<Cursor> {
+    let (payload, signature) = token.trim().split_once('.')?;
+    let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    if !signer.verify_token(CURSOR_DOMAIN, &json, signature) {
+        return None;
+    }
+    serde_json::from_slice(&json).ok()
+}
+
+fn invalid_cursor(why: &str) -> ApiError {
+    ApiError::bad_request(format!("Invalid pagination cursor (pq): {why}"))
+        .with_code("INVALID_CURSOR")
+}
+
+/// One page of a listing, with its cursors.
+pub(crate) struct Listing<'a, R> {
+    pub items: Vec<&'a R>,
+    pub first: String,
+    pub next: Option<String>,
+    pub previous: Option<String>,
+}
+
+impl<R> Listing<'_, R> {
+    /// The wire page, with both cursor spellings.
+    pub fn into_page<T>(self, render: impl FnMut(&R) -> T) -> Page<T> {
+        Page {
+            items: self.items.into_iter().map(render).collect(),
+            first: Some(self.first),
+            next_pq: self.next.clone(),
+            prev_pq: self.previous.clone(),
+            next: self.next,
+            previous: self.previous,
+        }
+    }
+}
+
+/// Filters, sorts and slices `records` as the list parameters say.
+pub(crate) fn list<'a, R: Record>(
+    resource: &str,
+    params: &QueryParams,
+    records: impl Iterator<Item = &'a R>,
+    signer: &Signer,
+) -> Result<Listing<'a, R>, ApiError> {
+    let cursor = match params.get("pq") {
+        None => None,
+        Some(token) => {
+            let cursor =
+                decode_cursor(token, signer).ok_or_else(|| invalid_cursor("not issued here"))?;
+            if cursor.r != resource {
+                return Err(invalid_cursor("issued for another list"));
+            }
+            Some(cursor)
+        }
+    };
+    let q = params.get("q").map(str::to_owned);
+    let sort_param = params.get("sort_by");
+    if let Some(cursor) = &cursor
+        && q.is_some()
+        && q != cursor.q
+    {
+        return Err(invalid_cursor("issued for a different q"));
+    }
+    let q = q.or_else(|| cursor.as_ref().and_then(|c| c.q.clone()));
+    let sort_spec = sort_param
+        .map(str::to_owned)
+        .or_else(|| cursor.as_ref().map(|c| c.s.clone()))
+        .unwrap_or_else(|| DEFAULT_SORT.to_owned());
+    let keys = parse_sort::<R>(&sort_spec)
+        .map_err(|msg| ApiError::invalid(&["query", "sort_by"], msg, "value_error"))?;
+    let sort = canonical_sort(&keys);
+    if let Some(cursor) = &cursor
+        && cursor.s != sort
+    {
+        return Err(invalid_cursor("issued for a different sort_by"));
+    }
+    let limit = match params.get("limit") {
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    &["query", "limit"],
+                    format!("limit must be an integer from 1 to {MAX_LIMIT}"),
+                    "value_error",
+                )
+            })?,
+        None => cursor.as_ref().map_or(DEFAULT_LIMIT, |c| c.l),
+    }
+    .clamp(1, MAX_LIMIT);
+    let filter = query::compile::<R>(q.as_deref()).map_err(|msg| {
+        ApiError::invalid(
+            &["query", "q"],
+            format!("Invalid filter: {msg}"),
+            "value_error",
+        )
+    })?;
+    let from_prev = params.flag("from_prev")?;
+
+    let position = cursor.as_ref().and_then(|c| c.at.clone());
+    if let Some(position) = &position
+        && position.k.len() != keys.len()
+    {
+        return Err(invalid_cursor("does not match sort_by"));
+    }
+    let back = from_prev || cursor.as_ref().is_some_and(|c| c.back);
+
+    let mut matching: Vec<&R> = records.filter(|r| filter.matches(*r)).collect();
+    matching.sort_by(|a, b| compare(*a, *b, &keys));
+
+    let (start, end) = match (&position, back) {
+        (None, false) => (0, limit.min(matching.len())),
+        (None, true) => (matching.len().saturating_sub(limit), matching.len()),
+        (Some(p), false) => {
+            let start = matching.partition_point(|r| match p.compare(*r, &keys) {
+                Ordering::Less => true,
+                Ordering::Equal => !p.incl,
+                Ordering::Greater => false,
+            });
+            (start, (start + limit).min(matching.len()))
+        }
+        (Some(p), true) => {
+            let end = matching.partition_point(|r| match p.compare(*r, &keys) {
+                Ordering::Less => true,
+                Ordering::Equal => p.incl,
+                Ordering::Greater => false,
+            });
+            (end.saturating_sub(limit), end)
+        }
+    };
+    let items: Vec<&R> = matching[start..end].to_vec();
+
+    let token = |at: Option<Position>, back: bool| {
+        encode_cursor(
+            &Cursor {
+                r: resource.to_owned(),
+                q: q.clone(),
+                s: sort.clone(),
+                l: limit,
+                at,
+                back,
+            },
+            signer,
+        )
+    };
+    let (next_at, previous_at) = match (items.first(), items.last()) {
+        (Some(first), Some(last)) => (
+            Position::of(*last, &keys, false),
+            Position::of(*first, &keys, false),
+        ),
+        // An empty page: both neighbours are on the other side of the requested position.
+        _ => match &position {
+            Some(p) => {
+                let flipped = Position {
+                    incl: !p.incl,
+                    ..p.clone()
+                };
+                (flipped.clone(), flipped)
+            }
+            None => {
+                return Ok(Listing {
+                    items,
+                    first: token(None, false),
+                    next: None,
+                    previous: None,
+                });
+            }
+        },
+    };
+    Ok(Listing {
+        first: token(None, false),
+        next: (end < matching.len()).then(|| token(Some(next_at), false)),
+        previous: (start > 0).then(|| token(Some(previous_at), true)),
+        items,
+    })
+}
+
+/// Applies a `fields` projection to a serialised item; unknown names are a 422.
+pub(crate) fn project(
+    value: serde_json::Value,
+    fields: &[String],
+) -> Result<serde_json::Value, ApiError> {
+    if fields.is_empty() {
+        return Ok(value);
+    }
+    let serde_json::Value::Object(mut map) = value else {
+        return Ok(value);
+    };
+    if let Some(unknown) = fields.iter().find(|f| !map.contains_key(f.as_str())) {
+        return Err(ApiError::invalid(
+            &["query", "fields"],
+            format!("Unknown field `{unknown}`"),
+            "value_error",
+        ));
+    }
+    map.retain(|key, _| fields.iter().any(|f| f == key));
+    Ok(serde_json::Value::Object(map))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::query::FieldKind;
+
+    #[derive(Debug)]
+    struct Row {
+        id: Uuid,
+        name: String,
+        size: i64,
+    }
+
+    impl Record for Row {
+        const FIELDS: &'static [(&'static str, FieldKind, bool)] = &[
+            ("name", FieldKind::Text, true),
+            ("size_bytes", FieldKind::Int, true),
+            ("created_at", FieldKind::Int, true),
+            ("folder_id", FieldKind::Id, false),
+        ];
+        fn id(&self) -> Uuid {
+            self.id
+        }
+        fn field(&self, name: &str) -> FieldValue {
+            match name {
+                "name" => FieldValue::Text(self.name.clone()),
+                "size_bytes" | "created_at" => FieldValue::Int(self.size),
+                _ => FieldValue::Null,
+            }
+        }
+    }
+
+    fn rows(n: usize) -> Vec<Row> {
+        (0..n)
+            .map(|i| Row {
+                id: Uuid::new_v4(),
+                name: format!("f{:02}", i % 7),
+                size: i64::try_from(i % 3).unwrap(),
+            })
+            .collect()
+    }
+
+    fn params(query: &str) -> QueryParams {
+        QueryParams::parse(Some(query))
+    }
+
+    fn walk(rows: &[Row], query: &str, signer: &Signer) -> Vec<Uuid> {
+        let mut seen = Vec::new();
+        let mut page = list("rows", &params(query), rows.iter(), signer).unwrap();
+        loop {
+            seen.extend(page.items.iter().map(|r| r.id));
+            let Some(next) = page.next else { break };
+            let query = format!("pq={next}");
+            page = list("rows", &params(&query), rows.iter(), signer).unwrap();
+        }
+        seen
+    }
+
+    #[test]
+    fn sort_parsing() {
+        let keys = parse_sort::<Row>("name:desc, size_bytes").unwrap();
+        assert_eq!(canonical_sort(&keys), "name:desc,size_bytes:asc");
+        assert!(parse_sort::<Row>("folder_id:asc").is_err());
+        assert!(parse_sort::<Row>("nope:asc").is_err());
+        assert!(parse_sort::<Row>("name:up").is_err());
+        assert!(parse_sort::<Row>("name,name:desc").is_err());
+    }
+
+    #[test]
+    fn pages_cover_everything_once_in_order_with_ties() {
+        let signer = Signer::random();
+        let rows = rows(23);
+        let seen = walk(&rows, "limit=5&sort_by=size_bytes:desc,name:asc", &signer);
+        let keys = parse_sort::<Row>("size_bytes:desc,name:asc").unwrap();
+        let mut expected: Vec<&Row> = rows.iter().collect();
+        expected.sort_by(|a, b| compare(*a, *b, &keys));
+        assert_eq!(seen, expected.iter().map(|r| r.id).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn previous_walks_back_and_ends_are_null() {
+        let signer = Signer::random();
+        let rows = rows(12);
+        let first = list(
+            "rows",
+            &params("limit=5&sort_by=name"),
+            rows.iter(),
+            &signer,
+        )
+        .unwrap();
+        assert!(first.previous.is_none());
+        let next = first.next.clone().unwrap();
+        let second = list("rows", &params(&format!("pq={next}")), rows.iter(), &signer).unwrap();
+        let prev = second.previous.clone().unwrap();
+        let back = list("rows", &params(&format!("pq={prev}")), rows.iter(), &signer).unwrap();
+        let ids = |l: &Listing<'_, Row>| l.items.iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(ids(&back), ids(&first));
+        assert!(back.previous.is_none());
+        // Same with an explicit from_prev on the plain cursor.
+        let back2 = list(
+            "rows",
+            &params(&format!("pq={prev}&from_prev=true")),
+            rows.iter(),
+            &signer,
+        )
+        .unwrap();
+        assert_eq!(ids(&back2), ids(&first));
+        let third_cursor = second.next.unwrap();
+        let third = list(
+            "rows",
+            &params(&format!("pq={third_cursor}")),
+            rows.iter(),
+            &signer,
+        )
+        .unwrap();
+        assert_eq!(third.items.len(), 2);
+        assert!(third.next.is_none());
+    }
+
+    #[test]
+    fn cursor_survives_inserts_and_rejects_garbage() {
+        let signer = Signer::random();
+        let mut rows = rows(6);
+        let page = list(
+            "rows",
+            &params("limit=3&sort_by=name"),
+            rows.iter(),
+            &signer,
+        )
+        .unwrap();
+        let shown: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
+        let next = page.next.unwrap();
+        rows.push(Row {
+            id: Uuid::new_v4(),
+            name: "a-first".into(),
+            size: 0,
+        });
+        let rest = list("rows", &params(&format!("pq={next}")), rows.iter(), &signer).unwrap();
+        assert_eq!(rest.items.len(), 3);
+        assert!(rest.items.iter().all(|r| !shown.contains(&r.id)));
+
+        for bad in ["garbage", "e30.00", "", "....", &format!("{next}x")] {
+            let err = list("rows", &params(&format!("pq={bad}")), rows.iter(), &signer);
+            if bad.is_empty() {
+                assert!(err.is_ok(), "an empty pq is no cursor");
+            } else {
+                assert_eq!(err.err().unwrap().code, "INVALID_CURSOR", "{bad}");
+            }
+        }
+        let other = list(
+            "other",
+            &params(&format!("pq={next}")),
+            rows.iter(),
+            &signer,
+        );
+        assert_eq!(other.err().unwrap().code, "INVALID_CURSOR");
+        let other_sort = list(
+            "rows",
+            &params(&format!("pq={next}&sort_by=name:desc")),
+            rows.iter(),
+            &signer,
+        );
+        assert_eq!(other_sort.err().unwrap().code, "INVALID_CURSOR");
+    }
+
+    #[test]
+    fn limits_are_validated() {
+        let signer = Signer::random();
+        let rows = rows(3);
+        for bad in ["limit=0", "limit=501", "limit=x", "limit=-1"] {
+            let err = list("rows", &params(bad), rows.iter(), &signer)
+                .err()
+                .unwrap();
+            assert_eq!(err.code, "VALIDATION_ERROR", "{bad}");
+        }
+        let all = list("rows", &params("limit=500"), rows.iter(), &signer).unwrap();
+        assert_eq!(all.items.len(), 3);
+        assert!(all.next.is_none() && all.previous.is_none());
+    }
+
+    #[test]
+    fn projection_keeps_listed_fields() {
+        let value = serde_json::json!({"id": "a", "name": "b", "url": "c"});
+        let projected = project(value.clone(), &["id".into(), "name".into()]).unwrap();
+        assert_eq!(projected, serde_json::json!({"id": "a", "name": "b"}));
+        assert!(project(value, &["nope".into()]).is_err());
+    }
+}

@@ -1,0 +1,71 @@
+//! The state snapshot (only with an explicit `--data-dir`): `state.json`, rewritten atomically
+//! (temp file + rename) after changes, coalesced, and once more on shutdown. A restart with the
+//! same `--data-dir` continues where the last run stopped; presigned URLs and cursors from the old
+//! run are signed with its (random) key and so are refused.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::Shared;
+use super::state::Db;
+
+/// Loads the snapshot, dropping objects whose file has disappeared.
+pub(crate) fn load(state_file: &Path, objects_dir: &Path) -> anyhow::Result<Db> {
+    let bytes = match std::fs::read(state_file) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Db::default()),
+        Err(err) => return Err(err.into()),
+    };
+    let mut db: Db = serde_json::from_slice(&bytes).map_err(|err| {
+        anyhow::anyhow!(
+            "{} is not an emulator state snapshot ({err}); remove it or pick another --data-dir",
+            state_file.display()
+        )
+    })?;
+    db.objects
+        .retain(|_, meta| objects_dir.join(&meta.file_name).is_file());
+    Ok(db)
+}
+
+/// Writes the snapshot atomically.
+fn write_snapshot(shared: &Shared) -> anyhow::Result<()> {
+    let json = shared.store.snapshot_json()?;
+    let tmp = shared.store.temp_path();
+    std::fs::write(&tmp, json)?;
+    std::fs::rename(&tmp, shared.store.state_file())?;
+    Ok(())
+}
+
+async fn write_in_background(shared: &Arc<Shared>) {
+    let shared = shared.clone();
+    match tokio::task::spawn_blocking(move || write_snapshot(&shared)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(%err, "could not write the emulator state snapshot"),
+        Err(err) => tracing::warn!(%err, "emulator state snapshot task failed"),
+    }
+}
+
+/// Rewrites the snapshot whenever the state changed, until `stop`; then writes a final one.
+pub(crate) fn spawn_writer(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    let mut changes = shared.store.subscribe();
+    tokio::spawn(async move {
+        write_in_background(&shared).await;
+        loop {
+            tokio::select! {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    write_in_background(&shared).await;
+                }
+                () = async {
+                    let _ = stop.wait_for(|stopped| *stopped).await;
+                } => break,
+            }
+        }
+        write_in_background(&shared).await;
+    })
+}

@@ -1,0 +1,486 @@
+//! The `q` filter language of list endpoints: `field:value`, `field=value`, `>`, `<`, `>=`, `<=`,
+//! joined by `AND` (or plain whitespace), `OR`, `NOT` and parentheses; values may be
+//! double-quoted (`name:"a b.png"`, `\"` escapes). String comparisons are case-sensitive
+//! (`name:` is exact). `null` unquoted is the null value (`folder_id:null` = root). Times accept
+//! RFC 3339 or a bare `YYYY-MM-DD` (midnight UTC).
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+/// The type of a filterable/sortable field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldKind {
+    /// A nullable UUID (ids, folder references): equality only.
+    Id,
+    /// Text.
+    Text,
+    /// A non-negative integer.
+    Int,
+    /// A timestamp.
+    Time,
+}
+
+/// A field value of a record, comparable within one field.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) enum FieldValue {
+    /// Absent (`null`); sorts first.
+    Null,
+    /// Integers.
+    Int(i64),
+    /// Timestamps as Unix nanoseconds.
+    Time(i64),
+    /// Text and ids (ids in canonical lowercase hyphenated form).
+    Text(String),
+}
+
+impl FieldValue {
+    /// A timestamp value.
+    pub fn time(t: OffsetDateTime) -> Self {
+        Self::Time(i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX))
+    }
+
+    /// An optional id value.
+    pub fn id(id: Option<Uuid>) -> Self {
+        id.map_or(Self::Null, |id| Self::Text(id.to_string()))
+    }
+}
+
+/// What list endpoints know about the items they list.
+pub(crate) trait Record {
+    /// Field names with their kinds and whether they may be used in `sort_by`.
+    const FIELDS: &'static [(&'static str, FieldKind, bool)];
+
+    /// The record id (the final sort tie-break).
+    fn id(&self) -> Uuid;
+
+    /// The value of a field listed in [`Record::FIELDS`].
+    fn field(&self, name: &str) -> FieldValue;
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Eq,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+}
+
+/// A parsed (not yet typed) filter expression.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Expr {
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Cmp {
+        field: String,
+        op: Op,
+        /// The literal; `None` is the unquoted `null`.
+        value: Option<String>,
+    },
+}
+
+/// A filter compiled against a record type: literals parsed to field values.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Filter {
+    All,
+    And(Box<Filter>, Box<Filter>),
+    Or(Box<Filter>, Box<Filter>),
+    Not(Box<Filter>),
+    Cmp {
+        field: &'static str,
+        op: Op,
+        value: FieldValue,
+    },
+}
+
+impl Filter {
+    /// Whether a record passes.
+    pub fn matches<R: Record>(&self, record: &R) -> bool {
+        match self {
+            Self::All => true,
+            Self::And(a, b) => a.matches(record) && b.matches(record),
+            Self::Or(a, b) => a.matches(record) || b.matches(record),
+            Self::Not(inner) => !inner.matches(record),
+            Self::Cmp { field, op, value } => {
+                let actual = record.field(field);
+                // Ordering never matches null, like SQL.
+                if *op != Op::Eq && (actual == FieldValue::Null || *value == FieldValue::Null) {
+                    return false;
+                }
+                match op {
+                    Op::Eq => actual == *value,
+                    Op::Gt => actual > *value,
+                    Op::Lt => actual < *value,
+                    Op::Ge => actual >= *value,
+                    Op::Le => actual <= *value,
+                }
+            }
+        }
+    }
+}
+
+/// Parses and compiles `q` for a record type. The error is a message for the 422.
+pub(crate) fn compile<R: Record>(q: Option<&str>) -> Result<Filter, String> {
+    match q.map(str::trim).filter(|q| !q.is_empty()) {
+        None => Ok(Filter::All),
+        Some(q) => typed::<R>(parse(q)?),
+    }
+}
+
+fn typed<R: Record>(expr: Expr) -> Result<Filter, String> {
+    Ok(match expr {
+        Expr::And(a, b) => Filter::And(Box::new(typed::<R>(*a)?), Box::new(typed::<R>(*b)?)),
+        Expr::Or(a, b) => Filter::Or(Box::new(typed::<R>(*a)?), Box::new(typed::<R>(*b)?)),
+        Expr::Not(inner) => Filter::Not(Box::new(typed::<R>(*inner)?)),
+        Expr::Cmp { field, op, value } => {
+            let (name, kind, _) = R::FIELDS
+                .iter()
+                .find(|(name, _, _)| *name == field)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = R::FIELDS.iter().map(|(name, _, _)| *name).collect();
+                    format!("unknown field `{field}`; filterable: {}", known.join(", "))
+                })?;
+            if *kind == FieldKind::Id && op != Op::Eq {
+                return Err(format!("`{field}` supports only `:` and `=`"));
+            }
+            Filter::Cmp {
+                field: name,
+                op,
+                value: literal(field.as_str(), *kind, value.as_deref())?,
+            }
+        }
+    })
+}
+
+/// Parses a literal for a field of the given kind.
+pub(crate) fn literal(
+    field: &str,
+    kind: FieldKind,
+    raw: Option<&str>,
+) -> Result<FieldValue, String> {
+    let Some(raw) = raw else {
+        return Ok(FieldValue::Null);
+    };
+    match kind {
+        FieldKind::Text => Ok(FieldValue::Text(raw.to_owned())),
+        FieldKind::Id => Uuid::parse_str(raw)
+            .map(|id| FieldValue::Text(id.to_string()))
+            .map_err(|_| format!("`{field}` expects a UUID or null, got `{raw}`")),
+        FieldKind::Int => raw
+            .parse::<i64>()
+            .map(FieldValue::Int)
+            .map_err(|_| format!("`{field}` expects an integer, got `{raw}`")),
+        FieldKind::Time => parse_time(raw)
+            .map(FieldValue::time)
+            .ok_or_else(|| format!("`{field}` expects an RFC 3339 time or a date, got `{raw}`")),
+    }
+}
+
+fn parse_time(raw: &str) -> Option<OffsetDateTime> {
+    if let Ok(t) = OffsetDateTime::parse(raw, &Rfc3339) {
+        return Some(t);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(raw, format)
+        .ok()
+        .map(|date| date.midnight().assume_utc())
+}
+
+/// Parses a filter expression.
+pub(crate) fn parse(input: &str) -> Result<Expr, String> {
+    let mut parser = Parser {
+        chars: input.chars().collect(),
+        pos: 0,
+    };
+    let expr = parser.or()?;
+    parser.skip_ws();
+    if parser.pos < parser.chars.len() {
+        return Err(parser.error("unexpected input"));
+    }
+    Ok(expr)
+}
+
+struct Parser {
+    chars: Vec<char>,
+    pos: usize,
+}
+
+impl Parser {
+    fn error(&self, what: &str) -> String {
+        let rest: String = self.chars[self.pos.min(self.chars.len())..]
+            .iter()
+            .take(20)
+            .collect();
+        if rest.is_empty() {
+            format!("{what} at end of filter")
+        } else {
+            format!("{what} at character {}: `{rest}`", self.pos + 1)
+        }
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.pos += 1;
+        }
+    }
+
+    /// Consumes `word` if it is the next token (followed by whitespace, `(` or the end).
+    fn keyword(&mut self, word: &str) -> bool {
+        self.skip_ws();
+        let len = word.chars().count();
+        let matches = self.chars.len() >= self.pos + len
+            && self.chars[self.pos..self.pos + len]
+                .iter()
+                .copied()
+                .eq(word.chars())
+            && self
+                .chars
+                .get(self.pos + len)
+                .is_none_or(|c| c.is_whitespace() || *c == '(');
+        if matches {
+            self.pos += len;
+        }
+        matches
+    }
+
+    fn or(&mut self) -> Result<Expr, String> {
+        let mut left = self.and()?;
+        while self.keyword("OR") {
+            let right = self.and()?;
+            left = Expr::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Expr, String> {
+        let mut left = self.unary()?;
+        loop {
+            if !self.keyword("AND") {
+                // Juxtaposition is an implicit AND, unless an OR or `)` follows.
+                self.skip_ws();
+                let save = self.pos;
+                let at_or = self.keyword("OR");
+                self.pos = save;
+                if at_or || self.peek().is_none_or(|c| c == ')') {
+                    break;
+                }
+            }
+            let right = self.unary()?;
+            left = Expr::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Expr, String> {
+        if self.keyword("NOT") {
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        self.skip_ws();
+        if self.peek() == Some('(') {
+            self.pos += 1;
+            let inner = self.or()?;
+            self.skip_ws();
+            if self.peek() != Some(')') {
+                return Err(self.error("expected `)`"));
+            }
+            self.pos += 1;
+            return Ok(inner);
+        }
+        self.comparison()
+    }
+
+    fn comparison(&mut self) -> Result<Expr, String> {
+        let start = self.pos;
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        {
+            self.pos += 1;
+        }
+        if start == self.pos {
+            return Err(self.error("expected a field name"));
+        }
+        let field: String = self.chars[start..self.pos].iter().collect();
+        let op = match (self.peek(), self.chars.get(self.pos + 1).copied()) {
+            (Some('>'), Some('=')) => Op::Ge,
+            (Some('<'), Some('=')) => Op::Le,
+            (Some('>'), _) => Op::Gt,
+            (Some('<'), _) => Op::Lt,
+            (Some(':' | '='), _) => Op::Eq,
+            _ => return Err(self.error("expected an operator (`:`, `=`, `>`, `<`, `>=`, `<=`)")),
+        };
+        self.pos += if matches!(op, Op::Ge | Op::Le) { 2 } else { 1 };
+        let value = self.value()?;
+        Ok(Expr::Cmp { field, op, value })
+    }
+
+    /// A quoted string, or a bare word up to whitespace or `)`; bare `null` is `None`.
+    fn value(&mut self) -> Result<Option<String>, String> {
+        if self.peek() == Some('"') {
+            self.pos += 1;
+            let mut out = String::new();
+            loop {
+                match self.peek() {
+                    None => return Err(self.error("unterminated string")),
+                    Some('"') => {
+                        self.pos += 1;
+                        return Ok(Some(out));
+                    }
+                    Some('\\') => {
+                        let escaped = self
+                            .chars
+                            .get(self.pos + 1)
+                            .copied()
+                            .ok_or_else(|| self.error("unterminated string"))?;
+                        out.push(escaped);
+                        self.pos += 2;
+                    }
+                    Some(c) => {
+                        out.push(c);
+                        self.pos += 1;
+                    }
+                }
+            }
+        }
+        let start = self.pos;
+        while self
+            .peek()
+            .is_some_and(|c| !c.is_whitespace() && c != ')' && c != '(' && c != '"')
+        {
+            self.pos += 1;
+        }
+        if start == self.pos {
+            return Err(self.error("expected a value"));
+        }
+        let word: String = self.chars[start..self.pos].iter().collect();
+        Ok((word != "null").then_some(word))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Item {
+        id: Uuid,
+        name: &'static str,
+        folder: Option<Uuid>,
+        size: i64,
+        created: OffsetDateTime,
+    }
+
+    impl Record for Item {
+        const FIELDS: &'static [(&'static str, FieldKind, bool)] = &[
+            ("name", FieldKind::Text, true),
+            ("folder_id", FieldKind::Id, false),
+            ("size_bytes", FieldKind::Int, true),
+            ("created_at", FieldKind::Time, true),
+        ];
+        fn id(&self) -> Uuid {
+            self.id
+        }
+        fn field(&self, name: &str) -> FieldValue {
+            match name {
+                "name" => FieldValue::Text(self.name.into()),
+                "folder_id" => FieldValue::id(self.folder),
+                "size_bytes" => FieldValue::Int(self.size),
+                "created_at" => FieldValue::time(self.created),
+                _ => FieldValue::Null,
+            }
+        }
+    }
+
+    fn item(name: &'static str, folder: Option<Uuid>, size: i64) -> Item {
+        Item {
+            id: Uuid::new_v4(),
+            name,
+            folder,
+            size,
+            created: time::macros::datetime!(2026-04-02 10:00 UTC),
+        }
+    }
+
+    fn hits(q: &str, items: &[Item]) -> Vec<&'static str> {
+        let filter = compile::<Item>(Some(q)).unwrap();
+        items
+            .iter()
+            .filter(|i| filter.matches(*i))
+            .map(|i| i.name)
+            .collect()
+    }
+
+    #[test]
+    fn parses_precedence_quotes_and_null() {
+        let expr = parse(r#"a:1 OR b="x \"y\"" AND NOT c:null"#).unwrap();
+        let cmp = |field: &str, value: Option<&str>| Expr::Cmp {
+            field: field.into(),
+            op: Op::Eq,
+            value: value.map(Into::into),
+        };
+        assert_eq!(
+            expr,
+            Expr::Or(
+                Box::new(cmp("a", Some("1"))),
+                Box::new(Expr::And(
+                    Box::new(cmp("b", Some("x \"y\""))),
+                    Box::new(Expr::Not(Box::new(cmp("c", None))))
+                ))
+            )
+        );
+        assert_eq!(parse("x>=3").unwrap(), parse("(x>=3)").unwrap());
+        assert!(matches!(
+            parse("d>2026-04-01T00:00:00Z").unwrap(),
+            Expr::Cmp { op: Op::Gt, .. }
+        ));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for bad in [
+            "name", "name:", ":x", "(a:1", "a:1)", "a:\"open", "a ~ b", "AND a:1",
+        ] {
+            assert!(parse(bad).is_err(), "{bad} should not parse");
+        }
+        assert!(compile::<Item>(Some("nope:1")).is_err());
+        assert!(compile::<Item>(Some("size_bytes:big")).is_err());
+        assert!(compile::<Item>(Some("folder_id>x")).is_err());
+        assert!(compile::<Item>(Some("folder_id:not-a-uuid")).is_err());
+        assert!(compile::<Item>(Some("created_at>yesterday")).is_err());
+    }
+
+    #[test]
+    fn evaluates_filters() {
+        let folder = Uuid::new_v4();
+        let items = [
+            item("a.png", None, 10),
+            item("b.png", Some(folder), 20),
+            item("A.png", Some(folder), 30),
+        ];
+        assert_eq!(hits("folder_id:null", &items), ["a.png"]);
+        assert_eq!(
+            hits(&format!("folder_id={folder}"), &items),
+            ["b.png", "A.png"]
+        );
+        assert_eq!(hits("name:a.png", &items), ["a.png"]);
+        assert_eq!(hits("size_bytes>=20 size_bytes<30", &items), ["b.png"]);
+        assert_eq!(
+            hits("name:a.png OR size_bytes>25", &items),
+            ["a.png", "A.png"]
+        );
+        assert_eq!(
+            hits("NOT folder_id:null AND NOT name:\"b.png\"", &items),
+            ["A.png"]
+        );
+        assert_eq!(hits("created_at>2026-04-01", &items).len(), 3);
+        assert_eq!(hits("created_at<2026-04-02T09:00:00Z", &items).len(), 0);
+        assert_eq!(hits("name>=b", &items), ["b.png"]);
+    }
+}

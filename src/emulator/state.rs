@@ -1,0 +1,257 @@
+//! The emulator's model: upload sessions, assets, folders and stored objects, behind one mutex,
+//! with blobs on disk under the data dir.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use time::OffsetDateTime;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// A presigned upload session (`POST /v1/asset-uploads`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct UploadRecord {
+    pub id: Uuid,
+    pub filename: String,
+    pub mime_type: String,
+    pub size_bytes: u64,
+    /// Storage key the presigned PUT writes.
+    pub object_key: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Set once the upload became an asset; the object is sealed from then on.
+    pub confirmed: bool,
+}
+
+/// A confirmed asset.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct AssetRecord {
+    pub id: Uuid,
+    pub folder_id: Option<Uuid>,
+    pub name: String,
+    pub r2_key: String,
+    pub mime_type: String,
+    pub size_bytes: u64,
+    pub asset_type: String,
+    /// Storage key of the thumbnail, decided at confirm time.
+    pub thumbnail_key: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deleted_at: Option<OffsetDateTime>,
+    pub deleted_by: Option<Uuid>,
+}
+
+/// An asset folder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct FolderRecord {
+    pub id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+/// A committed object in storage (what a HEAD would report).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ObjectMeta {
+    pub content_type: String,
+    pub size_bytes: u64,
+    /// Quoted hex SHA-256 of the bytes.
+    pub etag: String,
+    /// File name inside the objects directory.
+    pub file_name: String,
+}
+
+/// Everything the emulator knows; serialised as the state snapshot.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Db {
+    pub uploads: HashMap<Uuid, UploadRecord>,
+    pub assets: HashMap<Uuid, AssetRecord>,
+    pub folders: HashMap<Uuid, FolderRecord>,
+    /// Committed objects by storage key.
+    pub objects: HashMap<String, ObjectMeta>,
+}
+
+impl Db {
+    /// A folder that exists and is not deleted.
+    pub fn live_folder(&self, id: Uuid) -> Option<&FolderRecord> {
+        self.folders.get(&id).filter(|f| f.deleted_at.is_none())
+    }
+
+    /// An asset that exists and is not deleted.
+    pub fn live_asset(&self, id: Uuid) -> Option<&AssetRecord> {
+        self.assets.get(&id).filter(|a| a.deleted_at.is_none())
+    }
+
+    /// Whether a live sibling (other than `except`) already uses `name` under `parent`.
+    pub fn folder_name_taken(
+        &self,
+        parent: Option<Uuid>,
+        name: &str,
+        except: Option<Uuid>,
+    ) -> bool {
+        self.folders.values().any(|f| {
+            f.deleted_at.is_none()
+                && f.parent_id == parent
+                && f.name == name
+                && Some(f.id) != except
+        })
+    }
+
+    /// Whether `candidate` is `folder` itself or one of its descendants.
+    pub fn is_same_or_descendant(&self, candidate: Uuid, folder: Uuid) -> bool {
+        let mut current = Some(candidate);
+        // A bounded walk: a corrupt snapshot with a cycle must not hang the server.
+        for _ in 0..=self.folders.len() {
+            match current {
+                Some(id) if id == folder => return true,
+                Some(id) => current = self.folders.get(&id).and_then(|f| f.parent_id),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Whether a folder still holds live assets or live child folders.
+    pub fn folder_has_children(&self, folder: Uuid) -> bool {
+        self.assets
+            .values()
+            .any(|a| a.deleted_at.is_none() && a.folder_id == Some(folder))
+            || self
+                .folders
+                .values()
+                .any(|f| f.deleted_at.is_none() && f.parent_id == Some(folder))
+    }
+}
+
+/// The current time, truncated to microseconds (the precision a database would keep).
+pub(crate) fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1000 * 1000)
+        .unwrap_or(now)
+}
+
+/// The object file name for a storage key: keys hold user file names, so hash them.
+pub(crate) fn object_file_name(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// The shared state: the model behind a mutex, plus where its blobs live.
+pub(crate) struct Store {
+    db: Mutex<Db>,
+    root: PathBuf,
+    objects_dir: PathBuf,
+    tmp_dir: PathBuf,
+    state_file: PathBuf,
+    changes: watch::Sender<u64>,
+}
+
+impl Store {
+    /// Creates the data dir layout and loads a previous snapshot if there is one.
+    pub fn open(root: &Path) -> anyhow::Result<Self> {
+        let objects_dir = root.join("objects");
+        let tmp_dir = root.join("tmp");
+        std::fs::create_dir_all(&objects_dir)?;
+        std::fs::create_dir_all(&tmp_dir)?;
+        let state_file = root.join("state.json");
+        let db = crate::emulator::persist::load(&state_file, &objects_dir)?;
+        let (changes, _) = watch::channel(0);
+        Ok(Self {
+            db: Mutex::new(db),
+            root: root.to_owned(),
+            objects_dir,
+            tmp_dir,
+            state_file,
+            changes,
+        })
+    }
+
+    /// Reads the model.
+    pub fn read<R>(&self, f: impl FnOnce(&Db) -> R) -> R {
+        f(&self.db.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Changes the model and schedules a snapshot.
+    pub fn write<R>(&self, f: impl FnOnce(&mut Db) -> R) -> R {
+        let result = f(&mut self.db.lock().unwrap_or_else(PoisonError::into_inner));
+        self.changes.send_modify(|generation| *generation += 1);
+        result
+    }
+
+    /// Serialises the model (for the snapshot writer).
+    pub fn snapshot_json(&self) -> serde_json::Result<Vec<u8>> {
+        self.read(serde_json::to_vec_pretty)
+    }
+
+    /// Notified on every [`Store::write`].
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// The data dir.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where committed object files live.
+    pub fn object_path(&self, file_name: &str) -> PathBuf {
+        self.objects_dir.join(file_name)
+    }
+
+    /// A fresh temporary file path on the same file system as the objects (for atomic renames).
+    pub fn temp_path(&self) -> PathBuf {
+        self.tmp_dir
+            .join(format!("{}.part", Uuid::new_v4().as_simple()))
+    }
+
+    /// The snapshot file.
+    pub fn state_file(&self) -> &Path {
+        &self.state_file
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(id: Uuid, parent: Option<Uuid>, name: &str) -> FolderRecord {
+        let now = OffsetDateTime::now_utc();
+        FolderRecord {
+            id,
+            parent_id: parent,
+            name: name.into(),
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        }
+    }
+
+    #[test]
+    fn folder_tree_queries() {
+        let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let mut db = Db::default();
+        db.folders.insert(a, folder(a, None, "A"));
+        db.folders.insert(b, folder(b, Some(a), "B"));
+        db.folders.insert(c, folder(c, Some(b), "C"));
+        assert!(db.is_same_or_descendant(c, a));
+        assert!(db.is_same_or_descendant(a, a));
+        assert!(!db.is_same_or_descendant(a, c));
+        assert!(db.folder_has_children(a));
+        assert!(!db.folder_has_children(c));
+        assert!(db.folder_name_taken(Some(a), "B", None));
+        assert!(!db.folder_name_taken(Some(a), "B", Some(b)));
+        assert!(!db.folder_name_taken(None, "B", None));
+        db.folders.get_mut(&c).unwrap().deleted_at = Some(OffsetDateTime::now_utc());
+        assert!(!db.folder_has_children(b));
+    }
+}

@@ -1,0 +1,314 @@
+//! `POST /v1/asset-uploads` (presigned upload sessions) and
+//! `POST /v1/asset-uploads/{id}/confirmations` (turning stored bytes into an asset).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::Shared;
+use super::asset_routes::render_asset;
+use super::errors::{ApiError, field_error};
+use super::identity::ORG_ID;
+use super::request::{
+    Expect, PathParam, check_length, folder_ref, json_object, parse_id, typed_body,
+};
+use super::state::{AssetRecord, Db, ObjectMeta, UploadRecord, now};
+use super::thumbs;
+use crate::api::models::{
+    Asset, ConfirmUploadRequest, CreateUploadRequest, MAX_UPLOAD_BYTES, UploadSession,
+};
+
+const CREATE_FIELDS: &[(&str, Expect, bool)] = &[
+    ("filename", Expect::Str, true),
+    ("mime_type", Expect::Str, true),
+    ("size_bytes", Expect::UInt, true),
+];
+const CONFIRM_FIELDS: &[(&str, Expect, bool)] = &[("folder_id", Expect::NullableStr, false)];
+
+/// The storage key of an upload: the file name kept readable, minus path tricks.
+pub(crate) fn upload_key(id: Uuid, filename: &str) -> String {
+    let safe: String = filename
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let safe = match safe.as_str() {
+        "." | ".." => "_".to_owned(),
+        _ => safe,
+    };
+    format!("uploads/{ORG_ID}/{id}/{safe}")
+}
+
+/// `image`, `video` or `audio` from a MIME type.
+pub(crate) fn asset_type_of(mime_type: &str) -> String {
+    mime_type
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// Validates a create request: lengths, the supported list and the 50 MiB cap.
+fn validate_create(shared: &Shared, request: &CreateUploadRequest) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    check_length(&mut errors, "filename", &request.filename, 500);
+    check_length(&mut errors, "mime_type", &request.mime_type, 255);
+    if !request.mime_type.is_empty()
+        && request.mime_type.chars().count() <= 255
+        && !shared.supports_mime(&request.mime_type)
+    {
+        errors.push(field_error(
+            &["body", "mime_type"],
+            format!(
+                "Unsupported MIME type `{}`; see GET /v1/assets/types",
+                request.mime_type
+            ),
+            "unsupported_mime_type",
+        ));
+    }
+    if request.size_bytes < 1 {
+        errors.push(field_error(
+            &["body", "size_bytes"],
+            "Input should be greater than or equal to 1",
+            "greater_than_equal",
+        ));
+    } else if request.size_bytes > MAX_UPLOAD_BYTES {
+        errors.push(field_error(
+            &["body", "size_bytes"],
+            format!("Input should be less than or equal to {MAX_UPLOAD_BYTES} (50 MiB)"),
+            "less_than_equal",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+/// `POST /v1/asset-uploads`.
+pub(crate) async fn create(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<UploadSession>), ApiError> {
+    let body = json_object(&headers, body)
+        .await?
+        .ok_or_else(|| ApiError::invalid(&["body"], "Field required", "missing"))?;
+    let request: CreateUploadRequest = typed_body(body, CREATE_FIELDS)?;
+    validate_create(&shared, &request)?;
+
+    let id = Uuid::new_v4();
+    let key = upload_key(id, &request.filename);
+    let created_at = now();
+    shared.store.write(|db| {
+        db.uploads.insert(
+            id,
+            UploadRecord {
+                id,
+                filename: request.filename.clone(),
+                mime_type: request.mime_type.clone(),
+                size_bytes: request.size_bytes,
+                object_key: key.clone(),
+                created_at,
+                confirmed: false,
+            },
+        );
+    });
+    let upload_url = shared.signer.presign(
+        &shared.storage_base,
+        &key,
+        "PUT",
+        Some(&request.mime_type),
+        created_at,
+        shared.presign_ttl.as_secs(),
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(UploadSession {
+            asset_id: id.to_string(),
+            upload_url,
+        }),
+    ))
+}
+
+fn upload_not_found() -> ApiError {
+    ApiError::not_found("ASSET_UPLOAD_NOT_FOUND", "Asset upload not found")
+}
+
+/// The checks of a confirm, in order; returns the session and the object to record.
+fn confirmable(
+    shared: &Shared,
+    db: &Db,
+    id: Uuid,
+    folder: Option<Uuid>,
+    at: OffsetDateTime,
+) -> Result<(UploadRecord, ObjectMeta), ApiError> {
+    let upload = db.uploads.get(&id).ok_or_else(upload_not_found)?;
+    if upload.confirmed {
+        return Err(ApiError::conflict(
+            "ASSET_ALREADY_CONFIRMED",
+            "This upload was already confirmed; GET /v1/assets/{id} returns the asset",
+        ));
+    }
+    if at - upload.created_at > shared.session_ttl {
+        return Err(ApiError::not_found(
+            "ASSET_UPLOAD_NOT_FOUND",
+            "Asset upload not found (the session expired; create a new one)",
+        ));
+    }
+    if let Some(folder) = folder
+        && db.live_folder(folder).is_none()
+    {
+        return Err(ApiError::invalid(
+            &["body", "folder_id"],
+            "Folder not found",
+            "not_found",
+        ));
+    }
+    let object = db.objects.get(&upload.object_key).ok_or_else(|| {
+        ApiError::conflict(
+            "UPLOAD_NOT_FOUND",
+            "No object was uploaded for this session yet; PUT the bytes to upload_url first",
+        )
+    })?;
+    if object.size_bytes > upload.size_bytes || object.size_bytes > MAX_UPLOAD_BYTES {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "UPLOAD_SIZE_MISMATCH",
+            format!(
+                "Stored object is {} bytes, more than the declared {} bytes",
+                object.size_bytes, upload.size_bytes
+            ),
+        ));
+    }
+    Ok((upload.clone(), object.clone()))
+}
+
+/// Records the asset (and its thumbnail object) for a confirmable upload.
+fn record_asset(
+    db: &mut Db,
+    upload: &UploadRecord,
+    object: &ObjectMeta,
+    folder: Option<Uuid>,
+    thumbnail: Option<(String, ObjectMeta)>,
+    at: OffsetDateTime,
+) -> AssetRecord {
+    let thumbnail_key = thumbnail.map(|(key, meta)| {
+        db.objects.insert(key.clone(), meta);
+        key
+    });
+    let asset = AssetRecord {
+        id: upload.id,
+        folder_id: folder,
+        name: upload.filename.clone(),
+        r2_key: upload.object_key.clone(),
+        mime_type: object.content_type.clone(),
+        size_bytes: object.size_bytes,
+        asset_type: asset_type_of(&object.content_type),
+        thumbnail_key,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+        deleted_by: None,
+    };
+    if let Some(session) = db.uploads.get_mut(&upload.id) {
+        session.confirmed = true;
+    }
+    db.assets.insert(asset.id, asset.clone());
+    asset
+}
+
+/// Confirms an upload: checks, thumbnail outside the lock, then records the asset if nothing
+/// changed meanwhile (a re-PUT or a concurrent confirm).
+pub(crate) async fn confirm_upload(
+    shared: &Arc<Shared>,
+    id: Uuid,
+    folder: Option<Uuid>,
+) -> Result<AssetRecord, ApiError> {
+    for _attempt in 0..3 {
+        let at = now();
+        let (upload, object) = shared
+            .store
+            .read(|db| confirmable(shared, db, id, folder, at))?;
+        let thumbnail = if asset_type_of(&object.content_type) == "image" {
+            thumbs::make_thumbnail(shared, id, &object).await
+        } else {
+            None
+        };
+        let at = now();
+        let recorded = shared.store.write(|db| {
+            let (upload_now, object_now) = confirmable(shared, db, id, folder, at)?;
+            if object_now != object {
+                return Ok(None);
+            }
+            Ok(Some(record_asset(
+                db,
+                &upload_now,
+                &object_now,
+                folder,
+                thumbnail,
+                at,
+            )))
+        })?;
+        if let Some(asset) = recorded {
+            tracing::debug!(%id, name = %upload.filename, "upload confirmed");
+            return Ok(asset);
+        }
+    }
+    Err(ApiError::conflict(
+        "UPLOAD_CHANGED",
+        "The object kept changing while being confirmed; retry the confirmation",
+    ))
+}
+
+/// `POST /v1/asset-uploads/{id}/confirmations`.
+pub(crate) async fn confirm(
+    State(shared): State<Arc<Shared>>,
+    PathParam(raw_id): PathParam,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Asset>), ApiError> {
+    let request: ConfirmUploadRequest = match json_object(&headers, body).await? {
+        Some(body) => typed_body(body, CONFIRM_FIELDS)?,
+        None => ConfirmUploadRequest::default(),
+    };
+    let folder = folder_ref("folder_id", request.folder_id.as_deref())?;
+    let id = parse_id(&raw_id).ok_or_else(upload_not_found)?;
+    let asset = confirm_upload(&shared, id, folder).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(render_asset(&shared, &asset, now(), false)),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_keep_names_but_not_paths() {
+        let id = Uuid::nil();
+        assert!(upload_key(id, "a b.png").ends_with("/a b.png"));
+        assert!(upload_key(id, "../../etc/passwd").ends_with("/.._.._etc_passwd"));
+        assert!(upload_key(id, "..").ends_with(&format!("{id}/_")));
+        assert!(upload_key(id, "x\ny").ends_with("/x_y"));
+    }
+
+    #[test]
+    fn asset_types_come_from_the_mime_prefix() {
+        assert_eq!(asset_type_of("image/png"), "image");
+        assert_eq!(asset_type_of("Video/MP4"), "video");
+        assert_eq!(asset_type_of("audio/wav"), "audio");
+    }
+}
