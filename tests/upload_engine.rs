@@ -398,3 +398,101 @@ async fn cancel_and_retry_leave_exactly_one_asset() {
     let names = all_asset_names(&client).await;
     assert_eq!(names.len(), 4, "{names:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_put_is_aborted_retried_and_finally_reported() {
+    let emu = support::emulator(|c| c.stall_put_rate = 1.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_files(&dir.path().join("src"), 1, 200_000);
+    let config = EngineConfig {
+        stall_timeout: Duration::from_secs(1),
+        max_file_attempts: 2,
+        ..engine_config(&dir.path().join("data"), 1)
+    };
+    let (engine, mut events) = upload::spawn(
+        &tokio::runtime::Handle::current(),
+        support::client(&emu),
+        config,
+        Arc::new(|| {}),
+    );
+    engine.send(Command::Add {
+        paths: files,
+        folder_id: None,
+        force: false,
+    });
+    let started = tokio::time::Instant::now();
+    let mut retried_for_stall = false;
+    let outcome = loop {
+        let event = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .expect("the stall is noticed in time")
+            .unwrap();
+        match event {
+            Event::State {
+                state: FileState::Retrying { reason, .. },
+                ..
+            } => retried_for_stall |= reason.contains("stalled"),
+            Event::State { state, .. } if state.is_finished() => break state,
+            _ => {}
+        }
+    };
+    assert!(retried_for_stall, "the first stall is retried");
+    assert_eq!(outcome, FileState::Failed(UploadFailure::Stalled(1)));
+    // Two attempts of about one second each, not the emulator's two-minute hang.
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_a_running_put_at_once_and_frees_its_slot() {
+    let emu = support::emulator(|c| c.put_bytes_per_sec = Some(256 * 1024)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_files(&dir.path().join("src"), 2, 4 * 1024 * 1024);
+    let (engine, mut events) = start(support::client(&emu), &dir.path().join("data"), 1);
+    engine.send(Command::Add {
+        paths: files,
+        folder_id: None,
+        force: false,
+    });
+    let names = wait_for_added(&mut events, 2).await;
+    let first = *names.iter().find(|(_, n)| *n == "file-0000.png").unwrap().0;
+    let second = *names.iter().find(|(_, n)| *n == "file-0001.png").unwrap().0;
+    // Wait until bytes of the first file are moving.
+    loop {
+        if let Some(Event::Progress { id, sent_bytes, .. }) = events.recv().await
+            && id == first
+            && sent_bytes > 0
+        {
+            break;
+        }
+    }
+    let asked = tokio::time::Instant::now();
+    engine.send(Command::Cancel(first));
+    let mut cancelled_after = None;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Event::State {
+                id,
+                state: FileState::Cancelled,
+            } if id == first => {
+                cancelled_after = Some(asked.elapsed());
+            }
+            // The freed slot goes to the next file.
+            Event::State {
+                id,
+                state: FileState::Uploading,
+            } if id == second => break,
+            _ => {}
+        }
+    }
+    let cancelled_after = cancelled_after.expect("the first file was cancelled");
+    assert!(
+        cancelled_after < Duration::from_millis(500),
+        "cancel took {cancelled_after:?}"
+    );
+    engine.send(Command::Cancel(second));
+    assert_eq!(emu.asset_count(), 0);
+}

@@ -26,6 +26,8 @@ pub(crate) struct Faults {
     latency: Duration,
     fail_rate: f64,
     drop_put_rate: f64,
+    stall_put_rate: f64,
+    put_bytes_per_sec: Option<u64>,
     rate_limit: Option<u32>,
     window: Mutex<RateWindow>,
     api_rng: Mutex<StdRng>,
@@ -54,6 +56,8 @@ impl Faults {
             latency: Duration::from_millis(config.latency_ms),
             fail_rate: config.fail_rate,
             drop_put_rate: config.drop_put_rate,
+            stall_put_rate: config.stall_put_rate,
+            put_bytes_per_sec: config.put_bytes_per_sec.filter(|rate| *rate > 0),
             rate_limit: config.rate_limit,
             window: Mutex::new(RateWindow {
                 started: Instant::now(),
@@ -88,6 +92,18 @@ impl Faults {
     /// Whether this storage PUT should be cut off midway.
     pub fn drop_this_put(&self) -> bool {
         draw(&self.put_rng, self.drop_put_rate)
+    }
+
+    /// Whether this storage PUT should stall midway.
+    pub fn stall_this_put(&self) -> bool {
+        draw(&self.put_rng, self.stall_put_rate)
+    }
+
+    /// How long to wait so that `received` bytes since `started` keep to the PUT speed limit.
+    pub fn put_pause(&self, started: Instant, received: u64) -> Option<Duration> {
+        let rate = self.put_bytes_per_sec?;
+        let due = Duration::from_secs_f64(received as f64 / rate as f64);
+        due.checked_sub(started.elapsed()).filter(|d| !d.is_zero())
     }
 }
 

@@ -109,6 +109,13 @@ pub struct EmulatorConfig {
     /// Fraction (0..=1) of storage PUTs whose connection is cut halfway through the body.
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     pub drop_put_rate: f64,
+    /// Fraction (0..=1) of storage PUTs that stop reading halfway through the body and hang
+    /// (no bytes move) for two minutes before the connection is cut: a stalled upload.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub stall_put_rate: f64,
+    /// Read storage PUT bodies at most this fast (bytes per second): a slow link.
+    #[arg(long, value_name = "N")]
+    pub put_bytes_per_sec: Option<u64>,
     /// Comma-separated supported MIME types (each `image/*`, `video/*` or `audio/*`), replacing
     /// the default list.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
@@ -133,6 +140,8 @@ impl Default for EmulatorConfig {
             fail_rate: 0.0,
             rate_limit: None,
             drop_put_rate: 0.0,
+            stall_put_rate: 0.0,
+            put_bytes_per_sec: None,
             mime_types: Vec::new(),
         }
     }

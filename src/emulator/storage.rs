@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -208,6 +209,28 @@ async fn cut_midway(body: Body, content_length: Option<u64>, conn: &AbortHandle)
     s3_error(status, "ConnectionCut", "Connection cut by fault injection")
 }
 
+/// How long a stalled PUT hangs before its connection is cut (`--stall-put-rate`).
+const STALL_HOLD: Duration = Duration::from_secs(120);
+
+/// Reads about half the body, then stops reading and answers nothing until [`STALL_HOLD`] has
+/// passed, then cuts the connection (`--stall-put-rate`).
+async fn stall_midway(body: Body, content_length: Option<u64>, conn: &AbortHandle) -> Response {
+    let half = content_length.map_or(64 * 1024, |len| len / 2).max(1);
+    let mut stream = body.into_data_stream();
+    let mut seen = 0u64;
+    while seen < half {
+        match stream.next().await {
+            Some(Ok(chunk)) => seen += chunk.len() as u64,
+            _ => break,
+        }
+    }
+    tracing::info!(seen, "stalling a storage PUT (fault injection)");
+    tokio::time::sleep(STALL_HOLD).await;
+    conn.abort();
+    let status = StatusCode::from_u16(CUT_STATUS).unwrap_or(StatusCode::BAD_REQUEST);
+    s3_error(status, "ConnectionCut", "Connection cut by fault injection")
+}
+
 async fn put_object(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(conn): ConnectInfo<AbortHandle>,
@@ -255,16 +278,23 @@ async fn put_object(
     if shared.faults.drop_this_put() {
         return cut_midway(body, content_length, &conn).await;
     }
+    if shared.faults.stall_this_put() {
+        return stall_midway(body, content_length, &conn).await;
+    }
 
     let temp = shared.store.temp_path();
     let (tx, writer) = spawn_writer(temp.clone());
     let mut stream = body.into_data_stream();
     let mut received = 0u64;
     let mut failure: Option<Response> = None;
+    let started = std::time::Instant::now();
     while let Some(chunk) = stream.next().await {
         match chunk {
             Ok(chunk) => {
                 received += chunk.len() as u64;
+                if let Some(pause) = shared.faults.put_pause(started, received) {
+                    tokio::time::sleep(pause).await;
+                }
                 if received > MAX_UPLOAD_BYTES {
                     failure = Some(too_large());
                     break;

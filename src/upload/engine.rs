@@ -55,6 +55,9 @@ impl EngineConfig {
 
 /// Files uploaded at once unless set otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 4;
+/// Longest wait between two whole-file retries.
+const MAX_FILE_RETRY_WAIT: Duration = Duration::from_secs(60);
+
 /// Most files uploaded at once.
 pub const MAX_CONCURRENCY: usize = 16;
 
@@ -553,7 +556,8 @@ impl Engine {
                 if failure.is_transient() && job.attempts + 1 < self.config.max_file_attempts =>
             {
                 job.attempts += 1;
-                let wait = self.config.file_retry_wait * 2_u32.pow(job.attempts - 1);
+                let wait = (self.config.file_retry_wait * 2_u32.pow(job.attempts.min(16) - 1))
+                    .min(MAX_FILE_RETRY_WAIT);
                 let internal = self.internal_tx.clone();
                 self.retry_timers += 1;
                 tokio::spawn(async move {
