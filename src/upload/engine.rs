@@ -528,6 +528,7 @@ impl Engine {
             job.meter.reset();
             let work = Work {
                 entry: entry.clone(),
+                hash_task: None,
                 sent: Arc::clone(&job.sent),
                 cancel,
                 updates: self.updates_tx.clone(),

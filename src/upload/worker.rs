@@ -47,6 +47,8 @@ pub(super) enum Update {
 /// One running file.
 pub(super) struct Work {
     pub entry: Entry,
+    /// The content hash being computed alongside the upload, when it was not needed before.
+    pub hash_task: Option<tokio::task::JoinHandle<Result<String, UploadFailure>>>,
     pub sent: Arc<AtomicU64>,
     pub cancel: CancellationToken,
     pub updates: mpsc::UnboundedSender<Update>,
@@ -114,9 +116,16 @@ async fn prepare(shared: &Shared, work: &mut Work) -> Result<Prepared, UploadFai
     ensure_supported(shared, &work.entry.mime_type).await?;
     check_unchanged(&work.entry)?;
     if work.entry.hash.is_none() {
-        set_state(work, FileState::Hashing);
-        work.entry.hash = Some(hash_file(&work.entry).await?);
-        persist(shared, work, false).await?;
+        if work.entry.force || !maybe_seen(shared, &work.entry) {
+            // Content of a size never uploaded from here cannot be a duplicate: hash it while
+            // the bytes travel instead of before, so the upload starts at once.
+            let entry = work.entry.clone();
+            work.hash_task = Some(tokio::spawn(async move { hash_file(&entry).await }));
+        } else {
+            set_state(work, FileState::Hashing);
+            work.entry.hash = Some(hash_file(&work.entry).await?);
+            persist(shared, work, false).await?;
+        }
     }
     if !work.entry.force
         && work.entry.step == Step::Pending
@@ -327,22 +336,49 @@ async fn already_uploaded(shared: &Shared, work: &Work) -> Result<Option<String>
     match shared.client.asset(&asset_id).await {
         Ok(_) => Ok(Some(asset_id)),
         Err(ApiError::NotFound { .. }) => {
-            record_index(shared, &base, hash, None).await;
+            record_index(shared, &base, hash, work.entry.size_bytes, None).await;
             Ok(None)
         }
         Err(err) => Err(UploadFailure::Api(err)),
     }
 }
 
+/// Whether the duplicate index knows content of this file's size.
+fn maybe_seen(shared: &Shared, entry: &Entry) -> bool {
+    let base = shared.client.base_url().to_string();
+    shared
+        .index
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .might_contain(&base, entry.size_bytes)
+}
+
 /// Records a finished upload in the duplicate index.
-async fn remember(shared: &Shared, work: &Work, asset: &Asset) {
-    if let (Some(hash), Some(id)) = (work.entry.hash.as_deref(), asset.id.as_deref()) {
-        let base = shared.client.base_url().to_string();
-        record_index(shared, &base, hash, Some(id)).await;
+async fn remember(shared: &Shared, work: &mut Work, asset: &Asset) {
+    let hash = match (work.entry.hash.clone(), work.hash_task.take()) {
+        (Some(hash), _) => Ok(hash),
+        (None, Some(task)) => task
+            .await
+            .unwrap_or_else(|e| Err(UploadFailure::Unreadable(e.to_string()))),
+        (None, None) => hash_file(&work.entry).await,
+    };
+    match (hash, asset.id.as_deref()) {
+        (Ok(hash), Some(id)) => {
+            let base = shared.client.base_url().to_string();
+            record_index(shared, &base, &hash, work.entry.size_bytes, Some(id)).await;
+        }
+        (Err(err), _) => tracing::warn!(%err, "could not hash an uploaded file for the index"),
+        (Ok(_), None) => {}
     }
 }
 
-async fn record_index(shared: &Shared, base: &str, hash: &str, asset_id: Option<&str>) {
+async fn record_index(
+    shared: &Shared,
+    base: &str,
+    hash: &str,
+    size_bytes: u64,
+    asset_id: Option<&str>,
+) {
     // A short append; a failure only costs duplicate detection, so it is logged, not fatal.
     let index = Arc::clone(&shared.index);
     let (base, hash, asset_id) = (
@@ -354,6 +390,7 @@ async fn record_index(shared: &Shared, base: &str, hash: &str, asset_id: Option<
         index.lock().unwrap_or_else(PoisonError::into_inner).record(
             &base,
             &hash,
+            size_bytes,
             asset_id.as_deref(),
         )
     })
