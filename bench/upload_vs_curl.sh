@@ -25,8 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The emulator, on a free port, storing blobs in the work dir.
-"$BIN" emulator --addr 127.0.0.1:0 --api-key "$KEY" --data-dir "$WORK/emulator" \
+# The emulator, on a free port, with its state in a temporary dir of its own.
+"$BIN" emulator --addr 127.0.0.1:0 --api-key "$KEY" \
   >"$WORK/emulator.out" 2>"$WORK/emulator.err" &
 EMU_PID=$!
 for _ in $(seq 1 100); do
@@ -47,6 +47,8 @@ mkdir -p "$WORK/one" "$WORK/small" "$WORK/big"
 mp4_file "$WORK/one/big.mp4" 52428800
 for i in $(seq -w 1 200); do png_file "$WORK/small/img-$i.png" 65536; done
 for i in $(seq -w 1 16); do mp4_file "$WORK/big/clip-$i.mp4" 52428800; done
+# Let the test data reach the disk first, so its write-back does not slow whatever runs next.
+sync
 
 # The guide's three steps with curl, for one file.
 curl_upload() { # path mime

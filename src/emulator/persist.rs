@@ -1,5 +1,5 @@
 //! The state snapshot (only with an explicit `--data-dir`): `state.json`, rewritten atomically
-//! (temp file + rename) after changes, coalesced, and once more on shutdown. A restart with the
+//! (temp file + rename) after changes, at most once a second, and once more on shutdown. A restart with the
 //! same `--data-dir` continues where the last run stopped; presigned URLs and cursors from the old
 //! run are signed with its (random) key and so are refused.
 
@@ -48,6 +48,9 @@ async fn write_in_background(shared: &Arc<Shared>) {
     }
 }
 
+/// Shortest time between two snapshots.
+const SNAPSHOT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Rewrites the snapshot whenever the state changed, until `stop`; then writes a final one.
 pub(crate) fn spawn_writer(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     let mut changes = shared.store.subscribe();
@@ -60,6 +63,9 @@ pub(crate) fn spawn_writer(shared: Arc<Shared>, mut stop: watch::Receiver<bool>)
                         break;
                     }
                     write_in_background(&shared).await;
+                    // At most one snapshot a second: serialising a large state on every change
+                    // would slow the API it emulates.
+                    tokio::time::sleep(SNAPSHOT_INTERVAL).await;
                 }
                 () = async {
                     let _ = stop.wait_for(|stopped| *stopped).await;

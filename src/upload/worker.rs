@@ -151,7 +151,9 @@ async fn prepare(shared: &Shared, work: &mut Work) -> Result<Prepared, UploadFai
                     asset_id: session.asset_id,
                     upload_url: session.upload_url,
                 };
-                persist(shared, work, true).await?;
+                // Losing this step to a power cut only costs a fresh session, so it is not
+                // flushed; `Uploaded` below is, because it guards the confirm.
+                persist(shared, work, false).await?;
             }
             Step::Session {
                 asset_id,
