@@ -13,6 +13,8 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod desktop;
 pub mod emulator;
 pub mod paths;
+pub mod ui;
 pub mod upload;

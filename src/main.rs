@@ -1,4 +1,5 @@
-//! Entry point: parses the command line, sets up logging and owns the tokio runtime.
+//! Entry point: parses the command line, sets up logging and owns the tokio runtime. Without a
+//! subcommand it opens the desktop window; with one it runs the command line.
 
 // Test code (unit tests via clippy.toml, and tests/) may unwrap; shipped code may not.
 #![deny(clippy::unwrap_used)]
@@ -7,6 +8,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use runflow_uploader::cli::{self, Cli};
+use runflow_uploader::desktop::BackendOptions;
+use runflow_uploader::ui::{self, AppOptions};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -29,5 +32,25 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(cli::run(cli))
+    match cli.command {
+        Some(command) => runtime.block_on(cli::run(command)),
+        None => {
+            let (drag_and_drop, _) = ui::display_backend();
+            let options = AppOptions {
+                demo: cli.demo,
+                backend: BackendOptions::from_env(),
+                drag_and_drop,
+            };
+            // The window runs on this (main) thread; the runtime's workers do all the I/O.
+            match ui::run(runtime.handle().clone(), options) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    tracing::error!(%err, "the window failed");
+                    use std::io::Write as _;
+                    let _ = writeln!(std::io::stderr(), "error: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
 }

@@ -21,16 +21,20 @@ use crate::emulator::{self, EmulatorConfig};
     name = "runflow-uploader",
     version,
     about,
-    arg_required_else_help = true
+    after_help = "Without a subcommand, the desktop window opens."
 )]
 pub struct Cli {
     /// Log more (-v: info, -vv: debug, -vvv: trace). `RUST_LOG` overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
-    /// What to do.
+    /// Open the window straight in the offline demo (a local Runflow with sample data).
+    #[arg(long)]
+    pub demo: bool,
+
+    /// What to do; none opens the desktop window.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The subcommands.
@@ -66,9 +70,9 @@ impl Cli {
     }
 }
 
-/// Runs a parsed command line to completion and returns the process exit code.
-pub async fn run(cli: Cli) -> ExitCode {
-    let result = match cli.command {
+/// Runs a parsed subcommand to completion and returns the process exit code.
+pub async fn run(command: Command) -> ExitCode {
+    let result = match command {
         Command::Upload(args) => upload::run(args).await,
         Command::Assets(command) => assets::run(command).await.map(|()| ExitCode::SUCCESS),
         Command::Folders(command) => folders::run(command).await.map(|()| ExitCode::SUCCESS),

@@ -1,0 +1,486 @@
+//! The upload queue: its state (fed by engine events) and its views (batch header and rows).
+//! Rows are virtualized: only the visible ones are laid out, so 5,000 files scroll smoothly.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use egui::{Align, Color32, Layout, RichText, Ui};
+
+use crate::upload::{BatchProgress, Command, Event, FileId, FileState, human_bytes};
+
+/// One file in the queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Engine id.
+    pub id: FileId,
+    /// File name (asset name).
+    pub name: String,
+    /// Where it is on disk.
+    pub path: Option<PathBuf>,
+    /// Size, when known.
+    pub size_bytes: Option<u64>,
+    /// Detected MIME type.
+    pub mime_type: Option<String>,
+    /// Where it is in its life.
+    pub state: FileState,
+    /// Bytes sent.
+    pub sent_bytes: u64,
+    /// Smoothed speed.
+    pub bytes_per_sec: Option<f64>,
+    /// Time left.
+    pub eta: Option<Duration>,
+    /// Resumed from an earlier run.
+    pub resumed: bool,
+}
+
+/// Everything the queue view shows.
+#[derive(Debug, Default)]
+pub struct QueueState {
+    rows: Vec<Row>,
+    index: HashMap<FileId, usize>,
+    /// Totals from the engine.
+    pub batch: BatchProgress,
+    /// Whether rows were removed since the index was rebuilt.
+    dirty: bool,
+}
+
+/// What a finished upload means for the rest of the window.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finished {
+    /// A new asset exists (for the library view).
+    Uploaded(Box<crate::api::models::Asset>),
+    /// The engine went idle: a batch ended.
+    BatchEnded {
+        /// Files uploaded or already there.
+        succeeded: usize,
+        /// Files that failed.
+        failed: usize,
+    },
+}
+
+impl QueueState {
+    /// Applies one engine event; returns what finished, if anything.
+    pub fn apply(&mut self, event: Event) -> Option<Finished> {
+        match event {
+            Event::Added {
+                id,
+                path,
+                name,
+                size_bytes,
+                mime_type,
+                state,
+                resumed,
+            } => {
+                self.compact();
+                self.index.insert(id, self.rows.len());
+                self.rows.push(Row {
+                    id,
+                    name,
+                    path,
+                    size_bytes,
+                    mime_type,
+                    state,
+                    sent_bytes: 0,
+                    bytes_per_sec: None,
+                    eta: None,
+                    resumed,
+                });
+            }
+            Event::State { id, state } => {
+                let row = self.row_mut(id)?;
+                if matches!(state, FileState::Queued) {
+                    row.sent_bytes = 0;
+                    row.bytes_per_sec = None;
+                    row.eta = None;
+                }
+                if state.is_finished() {
+                    row.bytes_per_sec = None;
+                    row.eta = None;
+                }
+                row.state = state.clone();
+                if let FileState::Done(asset) = state {
+                    return Some(Finished::Uploaded(asset));
+                }
+            }
+            Event::Progress {
+                id,
+                sent_bytes,
+                bytes_per_sec,
+                eta,
+                ..
+            } => {
+                let row = self.row_mut(id)?;
+                row.sent_bytes = sent_bytes;
+                row.bytes_per_sec = bytes_per_sec;
+                row.eta = eta;
+            }
+            Event::Batch(batch) => self.batch = batch,
+            Event::Removed(id) => {
+                if let Some(index) = self.index.remove(&id) {
+                    // Tombstone now, compact once later: clearing thousands of rows stays linear.
+                    self.rows[index].id = FileId(u64::MAX);
+                    self.dirty = true;
+                }
+            }
+            Event::Idle => {
+                return Some(Finished::BatchEnded {
+                    succeeded: self.batch.succeeded_files,
+                    failed: self.batch.failed_files,
+                });
+            }
+            Event::Skipped { .. } => {}
+        }
+        None
+    }
+
+    /// Forgets every row (the engine was restarted for a new connection).
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    fn row_mut(&mut self, id: FileId) -> Option<&mut Row> {
+        let index = *self.index.get(&id)?;
+        self.rows.get_mut(index)
+    }
+
+    /// Drops removed rows and rebuilds the index, once, when needed.
+    fn compact(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.rows.retain(|row| row.id != FileId(u64::MAX));
+        self.index = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| (row.id, i))
+            .collect();
+        self.dirty = false;
+    }
+
+    /// The rows in the order they were added.
+    pub fn rows(&mut self) -> &[Row] {
+        self.compact();
+        &self.rows
+    }
+
+    /// One row.
+    pub fn row(&self, id: FileId) -> Option<&Row> {
+        self.index.get(&id).and_then(|i| self.rows.get(*i))
+    }
+
+    /// Whether the queue has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Whether anything is moving (so progress bars may animate).
+    pub fn is_busy(&self) -> bool {
+        self.batch.active_files > 0 && !self.batch.paused
+    }
+}
+
+/// `3 s`, `2 min 5 s`, `1 h 4 min`.
+pub fn human_duration(duration: Duration) -> String {
+    let secs = duration.as_secs().max(1);
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
+/// The batch header: counts, overall progress, speed, ETA and the batch buttons.
+pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Command>) {
+    let batch = &queue.batch;
+    let finished = batch.succeeded_files + batch.failed_files + batch.cancelled_files;
+    let headline = if batch.active_files + batch.queued_files == 0 {
+        if batch.total_files == 0 {
+            "Nothing queued".to_owned()
+        } else {
+            format!(
+                "{} uploaded, {} failed, {} cancelled",
+                batch.succeeded_files, batch.failed_files, batch.cancelled_files
+            )
+        }
+    } else if batch.paused {
+        format!(
+            "Paused: {} of {} done ({} queued)",
+            finished, batch.total_files, batch.queued_files
+        )
+    } else {
+        format!(
+            "Uploading {} of {} ({} queued)",
+            batch.active_files, batch.total_files, batch.queued_files
+        )
+    };
+    ui.horizontal(|ui| {
+        ui.heading(headline);
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            if batch.succeeded_files > 0 && ui.button("Clear finished").clicked() {
+                commands.push(Command::ClearFinished);
+            }
+            let unfinished = batch.active_files + batch.queued_files;
+            if unfinished > 0 && ui.button("Cancel all").clicked() {
+                commands.push(Command::CancelAll);
+            }
+            if batch.failed_files > 0 && ui.button("Retry all failed").clicked() {
+                commands.push(Command::RetryFailed);
+            }
+            if batch.paused {
+                if ui.button("Resume").clicked() {
+                    commands.push(Command::Resume);
+                }
+            } else if unfinished > 0 && ui.button("Pause").clicked() {
+                commands.push(Command::Pause);
+            }
+        });
+    });
+    if batch.total_bytes > 0 {
+        let fraction = batch.sent_bytes as f32 / batch.total_bytes as f32;
+        let mut detail = format!(
+            "{} of {}",
+            human_bytes(batch.sent_bytes),
+            human_bytes(batch.total_bytes)
+        );
+        if let Some(speed) = batch.bytes_per_sec {
+            detail.push_str(&format!(", {}/s", human_bytes(speed as u64)));
+        }
+        if let Some(eta) = batch.eta {
+            detail.push_str(&format!(", {} left", human_duration(eta)));
+        }
+        ui.add(
+            egui::ProgressBar::new(fraction.clamp(0.0, 1.0))
+                .text(detail)
+                .animate(queue.is_busy()),
+        );
+    }
+}
+
+/// Height of one queue row.
+const ROW_HEIGHT: f32 = 44.0;
+
+/// The rows, virtualized. Per-row buttons push their commands; "Copy ID" copies at once.
+pub fn queue_ui(ui: &mut Ui, queue: &mut QueueState, commands: &mut Vec<Command>) {
+    let busy = queue.is_busy();
+    let rows = queue.rows();
+    egui::ScrollArea::vertical()
+        .id_salt("upload-queue")
+        .auto_shrink([false, false])
+        .show_rows(ui, ROW_HEIGHT, rows.len(), |ui, range| {
+            for row in &rows[range] {
+                row_ui(ui, row, busy, commands);
+            }
+        });
+}
+
+fn row_ui(ui: &mut Ui, row: &Row, busy: bool, commands: &mut Vec<Command>) {
+    ui.push_id(row.id.0, |ui| {
+        ui.set_height(ROW_HEIGHT - ui.spacing().item_spacing.y);
+        ui.horizontal(|ui| {
+            type_badge_ui(ui, row.mime_type.as_deref());
+            ui.vertical(|ui| {
+                ui.horizontal(|ui| {
+                    ui.add(egui::Label::new(RichText::new(&row.name).strong()).truncate());
+                    if let Some(size) = row.size_bytes {
+                        ui.weak(human_bytes(size));
+                    }
+                });
+                let (text, color) = state_text(row);
+                let label =
+                    ui.add(egui::Label::new(RichText::new(text).small().color(color)).truncate());
+                if let FileState::Failed(reason) = &row.state {
+                    label.on_hover_text(reason.to_string());
+                }
+            });
+            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                row_buttons_ui(ui, row, commands);
+                if let Some(fraction) = progress_fraction(row) {
+                    ui.add(
+                        egui::ProgressBar::new(fraction)
+                            .desired_width(160.0)
+                            .animate(busy && !row.state.is_finished()),
+                    );
+                }
+            });
+        });
+    });
+}
+
+fn row_buttons_ui(ui: &mut Ui, row: &Row, commands: &mut Vec<Command>) {
+    match &row.state {
+        FileState::Done(asset) => {
+            if let Some(id) = asset.id.as_deref()
+                && ui
+                    .button("Copy ID")
+                    .on_hover_text(format!("Copy the asset id {id}"))
+                    .clicked()
+            {
+                ui.ctx().copy_text(id.to_owned());
+            }
+            if ui.button("Remove").clicked() {
+                commands.push(Command::Remove(row.id));
+            }
+        }
+        FileState::AlreadyUploaded { asset_id } => {
+            if ui.button("Copy ID").clicked() {
+                ui.ctx().copy_text(asset_id.clone());
+            }
+            if ui.button("Remove").clicked() {
+                commands.push(Command::Remove(row.id));
+            }
+        }
+        FileState::Failed(_) | FileState::Cancelled => {
+            if ui.button("Remove").clicked() {
+                commands.push(Command::Remove(row.id));
+            }
+            if ui.button("Retry").clicked() {
+                commands.push(Command::Retry(row.id));
+            }
+        }
+        _ => {
+            if ui.button("Cancel").clicked() {
+                commands.push(Command::Cancel(row.id));
+            }
+        }
+    }
+}
+
+fn progress_fraction(row: &Row) -> Option<f32> {
+    let size = row.size_bytes.filter(|s| *s > 0)?;
+    match row.state {
+        FileState::Uploading | FileState::Retrying { .. } => {
+            Some((row.sent_bytes as f32 / size as f32).clamp(0.0, 1.0))
+        }
+        FileState::Confirming | FileState::Done(_) | FileState::AlreadyUploaded { .. } => Some(1.0),
+        _ => None,
+    }
+}
+
+/// The row's state in words, and its colour.
+pub fn state_text(row: &Row) -> (String, Color32) {
+    let muted = Color32::GRAY;
+    match &row.state {
+        FileState::Queued if row.resumed => ("Queued (resumed from last time)".into(), muted),
+        FileState::Queued => ("Queued".into(), muted),
+        FileState::Hashing => ("Checking for duplicates".into(), muted),
+        FileState::CreatingSession => ("Starting".into(), muted),
+        FileState::Uploading => {
+            let size = row.size_bytes.unwrap_or(0).max(1);
+            let percent = (row.sent_bytes.saturating_mul(100) / size).min(100);
+            let mut text = format!("Uploading {percent}%");
+            if let Some(speed) = row.bytes_per_sec {
+                text.push_str(&format!(", {}/s", human_bytes(speed as u64)));
+            }
+            if let Some(eta) = row.eta {
+                text.push_str(&format!(", {} left", human_duration(eta)));
+            }
+            (text, Color32::from_rgb(60, 130, 230))
+        }
+        FileState::Confirming => ("Confirming".into(), Color32::from_rgb(60, 130, 230)),
+        FileState::Retrying { reason, wait } => (
+            format!("Retrying in {}: {reason}", human_duration(*wait)),
+            Color32::from_rgb(220, 150, 30),
+        ),
+        FileState::Done(_) => ("Uploaded".into(), Color32::from_rgb(40, 160, 80)),
+        FileState::AlreadyUploaded { .. } => (
+            "Already uploaded from this computer".into(),
+            Color32::from_rgb(40, 160, 80),
+        ),
+        FileState::Failed(reason) => (format!("Failed: {reason}"), Color32::from_rgb(220, 60, 60)),
+        FileState::Cancelled => ("Cancelled".into(), muted),
+    }
+}
+
+/// A small coloured badge naming the media type.
+pub fn type_badge_ui(ui: &mut Ui, mime_type: Option<&str>) {
+    let (label, color) = match mime_type.and_then(|m| m.split('/').next()) {
+        Some("image") => ("IMG", Color32::from_rgb(70, 140, 220)),
+        Some("video") => ("VID", Color32::from_rgb(160, 90, 210)),
+        Some("audio") => ("AUD", Color32::from_rgb(230, 140, 40)),
+        _ => ("FILE", Color32::GRAY),
+    };
+    egui::Frame::new()
+        .fill(color)
+        .corner_radius(4.0)
+        .inner_margin(egui::Margin::symmetric(6, 4))
+        .show(ui, |ui| {
+            ui.label(RichText::new(label).small().strong().color(Color32::WHITE));
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upload::UploadFailure;
+
+    fn added(id: u64, name: &str) -> Event {
+        Event::Added {
+            id: FileId(id),
+            path: Some(PathBuf::from(format!("/tmp/{name}"))),
+            name: name.to_owned(),
+            size_bytes: Some(1000),
+            mime_type: Some("image/png".into()),
+            state: FileState::Queued,
+            resumed: false,
+        }
+    }
+
+    #[test]
+    fn events_drive_rows_through_their_life() {
+        let mut queue = QueueState::default();
+        queue.apply(added(1, "a.png"));
+        queue.apply(added(2, "b.png"));
+        queue.apply(Event::State {
+            id: FileId(1),
+            state: FileState::Uploading,
+        });
+        queue.apply(Event::Progress {
+            id: FileId(1),
+            sent_bytes: 500,
+            total_bytes: 1000,
+            bytes_per_sec: Some(2048.0),
+            eta: Some(Duration::from_secs(3)),
+        });
+        let row = queue.row(FileId(1)).unwrap();
+        assert_eq!(state_text(row).0, "Uploading 50%, 2.0 KiB/s, 3 s left");
+        let finished = queue.apply(Event::State {
+            id: FileId(1),
+            state: FileState::Done(Box::default()),
+        });
+        assert!(matches!(finished, Some(Finished::Uploaded(_))));
+        queue.apply(Event::State {
+            id: FileId(2),
+            state: FileState::Failed(UploadFailure::Empty),
+        });
+        assert!(
+            state_text(queue.row(FileId(2)).unwrap())
+                .0
+                .starts_with("Failed: The file is empty")
+        );
+    }
+
+    #[test]
+    fn removing_many_rows_keeps_the_rest_addressable() {
+        let mut queue = QueueState::default();
+        for id in 0..100 {
+            queue.apply(added(id, &format!("{id}.png")));
+        }
+        for id in (0..100).step_by(2) {
+            queue.apply(Event::Removed(FileId(id)));
+        }
+        queue.apply(added(100, "late.png"));
+        assert_eq!(queue.rows().len(), 51);
+        assert_eq!(queue.row(FileId(99)).unwrap().name, "99.png");
+        assert_eq!(queue.row(FileId(100)).unwrap().name, "late.png");
+        assert!(queue.row(FileId(98)).is_none());
+    }
+
+    #[test]
+    fn durations_read_naturally_and_never_say_zero() {
+        assert_eq!(human_duration(Duration::ZERO), "1 s");
+        assert_eq!(human_duration(Duration::from_secs(125)), "2 min 5 s");
+        assert_eq!(human_duration(Duration::from_secs(3900)), "1 h 5 min");
+    }
+}

@@ -1,0 +1,473 @@
+//! The desktop backend against the emulator: the key flow, uploads, the demo, settings and
+//! shutdown. Nothing here reads process-wide environment variables: every test passes what it
+//! needs through `BackendOptions`, with an in-memory key store of its own.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use runflow_uploader::api::ApiKey;
+use runflow_uploader::auth::{KeyStore, Settings};
+use runflow_uploader::desktop::{self, BackendHandle, BackendOptions, Command, Event, Level};
+use runflow_uploader::emulator::{EmulatorConfig, RunningEmulator};
+use runflow_uploader::upload::{self, FileState};
+use tempfile::TempDir;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+const GOOD_KEY: &str = "rf_test_key";
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A backend with its own data dir, settings file and key store.
+struct Backend {
+    handle: BackendHandle,
+    events: UnboundedReceiver<Event>,
+    store: KeyStore,
+    wakes: Arc<AtomicUsize>,
+    dir: TempDir,
+}
+
+impl Backend {
+    fn new(emulator: Option<&RunningEmulator>, adjust: impl FnOnce(&mut BackendOptions)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::memory(format!("desktop-test-{}", uuid::Uuid::new_v4()));
+        let mut options = BackendOptions {
+            demo: false,
+            data_dir: dir.path().join("data"),
+            settings_path: dir.path().join("config").join("settings.json"),
+            env_api_key: None,
+            env_base_url: emulator.map(RunningEmulator::api_base),
+            keystore: Some(store.clone()),
+            concurrency_override: None,
+        };
+        adjust(&mut options);
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let counter = wakes.clone();
+        let (handle, events) = desktop::spawn(
+            &tokio::runtime::Handle::current(),
+            options,
+            Arc::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }),
+        );
+        Self {
+            handle,
+            events,
+            store,
+            wakes,
+            dir,
+        }
+    }
+
+    fn send(&self, command: Command) {
+        assert!(self.handle.send(command), "the backend is running");
+    }
+
+    /// The next event, skipping upload chatter (progress, batch totals, idle).
+    async fn next(&mut self) -> Event {
+        loop {
+            let event = tokio::time::timeout(WAIT, self.events.recv())
+                .await
+                .expect("an event in time")
+                .expect("the backend is running");
+            match &event {
+                Event::Upload(
+                    upload::Event::Progress { .. } | upload::Event::Batch(_) | upload::Event::Idle,
+                ) => {}
+                _ => return event,
+            }
+        }
+    }
+
+    /// Skips events until one matches, failing on an error notice on the way.
+    async fn until(&mut self, what: &str, matches: impl Fn(&Event) -> bool) -> Event {
+        loop {
+            let event = self.next().await;
+            if matches(&event) {
+                return event;
+            }
+            assert!(
+                !matches!(
+                    event,
+                    Event::Notice {
+                        level: Level::Error,
+                        ..
+                    }
+                ),
+                "an error while waiting for {what}: {event:?}"
+            );
+        }
+    }
+
+    /// Sends `Shutdown` and checks that the event channel closes.
+    async fn shut_down(mut self) {
+        self.send(Command::Shutdown);
+        tokio::time::timeout(WAIT, async { while self.events.recv().await.is_some() {} })
+            .await
+            .expect("the event channel closes after Shutdown");
+        assert!(!self.handle.send(Command::LoadFolders), "the backend ended");
+    }
+}
+
+/// An emulator on free loopback ports that accepts [`GOOD_KEY`].
+async fn emulator() -> RunningEmulator {
+    RunningEmulator::start(EmulatorConfig {
+        api_keys: vec![GOOD_KEY.to_owned()],
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("the emulator starts")
+}
+
+fn png(seed: u8) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(8, 8, |x, y| {
+        image::Rgb([
+            seed,
+            u8::try_from(x * 30).unwrap(),
+            u8::try_from(y * 30).unwrap(),
+        ])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+fn write_png(dir: &Path, name: &str, seed: u8) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, png(seed)).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_without_a_key_asks_for_one() {
+    let emulator = emulator().await;
+    let mut backend = Backend::new(Some(&emulator), |_| {});
+    backend.send(Command::Start);
+    assert_eq!(backend.next().await, Event::Settings(Settings::default()));
+    assert_eq!(backend.next().await, Event::NeedsKey { reason: None });
+    // Every event woke the window.
+    assert!(backend.wakes.load(Ordering::SeqCst) >= 2);
+
+    // Commands that need a connection explain themselves instead of failing silently.
+    backend.send(Command::LoadFolders);
+    let Event::Folders(Err(message)) = backend.next().await else {
+        panic!("folders without a connection");
+    };
+    assert!(message.contains("Not connected"), "{message}");
+    backend.send(Command::Upload(upload::Command::Pause));
+    let event = backend.next().await;
+    assert!(
+        matches!(&event, Event::Notice { level: Level::Info, message } if message.contains("API key")),
+        "{event:?}"
+    );
+    backend.shut_down().await;
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_is_rejected_and_not_stored() {
+    let emulator = emulator().await;
+    let mut backend = Backend::new(Some(&emulator), |_| {});
+    backend.send(Command::Start);
+    backend
+        .until("NeedsKey", |e| matches!(e, Event::NeedsKey { .. }))
+        .await;
+
+    backend.send(Command::SaveKey(ApiKey::new("rf_test_wrong").unwrap()));
+    let event = backend.next().await;
+    let Event::KeyRejected { message } = event else {
+        panic!("expected KeyRejected, got {event:?}");
+    };
+    assert!(message.contains("rejected the API key"), "{message}");
+    assert!(!message.contains("rf_test_wrong"), "the key never shows");
+    assert_eq!(backend.store.load().await.unwrap(), None);
+    backend.shut_down().await;
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_good_key_is_saved_connects_and_uploads() {
+    let emulator = emulator().await;
+    let mut backend = Backend::new(Some(&emulator), |_| {});
+    backend.send(Command::Start);
+    backend
+        .until("NeedsKey", |e| matches!(e, Event::NeedsKey { .. }))
+        .await;
+
+    backend.send(Command::SaveKey(ApiKey::new(GOOD_KEY).unwrap()));
+    let event = backend.next().await;
+    assert!(
+        matches!(&event, Event::KeySaved { persistent: false, backend } if backend.contains("in-memory")),
+        "{event:?}"
+    );
+    assert_eq!(backend.next().await, Event::Connecting);
+    assert_eq!(backend.next().await, Event::EngineRestarted);
+    let Event::Connected(connection) = backend.next().await else {
+        panic!("expected Connected");
+    };
+    assert!(!connection.demo);
+    assert!(!connection.email.is_empty());
+    assert_eq!(connection.base_url, emulator.api_base());
+    assert!(connection.key_source.contains("keyring"), "{connection:?}");
+    assert_eq!(
+        backend.store.load().await.unwrap(),
+        Some(ApiKey::new(GOOD_KEY).unwrap())
+    );
+
+    let files = tempfile::tempdir().unwrap();
+    let paths = vec![
+        write_png(files.path(), "one.png", 1),
+        write_png(files.path(), "two.png", 2),
+    ];
+    backend.send(Command::Upload(upload::Command::Add {
+        paths,
+        folder_id: None,
+        force: false,
+    }));
+    let mut names = HashMap::new();
+    let mut done = HashSet::new();
+    while done.len() < 2 {
+        match backend.next().await {
+            Event::Upload(upload::Event::Added { id, name, .. }) => {
+                names.insert(id, name);
+            }
+            Event::Upload(upload::Event::State {
+                id,
+                state: FileState::Done(_),
+            }) => {
+                done.insert(names[&id].clone());
+            }
+            Event::Upload(upload::Event::State {
+                state: state @ FileState::Failed(_),
+                ..
+            }) => panic!("an upload failed: {state:?}"),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        done,
+        HashSet::from(["one.png".to_owned(), "two.png".to_owned()])
+    );
+    assert_eq!(emulator.asset_count(), 2);
+
+    // The engine keeps its journal under the data dir given in the options.
+    assert!(backend.dir.path().join("data").exists());
+    backend.shut_down().await;
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_connects_and_lists_sample_data() {
+    // No emulator of our own and no base URL: the demo brings its own server.
+    let mut backend = Backend::new(None, |options| options.demo = true);
+    backend.send(Command::Start);
+    assert_eq!(backend.next().await, Event::Settings(Settings::default()));
+    assert_eq!(backend.next().await, Event::Connecting);
+    assert_eq!(backend.next().await, Event::EngineRestarted);
+    let Event::Connected(connection) = backend.next().await else {
+        panic!("expected Connected");
+    };
+    assert!(connection.demo);
+    assert_eq!(connection.key_source, "the offline demo");
+    assert!(connection.base_url.starts_with("http://127.0.0.1:"));
+
+    backend.send(Command::LoadFolders);
+    let Event::Folders(Ok(folders)) = backend
+        .until("folders", |e| matches!(e, Event::Folders(_)))
+        .await
+    else {
+        panic!("the demo folders");
+    };
+    let product = folders
+        .iter()
+        .find(|f| f.name.as_deref() == Some("Product shots"))
+        .expect("the Product shots folder");
+    assert!(folders.len() >= 4, "{folders:?}");
+
+    backend.send(Command::LoadRecentAssets { folder_id: None });
+    let event = backend
+        .until("root assets", |e| matches!(e, Event::RecentAssets { .. }))
+        .await;
+    let Event::RecentAssets {
+        folder_id: None,
+        result: Ok(root),
+    } = event
+    else {
+        panic!("root assets: {event:?}");
+    };
+    assert!(!root.is_empty());
+    assert!(root.iter().all(|a| a.folder_id.is_none()), "{root:?}");
+
+    backend.send(Command::LoadRecentAssets {
+        folder_id: product.id.clone(),
+    });
+    let event = backend
+        .until("folder assets", |e| matches!(e, Event::RecentAssets { .. }))
+        .await;
+    let Event::RecentAssets {
+        folder_id,
+        result: Ok(inside),
+    } = event
+    else {
+        panic!("folder assets: {event:?}");
+    };
+    assert_eq!(folder_id, product.id);
+    assert!(!inside.is_empty());
+    assert!(inside.iter().all(|a| a.folder_id == product.id));
+
+    // Demo uploads go to the demo's own journal.
+    backend.send(Command::UploadPng {
+        name: "drawn.png".to_owned(),
+        png: png(9).into(),
+        folder_id: None,
+    });
+    backend
+        .until("the pasted upload", |e| {
+            matches!(
+                e,
+                Event::Upload(upload::Event::State {
+                    state: FileState::Done(_),
+                    ..
+                })
+            )
+        })
+        .await;
+    assert!(backend.dir.path().join("data").join("demo").exists());
+    backend.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_the_key_disconnects() {
+    let emulator = emulator().await;
+    let mut backend = Backend::new(Some(&emulator), |_| {});
+    backend
+        .store
+        .save(&ApiKey::new(GOOD_KEY).unwrap())
+        .await
+        .unwrap();
+    backend.send(Command::Start);
+    backend
+        .until("Connected", |e| matches!(e, Event::Connected(_)))
+        .await;
+
+    // Connection commands queue behind each other; none is lost.
+    backend.send(Command::TestConnection);
+    backend.send(Command::RemoveKey);
+    backend
+        .until("the test result", |e| matches!(e, Event::Connected(_)))
+        .await;
+    assert_eq!(backend.next().await, Event::KeyRemoved);
+    assert_eq!(backend.next().await, Event::NeedsKey { reason: None });
+    assert_eq!(backend.store.load().await.unwrap(), None);
+
+    backend.send(Command::Upload(upload::Command::Pause));
+    assert!(matches!(
+        backend.next().await,
+        Event::Notice {
+            level: Level::Info,
+            ..
+        }
+    ));
+    backend.shut_down().await;
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_environment_key_says_where_it_came_from() {
+    let emulator = emulator().await;
+    let mut backend = Backend::new(Some(&emulator), |options| {
+        options.env_api_key = ApiKey::new("rf_test_revoked");
+    });
+    backend.send(Command::Start);
+    let event = backend
+        .until("ConnectionFailed", |e| {
+            matches!(e, Event::ConnectionFailed { .. })
+        })
+        .await;
+    let Event::ConnectionFailed {
+        message,
+        key_rejected,
+    } = event
+    else {
+        unreachable!();
+    };
+    assert!(key_rejected);
+    assert!(message.contains("RUNFLOW_API_KEY"), "{message}");
+    backend.shut_down().await;
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_settings_are_refused_and_the_file_kept() {
+    let emulator = emulator().await;
+    let mut backend = Backend::new(Some(&emulator), |_| {});
+    let path = backend.dir.path().join("config").join("settings.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let original = "{\"concurrency\":2,\"theme\":\"dark\"}\n";
+    std::fs::write(&path, original).unwrap();
+
+    backend.send(Command::Start);
+    let Event::Settings(loaded) = backend.next().await else {
+        panic!("settings first");
+    };
+    assert_eq!(loaded.concurrency, Some(2));
+    backend
+        .until("NeedsKey", |e| matches!(e, Event::NeedsKey { .. }))
+        .await;
+
+    backend.send(Command::SaveSettings(Settings {
+        base_url: Some("ftp://example.com".to_owned()),
+        ..loaded.clone()
+    }));
+    let event = backend.next().await;
+    let Event::Notice {
+        level: Level::Error,
+        message,
+    } = event
+    else {
+        panic!("an error notice, got {event:?}");
+    };
+    assert!(message.contains("not saved"), "{message}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
+
+    // A valid change is saved and reported.
+    let changed = Settings {
+        concurrency: Some(3),
+        ..loaded
+    };
+    backend.send(Command::SaveSettings(changed.clone()));
+    assert_eq!(backend.next().await, Event::Settings(changed.clone()));
+    assert_eq!(Settings::load_from(&path).unwrap(), changed);
+    backend.shut_down().await;
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_settings_file_gives_defaults_and_a_notice() {
+    let mut backend = Backend::new(None, |options| {
+        options.env_base_url = Some("http://127.0.0.1:9".to_owned());
+    });
+    let path = backend.dir.path().join("config").join("settings.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, "{not json").unwrap();
+    backend.send(Command::Start);
+    let event = backend.next().await;
+    assert!(
+        matches!(&event, Event::Notice { level: Level::Error, message } if message.contains("delete it")),
+        "{event:?}"
+    );
+    assert_eq!(backend.next().await, Event::Settings(Settings::default()));
+    backend.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_every_handle_ends_the_backend() {
+    let backend = Backend::new(None, |_| {});
+    let Backend {
+        handle, mut events, ..
+    } = backend;
+    drop(handle);
+    let closed = tokio::time::timeout(WAIT, events.recv()).await;
+    assert!(matches!(closed, Ok(None)), "{closed:?}");
+}

@@ -1,0 +1,209 @@
+//! The whole window through `build_eframe`, with its real backend, against the emulator: the
+//! welcome flow, the demo, dropping files that upload end to end, and idleness.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use runflow_uploader::api::ApiKey;
+use runflow_uploader::auth::KeyStore;
+use runflow_uploader::desktop::BackendOptions;
+use runflow_uploader::emulator::{EmulatorConfig, RunningEmulator};
+use runflow_uploader::ui::{AppOptions, ConnectionStatus, RunflowApp, Screen};
+use runflow_uploader::upload::{FileState, UploadFailure};
+
+/// A file dropped on the window, as winit delivers it.
+#[derive(Debug)]
+struct DroppedPath(PathBuf);
+
+impl egui::DroppedFile for DroppedPath {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+struct Setup {
+    runtime: tokio::runtime::Runtime,
+    emulator: RunningEmulator,
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let emulator = runtime
+            .block_on(RunningEmulator::start(EmulatorConfig {
+                api_keys: vec!["rf_test_ui".to_owned()],
+                ..EmulatorConfig::default()
+            }))
+            .unwrap();
+        Self {
+            runtime,
+            emulator,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn options(&self, with_key: bool, demo: bool) -> AppOptions {
+        let account = format!("ui-test-{}", uuid::Uuid::new_v4());
+        AppOptions {
+            demo,
+            drag_and_drop: true,
+            backend: BackendOptions {
+                demo,
+                data_dir: self.dir.path().join("data"),
+                settings_path: self.dir.path().join("config/settings.json"),
+                env_api_key: with_key
+                    .then(|| ApiKey::new(self.emulator.api_keys()[0].clone()).unwrap()),
+                env_base_url: Some(self.emulator.api_base()),
+                keystore: Some(KeyStore::memory(account)),
+                concurrency_override: None,
+            },
+        }
+    }
+
+    fn app(&self, options: AppOptions) -> Harness<'_, RunflowApp> {
+        let handle = self.runtime.handle().clone();
+        Harness::builder()
+            .with_size([1100.0, 720.0])
+            .build_eframe(move |cc| RunflowApp::new(&cc.egui_ctx, handle, options))
+    }
+}
+
+/// Steps the window until `done` holds (the backend works on other threads meanwhile).
+fn step_until(
+    harness: &mut Harness<'_, RunflowApp>,
+    what: &str,
+    done: impl Fn(&RunflowApp) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done(harness.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.step();
+}
+
+fn png(dir: &Path, name: &str, seed: u8) -> PathBuf {
+    let image =
+        image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 ^ seed, y as u8, seed]));
+    let path = dir.join(name);
+    image.save(&path).unwrap();
+    path
+}
+
+#[test]
+fn dropped_files_upload_end_to_end_and_rejects_show_their_reason() {
+    let setup = Setup::new();
+    let mut harness = setup.app(setup.options(true, false));
+    step_until(&mut harness, "the connection", |app| {
+        app.state().screen == Screen::Main
+            && matches!(app.state().connection, ConnectionStatus::Connected(_))
+    });
+    harness.get_by_label("Drop files or folders here");
+
+    let files = setup.dir.path().join("drop");
+    std::fs::create_dir_all(&files).unwrap();
+    let good = [png(&files, "red.png", 1), png(&files, "blue.png", 2)];
+    let empty = files.join("empty.png");
+    std::fs::write(&empty, b"").unwrap();
+    for path in good.iter().chain([&empty]) {
+        harness
+            .input_mut()
+            .dropped_files
+            .push(Arc::new(DroppedPath(path.clone())));
+    }
+    step_until(&mut harness, "three finished rows", |app| {
+        let queue = &app.state().queue;
+        queue.batch.total_files == 3 && queue.batch.succeeded_files + queue.batch.failed_files == 3
+    });
+    harness.get_by_label_contains("Failed: The file is empty");
+    assert_eq!(harness.get_all_by_label("Uploaded").count(), 2);
+    assert_eq!(setup.emulator.asset_count(), 2);
+    // The new assets show up in the folder panel without a refresh.
+    step_until(
+        &mut harness,
+        "the recent list",
+        |app| matches!(&app.state().recent, runflow_uploader::ui::Loadable::Ready(list) if list.len() == 2),
+    );
+    // Once in the queue, once in the folder panel.
+    assert_eq!(harness.get_all_by_label("red.png").count(), 2);
+    let failed = harness
+        .state()
+        .state()
+        .queue
+        .row(runflow_uploader::upload::FileId(3))
+        .map(|row| row.state.clone());
+    assert!(
+        matches!(failed, Some(FileState::Failed(UploadFailure::Empty)) | None),
+        "{failed:?}"
+    );
+}
+
+#[test]
+fn the_welcome_screen_checks_the_key_before_reaching_the_main_view() {
+    let setup = Setup::new();
+    let mut harness = setup.app(setup.options(false, false));
+    step_until(&mut harness, "the welcome screen", |app| {
+        app.state().screen == Screen::Welcome
+    });
+
+    harness.get_by_label("API key").focus();
+    harness.step();
+    harness
+        .get_by_label("API key")
+        .type_text("rf_live_not_valid");
+    harness.step();
+    harness.get_by_label("Save and connect").click();
+    step_until(&mut harness, "the refusal", |app| {
+        app.state().welcome.error.is_some() && !app.state().welcome.busy
+    });
+    harness.get_by_label_contains("rejected");
+    assert_eq!(harness.state().state().screen, Screen::Welcome);
+
+    harness.get_by_label("API key").focus();
+    harness.step();
+    for _ in 0.."rf_live_not_valid".len() {
+        harness.key_press(egui::Key::Backspace);
+    }
+    harness.step();
+    harness
+        .get_by_label("API key")
+        .type_text(&setup.emulator.api_keys()[0]);
+    harness.step();
+    harness.get_by_label("Save and connect").click();
+    step_until(&mut harness, "the main view", |app| {
+        app.state().screen == Screen::Main
+    });
+    harness.get_by_label_contains("Connected to");
+}
+
+#[test]
+fn the_demo_starts_with_sample_assets_and_the_idle_window_does_not_repaint() {
+    let setup = Setup::new();
+    let mut harness = setup.app(setup.options(false, true));
+    step_until(&mut harness, "the demo's assets", |app| {
+        app.state().is_demo()
+            && matches!(&app.state().recent, runflow_uploader::ui::Loadable::Ready(list) if !list.is_empty())
+            && matches!(
+                &app.state().folders,
+                runflow_uploader::ui::Loadable::Ready(_)
+            )
+    });
+    // The banner and the status line both say it is a local demo.
+    assert!(harness.get_all_by_label_contains("Offline demo").count() >= 2);
+    harness.get_by_label("sunrise-gradient.png");
+    // Nothing is moving, so the window settles instead of repainting every frame.
+    assert!(harness.try_run().is_ok(), "an idle window keeps repainting");
+}

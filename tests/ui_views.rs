@@ -1,0 +1,181 @@
+//! Behaviour tests of the window's views with egui_kittest: rows react to engine events, and
+//! buttons send the right commands. No backend involved.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use runflow_uploader::desktop::Command as AppCommand;
+use runflow_uploader::ui::{QueueState, WelcomeState, batch_header_ui, queue_ui, welcome_ui};
+use runflow_uploader::upload::{BatchProgress, Command, Event, FileId, FileState, UploadFailure};
+
+fn added(id: u64, name: &str) -> Event {
+    Event::Added {
+        id: FileId(id),
+        path: Some(PathBuf::from(format!("/photos/{name}"))),
+        name: name.to_owned(),
+        size_bytes: Some(2_000_000),
+        mime_type: Some("image/png".into()),
+        state: FileState::Queued,
+        resumed: false,
+    }
+}
+
+fn queue_harness(queue: QueueState) -> Harness<'static, (QueueState, Vec<Command>)> {
+    Harness::builder().with_size([900.0, 500.0]).build_ui_state(
+        |ui, (queue, commands): &mut (QueueState, Vec<Command>)| {
+            batch_header_ui(ui, queue, commands);
+            queue_ui(ui, queue, commands);
+        },
+        (queue, Vec::new()),
+    )
+}
+
+#[test]
+fn progress_events_update_the_row() {
+    let mut queue = QueueState::default();
+    queue.apply(added(1, "beach.png"));
+    let mut harness = queue_harness(queue);
+    harness.run();
+    harness.get_by_label("Queued");
+
+    harness.state_mut().0.apply(Event::State {
+        id: FileId(1),
+        state: FileState::Uploading,
+    });
+    harness.state_mut().0.apply(Event::Progress {
+        id: FileId(1),
+        sent_bytes: 1_000_000,
+        total_bytes: 2_000_000,
+        bytes_per_sec: Some(1_048_576.0),
+        eta: Some(Duration::from_secs(2)),
+    });
+    harness.run();
+    harness.get_by_label("Uploading 50%, 1.0 MiB/s, 2 s left");
+
+    harness.state_mut().0.apply(Event::State {
+        id: FileId(1),
+        state: FileState::Confirming,
+    });
+    harness.run();
+    harness.get_by_label("Confirming");
+}
+
+#[test]
+fn cancel_retry_and_remove_send_their_commands() {
+    let mut queue = QueueState::default();
+    queue.apply(added(1, "running.png"));
+    queue.apply(Event::State {
+        id: FileId(1),
+        state: FileState::Uploading,
+    });
+    queue.apply(added(2, "empty.png"));
+    queue.apply(Event::State {
+        id: FileId(2),
+        state: FileState::Failed(UploadFailure::Empty),
+    });
+    let mut harness = queue_harness(queue);
+    harness.run();
+    // The rejected file says why.
+    harness.get_by_label_contains("Failed: The file is empty");
+
+    harness.get_by_label("Cancel").click();
+    harness.run();
+    harness.get_by_label("Retry").click();
+    harness.run();
+    harness.get_by_label("Remove").click();
+    harness.run();
+    assert_eq!(
+        harness.state().1,
+        vec![
+            Command::Cancel(FileId(1)),
+            Command::Retry(FileId(2)),
+            Command::Remove(FileId(2)),
+        ]
+    );
+}
+
+#[test]
+fn the_batch_header_counts_and_offers_batch_actions() {
+    let mut queue = QueueState::default();
+    for id in 0..120 {
+        queue.apply(added(id, &format!("{id}.png")));
+    }
+    queue.apply(Event::Batch(BatchProgress {
+        total_files: 120,
+        active_files: 5,
+        queued_files: 95,
+        succeeded_files: 18,
+        failed_files: 2,
+        sent_bytes: 10 << 20,
+        total_bytes: 100 << 20,
+        ..BatchProgress::default()
+    }));
+    let mut harness = queue_harness(queue);
+    // Progress bars animate while files are moving, so step rather than wait for rest.
+    harness.run_steps(3);
+    harness.get_by_label("Uploading 5 of 120 (95 queued)");
+    harness.get_by_label("Pause").click();
+    harness.run_steps(2);
+    harness.get_by_label("Retry all failed").click();
+    harness.run_steps(2);
+    harness.get_by_label("Cancel all").click();
+    harness.run_steps(2);
+    harness.get_by_label("Clear finished").click();
+    harness.run_steps(2);
+    assert_eq!(
+        harness.state().1,
+        vec![
+            Command::Pause,
+            Command::RetryFailed,
+            Command::CancelAll,
+            Command::ClearFinished
+        ]
+    );
+}
+
+#[test]
+fn five_thousand_rows_lay_out_only_what_is_visible() {
+    let mut queue = QueueState::default();
+    for id in 0..5000 {
+        queue.apply(added(id, &format!("photo-{id:04}.png")));
+    }
+    let mut harness = queue_harness(queue);
+    harness.run();
+    harness.get_by_label("photo-0000.png");
+    assert!(harness.query_by_label("photo-4999.png").is_none());
+    assert!(harness.query_by_label("photo-0100.png").is_none());
+}
+
+#[test]
+fn the_welcome_form_sends_the_key_only_when_there_is_one() {
+    let mut harness = Harness::builder().with_size([900.0, 700.0]).build_ui_state(
+        |ui, (state, commands): &mut (WelcomeState, Vec<AppCommand>)| {
+            welcome_ui(ui, state, commands);
+        },
+        (WelcomeState::default(), Vec::new()),
+    );
+    harness.run();
+    harness.get_by_label("Save and connect").click();
+    harness.run();
+    assert!(harness.state().1.is_empty(), "no key, no command");
+
+    harness.get_by_label("API key").focus();
+    harness.run();
+    harness.get_by_label("API key").type_text("rf_live_abc");
+    harness.run();
+    assert_eq!(harness.state().0.key_input, "rf_live_abc");
+    harness.get_by_label("Save and connect").click();
+    // The spinner turns while the key is checked.
+    harness.run_steps(3);
+    let (state, commands) = harness.state();
+    assert!(state.busy);
+    assert!(matches!(&commands[..], [AppCommand::SaveKey(key)] if key.expose() == "rf_live_abc"));
+
+    harness.state_mut().0.busy = false;
+    harness.state_mut().1.clear();
+    harness.get_by_label("Try the offline demo").click();
+    harness.run();
+    assert!(matches!(&harness.state().1[..], [AppCommand::StartDemo]));
+}
