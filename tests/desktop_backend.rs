@@ -187,6 +187,40 @@ async fn a_wrong_key_is_rejected_and_not_stored() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_checked_while_offline_is_answered_quickly_and_not_blamed() {
+    // A loopback port where nothing listens: every connection is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut backend = Backend::new(None, |options| {
+        options.env_base_url = Some(format!("http://127.0.0.1:{port}"));
+    });
+    backend.send(Command::Start);
+    backend
+        .until("NeedsKey", |e| matches!(e, Event::NeedsKey { .. }))
+        .await;
+
+    // The default retry policy would keep the welcome screen waiting for well over `WAIT`;
+    // the interactive check gives up after one quick retry.
+    backend.send(Command::SaveKey(ApiKey::new(GOOD_KEY).unwrap()));
+    let event = backend.next().await;
+    let Event::KeyRejected { message } = event else {
+        panic!("expected KeyRejected, got {event:?}");
+    };
+    assert!(message.contains("Could not reach Runflow"), "{message}");
+    assert!(message.contains("internet connection"), "{message}");
+    assert!(
+        !message.contains("rejected"),
+        "not the key's fault: {message}"
+    );
+    assert!(!message.contains(GOOD_KEY), "the key never shows");
+    assert_eq!(backend.store.load().await.unwrap(), None);
+    backend.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_good_key_is_saved_connects_and_uploads() {
     let emulator = emulator().await;
     let mut backend = Backend::new(Some(&emulator), |_| {});

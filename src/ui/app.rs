@@ -123,6 +123,10 @@ impl RunflowApp {
         });
         self.upload_paths(dropped, now);
 
+        let quit = KeyboardShortcut::new(Modifiers::COMMAND, Key::Q);
+        if ctx.input_mut(|i| i.consume_shortcut(&quit)) {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
         let open = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
         if ctx.input_mut(|i| i.consume_shortcut(&open)) && self.can_upload() {
             self.intents.push(Intent::PickFiles);
@@ -440,11 +444,11 @@ impl eframe::App for RunflowApp {
         self.backend.send(Command::Shutdown);
         // Give the engine a moment to put unfinished uploads in its journal.
         let inbox = &mut self.inbox;
-        let _ = self
-            .runtime
-            .block_on(tokio::time::timeout(Duration::from_secs(3), async move {
-                while inbox.recv().await.is_some() {}
-            }));
+        // The timer must be made inside the runtime, so the whole wait runs in `block_on`.
+        self.runtime.block_on(async move {
+            let drained = async { while inbox.recv().await.is_some() {} };
+            let _ = tokio::time::timeout(Duration::from_secs(3), drained).await;
+        });
     }
 }
 

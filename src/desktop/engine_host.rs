@@ -1,0 +1,120 @@
+//! The upload engine behind the current connection: started for each new connection, stopped
+//! (and waited for, so it lets go of its journal) before the next one starts, and sent the
+//! window's upload commands.
+
+use std::future::pending;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::backend::{NOT_CONNECTED, Sink};
+use super::protocol::Level;
+use crate::api::RunflowClient;
+use crate::upload::{self, EngineConfig, EngineHandle};
+
+/// How long a stopping upload engine may take to release its journal.
+const ENGINE_STOP_TIMEOUT: Duration = Duration::from_secs(3);
+/// Why a command for the engine did nothing although one was started.
+const ENGINE_GONE: &str =
+    "The upload engine is not running. Use Test connection to start it again.";
+
+/// The running engine, if any, and the ones still stopping.
+#[derive(Default)]
+pub(super) struct EngineHost {
+    running: Option<Engine>,
+    /// Engines told to shut down, until their event channel closes.
+    stopping: Vec<JoinHandle<()>>,
+}
+
+struct Engine {
+    handle: EngineHandle,
+    events: mpsc::UnboundedReceiver<upload::Event>,
+}
+
+impl EngineHost {
+    pub(super) fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Stops the running engine, waits for every stopping one, and starts a new one.
+    pub(super) async fn restart(&mut self, client: RunflowClient, config: EngineConfig) {
+        self.stop_and_wait().await;
+        let (handle, events) = upload::spawn(
+            &tokio::runtime::Handle::current(),
+            client,
+            config,
+            // The actor wakes on the channel; the window is woken as events are forwarded.
+            Arc::new(|| {}),
+        );
+        self.running = Some(Engine { handle, events });
+    }
+
+    /// Tells the engine to stop; [`Self::stop_and_wait`] also waits until it has.
+    pub(super) fn stop(&mut self) {
+        let Some(Engine { handle, mut events }) = self.running.take() else {
+            return;
+        };
+        handle.send(upload::Command::Shutdown);
+        // The channel closes once the engine has released its journal. Its last events belong
+        // to a connection the window is forgetting, so they are dropped.
+        self.stopping.push(tokio::spawn(async move {
+            let _ = tokio::time::timeout(ENGINE_STOP_TIMEOUT, async {
+                while events.recv().await.is_some() {}
+            })
+            .await;
+        }));
+    }
+
+    pub(super) async fn stop_and_wait(&mut self) {
+        self.stop();
+        for stopping in self.stopping.drain(..) {
+            let _ = stopping.await;
+        }
+    }
+
+    /// The running engine's next event; `None` when it ended on its own, and it is forgotten.
+    /// Never resolves while no engine runs.
+    pub(super) async fn next_event(&mut self) -> Option<upload::Event> {
+        let Some(engine) = &mut self.running else {
+            return pending().await;
+        };
+        let event = engine.events.recv().await;
+        if event.is_none() {
+            self.running = None;
+        }
+        event
+    }
+
+    pub(super) fn set_concurrency(&self, concurrency: usize) {
+        if let Some(engine) = &self.running {
+            engine
+                .handle
+                .send(upload::Command::SetConcurrency(concurrency));
+        }
+    }
+
+    /// The running engine's handle; without one, tells the window why nothing happens.
+    pub(super) fn handle_or_notice(&self, sink: &Sink) -> Option<EngineHandle> {
+        let handle = self.running.as_ref().map(|engine| engine.handle.clone());
+        if handle.is_none() {
+            sink.notice(Level::Info, NOT_CONNECTED);
+        }
+        handle
+    }
+
+    /// Passes `command` to the running engine, or tells the window why it could not.
+    pub(super) fn forward(&self, sink: &Sink, command: upload::Command) {
+        if let Some(engine) = self.handle_or_notice(sink) {
+            deliver(&engine, sink, command);
+        }
+    }
+}
+
+/// Sends `command` to `engine`, telling the window when the engine has ended.
+pub(super) fn deliver(engine: &EngineHandle, sink: &Sink, command: upload::Command) {
+    if !engine.send(command) {
+        sink.notice(Level::Error, ENGINE_GONE);
+    }
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Takes the README's screenshots from the real window under Xvfb: the welcome screen, and the
+# main view mid-batch (files pasted as paths, uploading to a deliberately slow emulator).
+# Writes assets/screenshots/{welcome,main}.png. Needs what tests/smoke/window.sh needs, plus xclip.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+cargo build --release --quiet
+BIN="$CARGO_TARGET_DIR/release/runflow-uploader"
+WORK="$(mktemp -d)"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+mkdir -p assets/screenshots
+
+export DISPLAY=:97
+unset WAYLAND_DISPLAY
+Xvfb "$DISPLAY" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 1 50); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
+
+"$BIN" emulator --addr 127.0.0.1:0 --api-key rf_shot --demo-data --put-bytes-per-sec 600000 \
+  >"$WORK/emu.out" 2>/dev/null &
+pids+=($!)
+for _ in $(seq 1 100); do grep -q "listening on" "$WORK/emu.out" 2>/dev/null && break; sleep 0.1; done
+BASE="$(grep -o 'http://[0-9.:]*' "$WORK/emu.out" | head -n1)"
+
+app_window() { # -> window id once it exists
+  for _ in $(seq 1 100); do
+    w="$(xdotool search --name '^Runflow Uploader$' 2>/dev/null | head -n1 || true)"
+    [ -n "$w" ] && { echo "$w"; return; }
+    sleep 0.1
+  done
+  echo "no window" >&2; exit 1
+}
+
+# 1. The welcome screen: no key anywhere.
+RUNFLOW_BASE_URL="$BASE" RUNFLOW_UPLOADER_DATA_DIR="$WORK/d1" RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/c1" \
+  RUNFLOW_UPLOADER_KEYRING=memory "$BIN" >/dev/null 2>&1 &
+app=$!
+w="$(app_window)"
+sleep 2
+import -window "$w" assets/screenshots/welcome.png
+xdotool windowfocus --sync "$w" key --clearmodifiers ctrl+q
+wait "$app" || true
+
+# 2. The main view mid-batch.
+mkdir -p "$WORK/photos"
+for i in $(seq -w 1 24); do
+  convert -size "$((400 + 10#$i * 40))x$((300 + 10#$i * 25))" "plasma:" "$WORK/photos/shot-$i.png"
+done
+printf 'not media' >"$WORK/photos/notes.txt"
+RUNFLOW_API_KEY=rf_shot RUNFLOW_BASE_URL="$BASE" RUNFLOW_UPLOADER_DATA_DIR="$WORK/d2" \
+  RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/c2" RUNFLOW_UPLOADER_KEYRING=memory "$BIN" >/dev/null 2>&1 &
+app=$!
+w="$(app_window)"
+sleep 2
+ls -d "$WORK/photos"/* | xclip -selection clipboard
+xdotool windowfocus --sync "$w" key --clearmodifiers ctrl+v
+sleep 6
+import -window "$w" assets/screenshots/main.png
+xdotool windowfocus --sync "$w" key --clearmodifiers ctrl+q
+wait "$app" || true
+echo "screenshots: assets/screenshots/welcome.png assets/screenshots/main.png"
