@@ -500,46 +500,39 @@ fn drop_zone_ui(
         .show(ui, |ui| {
             ui.set_min_height(height - 24.0);
             ui.set_width(ui.available_width());
-            let layout = if large {
-                Layout::top_down(Align::Center)
+            let headline = if drag_and_drop {
+                "Drop files or folders here"
             } else {
-                Layout::left_to_right(Align::Center)
+                "Add files or folders to upload"
             };
-            ui.with_layout(layout, |ui| {
-                if large {
-                    ui.add_space(height * 0.2);
+            let mut buttons = |ui: &mut Ui| {
+                if ui.button("Add files...").clicked() {
+                    intents.push(Intent::PickFiles);
                 }
-                let headline = if drag_and_drop {
-                    "Drop files or folders here"
-                } else {
-                    "Add files or folders to upload"
-                };
-                ui.label(RichText::new(headline).size(if large { 22.0 } else { 16.0 }));
-                if large {
+                if ui.button("Add folder...").clicked() {
+                    intents.push(Intent::PickFolder);
+                }
+                if ui.button("Paste image").clicked() {
+                    intents.push(Intent::PasteImage);
+                }
+            };
+            if large {
+                ui.with_layout(Layout::top_down(Align::Center), |ui| {
+                    ui.add_space(height * 0.2);
+                    ui.label(RichText::new(headline).size(22.0));
                     ui.weak(format!("They upload to {destination}."));
                     ui.add_space(10.0);
-                }
-                let buttons = |ui: &mut Ui| {
-                    if ui.button("Add files...").clicked() {
-                        intents.push(Intent::PickFiles);
-                    }
-                    if ui.button("Add folder...").clicked() {
-                        intents.push(Intent::PickFolder);
-                    }
-                    if ui.button("Paste image").clicked() {
-                        intents.push(Intent::PasteImage);
-                    }
-                };
-                if large {
                     centered_row(ui, "drop-buttons", buttons);
-                } else {
-                    ui.horizontal(buttons);
-                }
-                if large {
                     ui.add_space(6.0);
                     ui.weak("Ctrl+O picks files; Ctrl+V pastes an image. Up to 50 MiB per file.");
-                }
-            });
+                });
+            } else {
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(headline).size(16.0));
+                    ui.add_space(12.0);
+                    buttons(ui);
+                });
+            }
         });
 }
 

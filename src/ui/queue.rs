@@ -250,11 +250,8 @@ pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Comma
         if let Some(eta) = batch.eta {
             detail.push_str(&format!(", {} left", human_duration(eta)));
         }
-        ui.add(
-            egui::ProgressBar::new(fraction.clamp(0.0, 1.0))
-                .text(detail)
-                .animate(queue.is_busy()),
-        );
+        // No spinner here: it would sit on top of the text, and the numbers already move.
+        ui.add(egui::ProgressBar::new(fraction.clamp(0.0, 1.0)).text(detail));
     }
 }
 

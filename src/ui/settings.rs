@@ -116,7 +116,10 @@ pub fn settings_ui(
         if ui.button("Test connection").clicked() {
             commands.push(Command::TestConnection);
         }
-        if draft.confirm_remove {
+        let demo = matches!(connection, ConnectionStatus::Connected(c) if c.demo);
+        if demo {
+            // The demo's key is the app's own; there is nothing to remove.
+        } else if draft.confirm_remove {
             ui.label("Remove the key from this computer?");
             if ui.button("Yes, remove it").clicked() {
                 commands.push(Command::RemoveKey);
