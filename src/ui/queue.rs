@@ -363,6 +363,10 @@ pub fn state_text(row: &Row) -> (String, Color32) {
         FileState::Queued => ("Queued".into(), muted),
         FileState::Hashing => ("Checking for duplicates".into(), muted),
         FileState::CreatingSession => ("Starting".into(), muted),
+        FileState::Uploading if row.size_bytes.is_some_and(|s| row.sent_bytes >= s) => (
+            "All bytes sent; waiting for storage to take them".into(),
+            Color32::from_rgb(60, 130, 230),
+        ),
         FileState::Uploading => {
             let size = row.size_bytes.unwrap_or(0).max(1);
             let percent = (row.sent_bytes.saturating_mul(100) / size).min(100);
