@@ -144,18 +144,10 @@ enum Internal {
     Requeue(FileId),
 }
 
+/// What a scan found: a file now in the journal, or a rejection or skip to report.
 enum Discovery {
     Queued(Entry),
-    Rejected {
-        path: PathBuf,
-        name: String,
-        size_bytes: Option<u64>,
-        reason: UploadFailure,
-    },
-    Skipped {
-        path: PathBuf,
-        reason: String,
-    },
+    Reported(Found),
 }
 
 struct Engine {
@@ -275,32 +267,19 @@ impl Engine {
             } => self.add_bytes(name, bytes, folder_id),
             Command::Cancel(id) => self.cancel(id),
             Command::CancelAll => {
-                let ids: Vec<FileId> = self.unfinished_ids();
-                for id in ids {
+                for id in self.ids_where(|state| !state.is_finished()) {
                     self.cancel(id);
                 }
             }
             Command::Retry(id) => self.retry(id),
             Command::RetryFailed => {
-                let failed: Vec<FileId> = self
-                    .jobs
-                    .iter()
-                    .filter(|(_, job)| matches!(job.state, FileState::Failed(_)))
-                    .map(|(id, _)| *id)
-                    .collect();
-                for id in failed {
+                for id in self.ids_where(|state| matches!(state, FileState::Failed(_))) {
                     self.retry(id);
                 }
             }
             Command::Remove(id) => self.remove(id),
             Command::ClearFinished => {
-                let done: Vec<FileId> = self
-                    .jobs
-                    .iter()
-                    .filter(|(_, job)| job.state.is_success())
-                    .map(|(id, _)| *id)
-                    .collect();
-                for id in done {
+                for id in self.ids_where(FileState::is_success) {
                     self.remove(id);
                 }
             }
@@ -385,26 +364,15 @@ impl Engine {
                         };
                         match journal.write(&entry, false) {
                             Ok(()) => Discovery::Queued(entry),
-                            Err(err) => Discovery::Rejected {
+                            Err(err) => Discovery::Reported(Found::Rejected {
                                 path: entry.path,
                                 name: entry.name,
                                 size_bytes: Some(entry.size_bytes),
                                 reason: UploadFailure::Journal(err.to_string()),
-                            },
+                            }),
                         }
                     }
-                    Found::Rejected {
-                        path,
-                        name,
-                        size_bytes,
-                        reason,
-                    } => Discovery::Rejected {
-                        path,
-                        name,
-                        size_bytes,
-                        reason,
-                    },
-                    Found::Skipped { path, reason } => Discovery::Skipped { path, reason },
+                    other => Discovery::Reported(other),
                 })
                 .collect();
             let _ = internal.send(Internal::Discovered(found));
@@ -457,17 +425,21 @@ impl Engine {
                 }
                 self.queue_entry(entry, false);
             }
-            Discovery::Rejected {
+            Discovery::Reported(Found::Rejected {
                 path,
                 name,
                 size_bytes,
                 reason,
-            } => {
+            }) => {
                 let id = self.allocate_id();
                 let job = Job::rejected(name, Some(path), size_bytes);
                 self.insert_job(id, job, FileState::Failed(reason), false);
             }
-            Discovery::Skipped { path, reason } => self.sink.emit(Event::Skipped { path, reason }),
+            Discovery::Reported(Found::Skipped { path, reason }) => {
+                self.sink.emit(Event::Skipped { path, reason });
+            }
+            // Files become `Queued` entries in `scan`; a bare one is never reported.
+            Discovery::Reported(Found::File(_)) => {}
         }
     }
 
@@ -662,10 +634,11 @@ impl Engine {
         }
     }
 
-    fn unfinished_ids(&self) -> Vec<FileId> {
+    /// Ids of the files whose state matches.
+    fn ids_where(&self, matches: impl Fn(&FileState) -> bool) -> Vec<FileId> {
         self.jobs
             .iter()
-            .filter(|(_, job)| !job.state.is_finished())
+            .filter(|(_, job)| matches(&job.state))
             .map(|(id, _)| *id)
             .collect()
     }
