@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use egui::{Align, Align2, Color32, Key, KeyboardShortcut, Layout, Modifiers, RichText, Ui};
+use egui::{Align, Color32, Key, KeyboardShortcut, Layout, Modifiers, RichText, Ui};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -14,6 +14,7 @@ use crate::auth::Theme;
 use crate::desktop::{self, BackendHandle, BackendOptions, Command, Event, Level};
 use crate::upload;
 
+use super::drop::{Intent, drop_overlay_ui, drop_zone_ui, pasted_name, pasted_paths};
 use super::library::{RecentIntent, destination_name, folder_picker_ui, recent_ui};
 use super::queue::{batch_header_ui, queue_ui};
 use super::settings::{SettingsDraft, SettingsOutcome, settings_ui};
@@ -33,14 +34,6 @@ pub struct AppOptions {
 
 /// Longest time `logic` spends applying events in one frame; the rest waits for the next.
 const INBOX_BUDGET: Duration = Duration::from_millis(6);
-
-/// Things the views ask for that need the runtime (native dialogs, clipboard).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Intent {
-    PickFiles,
-    PickFolder,
-    PasteImage,
-}
 
 /// The Runflow Uploader window.
 pub struct RunflowApp {
@@ -476,176 +469,5 @@ fn status_line_ui(ui: &mut Ui, state: &AppState) {
     if !state.drag_and_drop {
         ui.separator();
         ui.weak("Drag and drop is not available on native Wayland; use Add files.");
-    }
-}
-
-/// The call to action: a large zone when the queue is empty, a strip above it otherwise.
-fn drop_zone_ui(
-    ui: &mut Ui,
-    large: bool,
-    drag_and_drop: bool,
-    destination: &str,
-    intents: &mut Vec<Intent>,
-) {
-    let height = if large {
-        ui.available_height().clamp(160.0, 420.0)
-    } else {
-        64.0
-    };
-    let stroke = egui::Stroke::new(2.0, ui.visuals().weak_text_color().gamma_multiply(0.6));
-    egui::Frame::new()
-        .stroke(stroke)
-        .corner_radius(12.0)
-        .inner_margin(12.0)
-        .show(ui, |ui| {
-            ui.set_min_height(height - 24.0);
-            ui.set_width(ui.available_width());
-            let headline = if drag_and_drop {
-                "Drop files or folders here"
-            } else {
-                "Add files or folders to upload"
-            };
-            let mut buttons = |ui: &mut Ui| {
-                if ui.button("Add files...").clicked() {
-                    intents.push(Intent::PickFiles);
-                }
-                if ui.button("Add folder...").clicked() {
-                    intents.push(Intent::PickFolder);
-                }
-                if ui.button("Paste image").clicked() {
-                    intents.push(Intent::PasteImage);
-                }
-            };
-            if large {
-                ui.with_layout(Layout::top_down(Align::Center), |ui| {
-                    ui.add_space(height * 0.2);
-                    ui.label(RichText::new(headline).size(22.0));
-                    ui.weak(format!("They upload to {destination}."));
-                    ui.add_space(10.0);
-                    centered_row(ui, "drop-buttons", buttons);
-                    ui.add_space(6.0);
-                    ui.weak("Ctrl+O picks files; Ctrl+V pastes an image. Up to 50 MiB per file.");
-                });
-            } else {
-                ui.horizontal(|ui| {
-                    ui.label(RichText::new(headline).size(16.0));
-                    ui.add_space(12.0);
-                    buttons(ui);
-                });
-            }
-        });
-}
-
-/// A row of widgets centred horizontally. egui lays out in one pass, so the row's width is
-/// remembered from the previous frame (and the pass redone when it changes).
-pub(super) fn centered_row(ui: &mut Ui, salt: &str, add: impl FnOnce(&mut Ui)) {
-    let id = ui.scope_id().with(salt);
-    let remembered: Option<f32> = ui.data(|d| d.get_temp(id));
-    let available = ui.available_width();
-    ui.horizontal(|ui| {
-        ui.add_space(((available - remembered.unwrap_or(0.0)) / 2.0).max(0.0));
-        let start = ui.cursor().min.x;
-        add(ui);
-        let used = ui.min_rect().max.x - start;
-        if remembered.is_none_or(|w| (w - used).abs() > 0.5) {
-            ui.data_mut(|d| d.insert_temp(id, used));
-            ui.ctx().request_discard("centring a row");
-        }
-    });
-}
-
-/// Covers the window while files hover over it.
-fn drop_overlay_ui(ctx: &egui::Context, state: &AppState) {
-    let hovering = ctx.input(|i| !i.raw.hovered_files.is_empty());
-    if !hovering {
-        return;
-    }
-    let rect = ctx.content_rect();
-    let painter = ctx.layer_painter(egui::LayerId::new(
-        egui::Order::Foreground,
-        egui::Id::unique("drop-overlay"),
-    ));
-    painter.rect_filled(rect, 0.0, Color32::from_black_alpha(170));
-    let destination = destination_name(&state.folders, state.destination.as_deref());
-    let text = if matches!(state.connection, ConnectionStatus::Connected(_)) {
-        format!("Drop to upload to {destination}")
-    } else {
-        "Connect first, then drop files".to_owned()
-    };
-    painter.text(
-        rect.center(),
-        Align2::CENTER_CENTER,
-        text,
-        egui::FontId::proportional(28.0),
-        Color32::WHITE,
-    );
-}
-
-/// Paths in pasted text: one per line, plain or as `file://` URIs; only existing ones.
-pub fn pasted_paths(text: &str) -> Vec<PathBuf> {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .filter_map(|line| {
-            let path = match line.strip_prefix("file://") {
-                Some(uri) => {
-                    let decoded: Vec<u8> = percent_decode(uri.as_bytes());
-                    PathBuf::from(String::from_utf8_lossy(&decoded).into_owned())
-                }
-                None => PathBuf::from(line),
-            };
-            path.exists().then_some(path)
-        })
-        .collect()
-}
-
-fn percent_decode(bytes: &[u8]) -> Vec<u8> {
-    url::form_urlencoded::parse(&[b"x=".as_slice(), &escape_plus(bytes)].concat())
-        .next()
-        .map(|(_, v)| v.into_owned().into_bytes())
-        .unwrap_or_default()
-}
-
-/// `+` is literal in file URIs but a space in form encoding, so it is escaped first.
-fn escape_plus(bytes: &[u8]) -> Vec<u8> {
-    bytes
-        .iter()
-        .flat_map(|b| {
-            if *b == b'+' {
-                b"%2B".to_vec()
-            } else {
-                vec![*b]
-            }
-        })
-        .collect()
-}
-
-/// `pasted-20261124-101500.png`.
-fn pasted_name() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "pasted-{:04}{:02}{:02}-{:02}{:02}{:02}.png",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pasted_text_yields_existing_paths_in_either_form() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("a b+c.png");
-        std::fs::write(&file, b"x").unwrap();
-        let uri = format!("file://{}", file.display().to_string().replace(' ', "%20"));
-        let text = format!("{}\n{uri}\n/definitely/not/here.png\n", file.display());
-        assert_eq!(pasted_paths(&text), vec![file.clone(), file]);
-        assert!(pasted_paths("hello world").is_empty());
     }
 }

@@ -3,9 +3,10 @@
 //!
 //! - [`app`]: the `eframe::App` (drains events in `logic`, draws in `ui`).
 //! - [`state`]: what the window shows and how events change it (pure).
-//! - [`queue`], [`welcome`], [`settings`], [`library`], [`toasts`]: the views.
+//! - [`queue`], [`drop`], [`welcome`], [`settings`], [`library`], [`toasts`]: the views.
 
 mod app;
+mod drop;
 mod library;
 mod queue;
 mod settings;
@@ -13,7 +14,8 @@ mod state;
 mod toasts;
 mod welcome;
 
-pub use app::{AppOptions, RunflowApp, pasted_paths};
+pub use app::{AppOptions, RunflowApp};
+pub use drop::pasted_paths;
 pub use queue::{QueueState, Row, batch_header_ui, human_duration, queue_ui, state_text};
 pub use state::{AppState, ConnectionStatus, Loadable, Screen};
 pub use toasts::{Toast, Toasts};
