@@ -205,3 +205,26 @@ async fn connection_refused_is_a_network_error_after_retries() {
     assert!(matches!(err, ApiError::Network(_)), "{err:?}");
     assert!(err.is_retryable());
 }
+
+#[tokio::test]
+async fn network_errors_never_repeat_a_presigned_url() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/bucket/o?X-Amz-Signature=deadbeefsecret");
+    let err = client_for(&format!("http://127.0.0.1:{port}"))
+        .put_upload(
+            &url,
+            "image/png",
+            1,
+            &UploadSource::Bytes(Bytes::from_static(b"x")),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Network(_)), "{err:?}");
+    assert!(!err.to_string().contains("deadbeefsecret"), "{err}");
+    assert!(!format!("{err:?}").contains("deadbeefsecret"), "{err:?}");
+}

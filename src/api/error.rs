@@ -234,6 +234,9 @@ impl ApiError {
 
 impl From<reqwest::Error> for ApiError {
     fn from(err: reqwest::Error) -> Self {
+        // The URL may be a presigned one whose query is a credential: it never goes into a
+        // message or a log.
+        let err = err.without_url();
         if err.is_timeout() {
             Self::Timeout
         } else if err.is_decode() {
