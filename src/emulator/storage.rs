@@ -192,8 +192,8 @@ fn spawn_writer(
     (tx, task)
 }
 
-/// Reads about half the body, then cuts the connection (`--drop-put-rate`).
-async fn cut_midway(body: Body, content_length: Option<u64>, conn: &AbortHandle) -> Response {
+/// Reads about half of a PUT body (or 64 KiB when its length is unknown); returns the bytes read.
+async fn read_about_half(body: Body, content_length: Option<u64>) -> u64 {
     let half = content_length.map_or(64 * 1024, |len| len / 2).max(1);
     let mut stream = body.into_data_stream();
     let mut seen = 0u64;
@@ -203,6 +203,12 @@ async fn cut_midway(body: Body, content_length: Option<u64>, conn: &AbortHandle)
             _ => break,
         }
     }
+    seen
+}
+
+/// Reads about half the body, then cuts the connection (`--drop-put-rate`).
+async fn cut_midway(body: Body, content_length: Option<u64>, conn: &AbortHandle) -> Response {
+    let seen = read_about_half(body, content_length).await;
     conn.abort();
     tracing::info!(seen, "cut a storage PUT midway (fault injection)");
     let status = StatusCode::from_u16(CUT_STATUS).unwrap_or(StatusCode::BAD_REQUEST);
@@ -215,15 +221,7 @@ const STALL_HOLD: Duration = Duration::from_secs(120);
 /// Reads about half the body, then stops reading and answers nothing until [`STALL_HOLD`] has
 /// passed, then cuts the connection (`--stall-put-rate`).
 async fn stall_midway(body: Body, content_length: Option<u64>, conn: &AbortHandle) -> Response {
-    let half = content_length.map_or(64 * 1024, |len| len / 2).max(1);
-    let mut stream = body.into_data_stream();
-    let mut seen = 0u64;
-    while seen < half {
-        match stream.next().await {
-            Some(Ok(chunk)) => seen += chunk.len() as u64,
-            _ => break,
-        }
-    }
+    let seen = read_about_half(body, content_length).await;
     tracing::info!(seen, "stalling a storage PUT (fault injection)");
     tokio::time::sleep(STALL_HOLD).await;
     conn.abort();
