@@ -3,6 +3,7 @@
 //! - [`api`]: the typed HTTP client (models, errors, retry policy).
 //! - [`upload`]: the upload engine (queue, workers, journal, duplicate index).
 //! - [`auth`]: the API key in the OS keyring, and settings.
+//! - [`library`]: the asset library's backend (views, thumbnails).
 //! - [`emulator`]: a stateful local Runflow (API + storage listeners) used by tests, benchmarks
 //!   and the offline demo.
 //! - [`cli`]: the command line.
@@ -15,6 +16,7 @@ pub mod auth;
 pub mod cli;
 pub mod desktop;
 pub mod emulator;
+pub mod library;
 pub mod paths;
 pub mod ui;
 pub mod upload;

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
                 demo: cli.demo,
                 backend: BackendOptions::from_env(),
                 drag_and_drop,
+                open_files: None,
             };
             // The window runs on this (main) thread; the runtime's workers do all the I/O.
             match ui::run(runtime.handle().clone(), options) {

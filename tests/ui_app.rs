@@ -59,6 +59,7 @@ impl Setup {
         AppOptions {
             demo,
             drag_and_drop: true,
+            open_files: None,
             backend: BackendOptions {
                 demo,
                 data_dir: self.dir.path().join("data"),

@@ -22,7 +22,7 @@ use super::state::{AppState, ConnectionStatus, Screen};
 use super::welcome::welcome_ui;
 
 /// How the window was started.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct AppOptions {
     /// Start straight in the offline demo.
     pub demo: bool,
@@ -30,6 +30,9 @@ pub struct AppOptions {
     pub backend: BackendOptions,
     /// Whether files can be dropped on the window (false on native Wayland).
     pub drag_and_drop: bool,
+    /// Files to upload that arrive from outside the window: the command line's `FILE...` and
+    /// later launches handing theirs over. They wait until the window is connected.
+    pub open_files: Option<UnboundedReceiver<Vec<PathBuf>>>,
 }
 
 /// Longest time `logic` spends applying events in one frame; the rest waits for the next.
@@ -44,6 +47,9 @@ pub struct RunflowApp {
     outbox: Vec<Command>,
     intents: Vec<Intent>,
     applied_theme: Option<Theme>,
+    open_files: Option<UnboundedReceiver<Vec<PathBuf>>>,
+    /// Files from `open_files` waiting for a connection.
+    pending_files: Vec<PathBuf>,
 }
 
 impl RunflowApp {
@@ -63,6 +69,8 @@ impl RunflowApp {
             outbox: Vec::new(),
             intents: Vec::new(),
             applied_theme: None,
+            open_files: options.open_files,
+            pending_files: Vec::new(),
         }
     }
 
@@ -101,6 +109,20 @@ impl RunflowApp {
             folder_id: self.state.destination.clone(),
             force: false,
         }));
+    }
+
+    /// Queues files handed over from outside (command line, another launch) once connected.
+    fn take_open_files(&mut self, ctx: &egui::Context) {
+        if let Some(inbox) = &mut self.open_files {
+            while let Ok(paths) = inbox.try_recv() {
+                self.pending_files.extend(paths);
+                ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+            }
+        }
+        if !self.pending_files.is_empty() && self.can_upload() {
+            let paths = std::mem::take(&mut self.pending_files);
+            self.upload_paths(paths, ctx.input(|i| i.time));
+        }
     }
 
     /// Reads drops, shortcuts and pastes from this frame's input.
@@ -393,6 +415,7 @@ impl eframe::App for RunflowApp {
             }
         }
         self.apply_theme(ctx);
+        self.take_open_files(ctx);
         self.handle_input(ctx);
         self.run_intents();
         self.send_outbox();

@@ -1,0 +1,4 @@
+//! The asset library's backend, free of egui: what a gallery view asks the API for
+//! ([`view`]), and the thumbnail pipeline ([`thumbs`]).
+
+pub mod thumbs;
