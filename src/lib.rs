@@ -7,6 +7,9 @@
 //! - [`emulator`]: a stateful local Runflow (API + storage listeners) used by tests, benchmarks
 //!   and the offline demo.
 //! - [`cli`]: the command line.
+//! - [`logging`]: log outputs (rotating file, stderr) and the redaction of secrets in them.
+//! - [`instance`]: one window at a time; later launches hand their files over.
+//! - [`diagnostics`]: the "Copy diagnostics" report.
 
 // Test code (unit tests via clippy.toml, and tests/) may unwrap; shipped code may not.
 #![deny(clippy::unwrap_used)]
@@ -15,8 +18,11 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod desktop;
+pub mod diagnostics;
 pub mod emulator;
+pub mod instance;
 pub mod library;
+pub mod logging;
 pub mod paths;
 pub mod ui;
 pub mod upload;

@@ -9,6 +9,7 @@ mod context;
 mod folders;
 mod upload;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -21,7 +22,10 @@ use crate::emulator::{self, EmulatorConfig};
     name = "runflow-uploader",
     version,
     about,
-    after_help = "Without a subcommand, the desktop window opens."
+    after_help = "Without a subcommand, the desktop window opens and queues FILEs for upload \
+                  (a window already open gets them instead).\n\
+                  Logs: stderr (-v, RUST_LOG) and, except for `emulator`, daily files in the \
+                  state dir. NO_COLOR turns colour off."
 )]
 pub struct Cli {
     /// Log more (-v: info, -vv: debug, -vvv: trace). `RUST_LOG` overrides.
@@ -31,6 +35,10 @@ pub struct Cli {
     /// Open the window straight in the offline demo (a local Runflow with sample data).
     #[arg(long)]
     pub demo: bool,
+
+    /// Files and folders to queue for upload in the window.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 
     /// What to do; none opens the desktop window.
     #[command(subcommand)]
@@ -59,13 +67,18 @@ pub enum Command {
 }
 
 impl Cli {
-    /// The log filter for `-v` flags, used when `RUST_LOG` is not set.
+    /// The stderr log filter for `-v` flags, used when `RUST_LOG` is not set.
     pub fn default_log_filter(&self) -> &'static str {
-        match self.verbose {
-            0 => "warn",
-            1 => "info",
-            2 => "debug",
-            _ => "trace",
+        crate::logging::stderr_level(self.verbose)
+    }
+
+    /// Where this run's logs go.
+    pub fn log_mode(&self) -> crate::logging::Mode {
+        use crate::logging::Mode;
+        match self.command {
+            None => Mode::Window,
+            Some(Command::Emulator(_)) => Mode::Emulator,
+            Some(_) => Mode::Cli,
         }
     }
 }

@@ -34,16 +34,54 @@ pub fn display_backend() -> (bool, bool) {
     (drag_and_drop, x11 && wayland)
 }
 
+/// The window icon (the 256 px rendering of `assets/icons/io.runflow.Uploader.svg`).
+const ICON_PNG: &[u8] = include_bytes!("../../assets/icons/256x256/io.runflow.Uploader.png");
+
+/// The window's viewport: title, app id (docks group windows by it), icon, sizes.
+pub fn viewport() -> egui::ViewportBuilder {
+    let viewport = egui::ViewportBuilder::default()
+        .with_title("Runflow Uploader")
+        .with_app_id(APP_ID)
+        .with_inner_size([1100.0, 720.0])
+        .with_min_inner_size([720.0, 480.0])
+        .with_drag_and_drop(true);
+    match eframe::icon_data::from_png_bytes(ICON_PNG) {
+        Ok(icon) => viewport.with_icon(icon),
+        Err(err) => {
+            tracing::warn!(%err, "the window icon could not be decoded");
+            viewport
+        }
+    }
+}
+
+/// Passes files from `outer` on to the window and wakes it for each batch: the window only
+/// looks at its inbox when it draws, and an idle window does not draw on its own.
+fn relay_open_files(
+    runtime: &tokio::runtime::Handle,
+    ctx: &egui::Context,
+    options: &mut AppOptions,
+) {
+    let Some(mut outer) = options.open_files.take() else {
+        return;
+    };
+    let (inner, inbox) = tokio::sync::mpsc::unbounded_channel();
+    options.open_files = Some(inbox);
+    let ctx = ctx.clone();
+    runtime.spawn(async move {
+        while let Some(paths) = outer.recv().await {
+            if inner.send(paths).is_err() {
+                break;
+            }
+            ctx.request_repaint();
+        }
+    });
+}
+
 /// Opens the window and runs until it is closed. `runtime` is the runtime owned by `main`.
-pub fn run(runtime: tokio::runtime::Handle, options: AppOptions) -> anyhow::Result<()> {
+pub fn run(runtime: tokio::runtime::Handle, mut options: AppOptions) -> anyhow::Result<()> {
     let (_, force_x11) = display_backend();
     let mut native = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title("Runflow Uploader")
-            .with_app_id(APP_ID)
-            .with_inner_size([1100.0, 720.0])
-            .with_min_inner_size([720.0, 480.0])
-            .with_drag_and_drop(true),
+        viewport: viewport(),
         ..eframe::NativeOptions::default()
     };
     #[cfg(target_os = "linux")]
@@ -58,7 +96,10 @@ pub fn run(runtime: tokio::runtime::Handle, options: AppOptions) -> anyhow::Resu
     eframe::run_native(
         "Runflow Uploader",
         native,
-        Box::new(move |cc| Ok(Box::new(RunflowApp::new(&cc.egui_ctx, runtime, options)))),
+        Box::new(move |cc| {
+            relay_open_files(&runtime, &cc.egui_ctx, &mut options);
+            Ok(Box::new(RunflowApp::new(&cc.egui_ctx, runtime, options)))
+        }),
     )
     .map_err(|err| anyhow::anyhow!("the window could not be opened: {err}"))
 }

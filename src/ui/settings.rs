@@ -1,5 +1,5 @@
-//! The settings dialog: the key (replace, remove, test), base URL, concurrency, theme and the
-//! default destination folder. Esc or Cancel closes it without saving.
+//! The settings dialog: the key (replace, remove, test), base URL, concurrency, theme, the
+//! default destination folder and "Copy diagnostics". Esc or Cancel closes it without saving.
 
 use egui::{RichText, Ui};
 
@@ -7,6 +7,7 @@ use crate::api::models::Folder;
 use crate::api::{ApiKey, DEFAULT_BASE_URL, parse_base_url};
 use crate::auth::{Settings, Theme};
 use crate::desktop::Command;
+use crate::diagnostics;
 use crate::upload::{self, MAX_CONCURRENCY};
 
 use super::library::folder_picker_ui;
@@ -192,6 +193,8 @@ pub fn settings_ui(
             .labelled_by(label.id);
         });
         ui.weak("Leave empty for Runflow. RUNFLOW_BASE_URL overrides this when set.");
+        ui.add_space(6.0);
+        diagnostics_ui(ui, current, connection);
     });
 
     if let Some(error) = &draft.error {
@@ -214,6 +217,57 @@ pub fn settings_ui(
         }
     });
     outcome
+}
+
+/// What "Copy diagnostics" knows about the connection.
+fn diagnostics_context(current: &Settings, connection: &ConnectionStatus) -> diagnostics::Context {
+    let configured = current
+        .base_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    match connection {
+        ConnectionStatus::Connected(c) => diagnostics::Context {
+            base_url: c.base_url.clone(),
+            key_source: Some(c.key_source.clone()),
+            demo: c.demo,
+            connection: "connected".to_owned(),
+        },
+        ConnectionStatus::Connecting => diagnostics::Context {
+            base_url: configured,
+            connection: "connecting".to_owned(),
+            ..diagnostics::Context::default()
+        },
+        ConnectionStatus::Failed { message } => diagnostics::Context {
+            base_url: configured,
+            connection: format!("not connected: {message}"),
+            ..diagnostics::Context::default()
+        },
+        ConnectionStatus::Unknown => diagnostics::Context {
+            base_url: configured,
+            connection: "not connected".to_owned(),
+            ..diagnostics::Context::default()
+        },
+    }
+}
+
+/// "Copy diagnostics": version, OS, backends, base URL and the last log lines (kept in memory,
+/// already redacted) to the clipboard, for a support request.
+fn diagnostics_ui(ui: &mut Ui, current: &Settings, connection: &ConnectionStatus) {
+    let copied_id = ui.make_persistent_id("diagnostics-copied");
+    ui.horizontal(|ui| {
+        if ui
+            .button("Copy diagnostics")
+            .on_hover_text("Version, system, server and recent log lines; never the key")
+            .clicked()
+        {
+            let context = diagnostics_context(current, connection);
+            ui.ctx().copy_text(diagnostics::current_report(&context));
+            ui.data_mut(|d| d.insert_temp(copied_id, true));
+        }
+        if ui.data(|d| d.get_temp::<bool>(copied_id)).unwrap_or(false) {
+            ui.weak("Copied. Paste it into your support request.");
+        }
+    });
 }
 
 #[cfg(test)]
