@@ -10,8 +10,11 @@ use std::time::Duration;
 
 use runflow_uploader::api::ApiKey;
 use runflow_uploader::auth::{KeyStore, Settings};
-use runflow_uploader::desktop::{self, BackendHandle, BackendOptions, Command, Event, Level};
+use runflow_uploader::desktop::{
+    self, AssetPage, BackendHandle, BackendOptions, Command, Event, Level,
+};
 use runflow_uploader::emulator::{EmulatorConfig, RunningEmulator};
+use runflow_uploader::library::ViewSpec;
 use runflow_uploader::upload::{self, FileState};
 use tempfile::TempDir;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -29,6 +32,26 @@ struct Backend {
 }
 
 impl Backend {
+    /// The first page of `view` (100 items), loaded through the backend.
+    async fn page(&mut self, view: ViewSpec, generation: u64) -> AssetPage {
+        self.send(Command::LoadAssets {
+            view,
+            cursor: None,
+            limit: 100,
+            generation,
+        });
+        let event = self
+            .until("a page", |e| matches!(e, Event::AssetsPage { .. }))
+            .await;
+        match event {
+            Event::AssetsPage {
+                generation: echoed,
+                result: Ok(page),
+            } if echoed == generation => page,
+            other => panic!("a page: {other:?}"),
+        }
+    }
+
     fn new(emulator: Option<&RunningEmulator>, adjust: impl FnOnce(&mut BackendOptions)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = KeyStore::memory(format!("desktop-test-{}", uuid::Uuid::new_v4()));
@@ -36,6 +59,7 @@ impl Backend {
             demo: false,
             data_dir: dir.path().join("data"),
             settings_path: dir.path().join("config").join("settings.json"),
+            cache_dir: dir.path().join("cache"),
             env_api_key: None,
             env_base_url: emulator.map(RunningEmulator::api_base),
             keystore: Some(store.clone()),
@@ -319,36 +343,17 @@ async fn the_demo_connects_and_lists_sample_data() {
         .expect("the Product shots folder");
     assert!(folders.len() >= 4, "{folders:?}");
 
-    backend.send(Command::LoadRecentAssets { folder_id: None });
-    let event = backend
-        .until("root assets", |e| matches!(e, Event::RecentAssets { .. }))
-        .await;
-    let Event::RecentAssets {
-        folder_id: None,
-        result: Ok(root),
-    } = event
-    else {
-        panic!("root assets: {event:?}");
-    };
-    assert!(!root.is_empty());
-    assert!(root.iter().all(|a| a.folder_id.is_none()), "{root:?}");
+    let root = backend.page(ViewSpec::default(), 1).await;
+    assert!(!root.items.is_empty());
+    assert!(root.items.iter().all(|a| a.folder_id.is_none()), "{root:?}");
 
-    backend.send(Command::LoadRecentAssets {
+    let in_product = ViewSpec {
         folder_id: product.id.clone(),
-    });
-    let event = backend
-        .until("folder assets", |e| matches!(e, Event::RecentAssets { .. }))
-        .await;
-    let Event::RecentAssets {
-        folder_id,
-        result: Ok(inside),
-    } = event
-    else {
-        panic!("folder assets: {event:?}");
+        ..ViewSpec::default()
     };
-    assert_eq!(folder_id, product.id);
-    assert!(!inside.is_empty());
-    assert!(inside.iter().all(|a| a.folder_id == product.id));
+    let inside = backend.page(in_product, 2).await;
+    assert!(!inside.items.is_empty());
+    assert!(inside.items.iter().all(|a| a.folder_id == product.id));
 
     // Demo uploads go to the demo's own journal.
     backend.send(Command::UploadPng {

@@ -64,6 +64,7 @@ impl Setup {
                 demo,
                 data_dir: self.dir.path().join("data"),
                 settings_path: self.dir.path().join("config/settings.json"),
+                cache_dir: self.dir.path().join("cache"),
                 env_api_key: with_key
                     .then(|| ApiKey::new(self.emulator.api_keys()[0].clone()).unwrap()),
                 env_base_url: Some(self.emulator.api_base()),

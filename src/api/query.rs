@@ -84,6 +84,28 @@ impl Filter {
         }
     }
 
+    /// Values of `field` starting with any of `prefixes`, as ranges (`field>=p AND
+    /// field<p\u{10FFFF}`) joined by `OR`: the documented comparison operators give a prefix
+    /// search where the API has no substring operator. Nothing is added for no prefixes.
+    pub fn any_prefix(mut self, field: &str, prefixes: &[String]) -> Self {
+        let ranges: Vec<String> = prefixes
+            .iter()
+            .map(|p| {
+                format!(
+                    "({field}>={} AND {field}<{})",
+                    quote(p),
+                    quote(&format!("{p}\u{10FFFF}"))
+                )
+            })
+            .collect();
+        match ranges.len() {
+            0 => {}
+            1 => self.terms.extend(ranges),
+            _ => self.terms.push(format!("({})", ranges.join(" OR "))),
+        }
+        self
+    }
+
     /// The expression, or `None` when there are no terms.
     pub fn build(&self) -> Option<String> {
         (!self.terms.is_empty()).then(|| self.terms.join(" AND "))
@@ -125,6 +147,19 @@ mod tests {
             Filter::new().eq("name", "null").build().unwrap(),
             r#"name:"null""#
         );
+    }
+
+    #[test]
+    fn prefixes_become_ranges() {
+        let q = Filter::new()
+            .any_prefix("name", &["sun".into(), "Sun".into()])
+            .build()
+            .unwrap();
+        assert_eq!(
+            q,
+            "((name>=sun AND name<\"sun\u{10FFFF}\") OR (name>=Sun AND name<\"Sun\u{10FFFF}\"))"
+        );
+        assert_eq!(Filter::new().any_prefix("name", &[]).build(), None);
     }
 
     #[test]

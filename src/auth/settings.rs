@@ -6,7 +6,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::library::ViewSpec;
 use crate::paths;
+
+fn is_default_view(view: &ViewSpec) -> bool {
+    *view == ViewSpec::default()
+}
 
 /// File name of the settings inside the config dir.
 pub const SETTINGS_FILE: &str = "settings.json";
@@ -54,6 +59,9 @@ pub struct Settings {
     /// Folder new uploads go to; `None` is the root.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_folder_id: Option<String>,
+    /// The gallery's last view (folder, search, type filter, sort), restored at start-up.
+    #[serde(skip_serializing_if = "is_default_view")]
+    pub library_view: ViewSpec,
     /// Fields this version does not know, preserved on save.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

@@ -14,6 +14,7 @@
 use std::collections::VecDeque;
 use std::future::{Future, pending};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinHandle, JoinSet};
@@ -22,10 +23,13 @@ use super::connect::{Done, stop_emulator};
 use super::engine_host::EngineHost;
 use super::protocol::{Command, Event, Level};
 use super::target::Target;
-use super::{clipboard, listing};
+use super::protocol::Thumbnail;
+use super::{assets, clipboard, listing};
 use crate::api::{self, ApiKey, RunflowClient};
 use crate::auth::{self, KeyStore, Settings, SettingsError};
 use crate::emulator::RunningEmulator;
+use crate::library::ViewSpec;
+use crate::library::thumbs::{ThumbConfig, ThumbEvent, ThumbLoader};
 use crate::paths;
 use crate::upload::{self, Waker};
 
@@ -44,6 +48,8 @@ pub struct BackendOptions {
     pub data_dir: PathBuf,
     /// The settings file.
     pub settings_path: PathBuf,
+    /// Disposable caches (thumbnails).
+    pub cache_dir: PathBuf,
     /// The value of `RUNFLOW_API_KEY`, which wins over the keyring.
     pub env_api_key: Option<ApiKey>,
     /// The value of `RUNFLOW_BASE_URL`, which wins over the settings.
@@ -63,6 +69,7 @@ impl BackendOptions {
             demo: false,
             data_dir: paths::data_dir(),
             settings_path: Settings::default_path(),
+            cache_dir: paths::cache_dir(),
             env_api_key: auth::env_api_key(),
             env_base_url: std::env::var(auth::BASE_URL_ENV).ok(),
             keystore: None,
@@ -112,6 +119,7 @@ pub fn spawn(
         target: None,
         engine: EngineHost::default(),
         emulator: None,
+        thumbs: None,
         busy: None,
         queued: VecDeque::new(),
         tasks: JoinSet::new(),
@@ -158,6 +166,8 @@ pub(super) struct Actor {
     pub(super) engine: EngineHost,
     /// The demo server, kept while the demo may be used again.
     pub(super) emulator: Option<RunningEmulator>,
+    /// Thumbnails of the current connection; dropped when it changes.
+    pub(super) thumbs: Option<ThumbLoader>,
     /// The connection task in flight, if any.
     pub(super) busy: Option<JoinHandle<Done>>,
     /// Connection commands that arrived while `busy`.
@@ -227,13 +237,66 @@ impl Actor {
                 .with_client(Event::FolderCreated(not_connected()), move |client| {
                     listing::create_folder(client, name, parent_id)
                 }),
-            Command::LoadRecentAssets { folder_id } => self.with_client(
-                Event::RecentAssets {
-                    folder_id: folder_id.clone(),
+            Command::RenameFolder { id, name } => self
+                .with_client(Event::FolderRenamed(not_connected()), move |client| {
+                    listing::rename_folder(client, id, name)
+                }),
+            Command::DeleteFolder { id } => self.with_client(
+                Event::FolderDeleted {
+                    id: id.clone(),
                     result: not_connected(),
                 },
-                move |client| listing::recent_assets(client, folder_id),
+                move |client| listing::delete_folder(client, id),
             ),
+            Command::LoadAssets {
+                view,
+                cursor,
+                limit,
+                generation,
+            } => self.with_client(
+                Event::AssetsPage {
+                    generation,
+                    result: not_connected(),
+                },
+                move |client| assets::page(client, view, cursor, limit, generation),
+            ),
+            Command::DeleteAssets { ids } => match &self.target {
+                Some(target) => {
+                    let work = assets::delete_many(target.client.clone(), self.sink.clone(), ids);
+                    self.tasks.spawn(work);
+                }
+                None => self.sink.notice(Level::Error, NOT_CONNECTED),
+            },
+            Command::MoveAssets { ids, folder_id } => match &self.target {
+                Some(target) => {
+                    let client = target.client.clone();
+                    let work = assets::move_many(client, self.sink.clone(), ids, folder_id);
+                    self.tasks.spawn(work);
+                }
+                None => self.sink.notice(Level::Error, NOT_CONNECTED),
+            },
+            Command::FetchAsset { id, purpose } => self.with_client(
+                Event::AssetFetched {
+                    purpose,
+                    result: not_connected(),
+                },
+                move |client| assets::fetch(client, id, purpose),
+            ),
+            Command::SaveView(view) => self.save_view(view),
+            Command::WantThumbnails(requests) => {
+                if let Some(thumbs) = self.thumbnails() {
+                    thumbs.want(requests);
+                }
+            }
+            Command::PreviewLocalFile {
+                asset_id,
+                path,
+                size_px,
+            } => {
+                if let Some(thumbs) = self.thumbnails() {
+                    thumbs.decode_local(asset_id, path, size_px);
+                }
+            }
             Command::PasteImage { folder_id } => {
                 if let Some(engine) = self.engine.handle_or_notice(&self.sink) {
                     let sink = self.sink.clone();
@@ -253,6 +316,41 @@ impl Actor {
             Command::Upload(command) => self.engine.forward(&self.sink, command),
             Command::Shutdown => {}
         }
+    }
+
+    /// The thumbnail loader of the current connection, started on first use.
+    fn thumbnails(&mut self) -> Option<&ThumbLoader> {
+        let target = self.target.as_ref()?;
+        if self.thumbs.is_none() {
+            let sink = self.sink.clone();
+            let deliver = Arc::new(move |event: ThumbEvent| {
+                sink.emit(Event::Thumbnail(Thumbnail(Arc::new(event))));
+            });
+            let config = ThumbConfig::new(self.options.cache_dir.join("thumbnails"));
+            self.thumbs = Some(ThumbLoader::new(
+                &tokio::runtime::Handle::current(),
+                Some(target.client.clone()),
+                config,
+                deliver,
+            ));
+        }
+        self.thumbs.as_ref()
+    }
+
+    /// Keeps the gallery's view in the settings file (in the background; a failure is only
+    /// logged, as the view is a convenience).
+    fn save_view(&mut self, view: ViewSpec) {
+        if self.settings.library_view == view {
+            return;
+        }
+        self.settings.library_view = view;
+        let path = self.options.settings_path.clone();
+        let settings = self.settings.clone();
+        self.tasks.spawn(async move {
+            if let Err(err) = settings_file(move || settings.save_to(&path)).await {
+                tracing::warn!(%err, "could not remember the gallery's view");
+            }
+        });
     }
 
     /// Runs `request` with the connection's client in a task and sends its answer; without a

@@ -329,6 +329,7 @@ impl Actor {
             Outcome::KeyRemoved => {
                 self.engine.stop_and_wait().await;
                 self.target = None;
+                self.thumbs = None;
                 self.sink.emit(Event::NeedsKey { reason: None });
                 if self.options.env_api_key.is_some() {
                     self.sink.notice(
@@ -357,6 +358,7 @@ impl Actor {
         }
         tracing::warn!(%err, "the connection check failed");
         self.target = Some(target);
+        self.thumbs = None;
         self.sink.emit(Event::ConnectionFailed {
             message,
             key_rejected,
@@ -377,6 +379,7 @@ impl Actor {
         }
         let demo = target.demo;
         self.target = Some(target);
+        self.thumbs = None;
         self.sink.emit(Event::Connected(connection));
         if !demo && let Some(emulator) = self.emulator.take() {
             self.tasks.spawn(stop_emulator(emulator));

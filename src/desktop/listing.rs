@@ -1,18 +1,16 @@
-//! Folders and recent assets for the library panel. Each request runs in its own task with the
-//! connection's client and answers with one event.
+//! Folders for the library: listing, creating, renaming and deleting them. Each request runs
+//! in its own task with the connection's client and answers with one event.
 
 use std::collections::HashSet;
 
 use super::protocol::Event;
-use crate::api::models::Folder;
-use crate::api::{ApiError, Filter, ListQuery, RunflowClient};
+use crate::api::models::{Folder, PatchRequest};
+use crate::api::{ApiError, ListQuery, RunflowClient};
 
 /// Folders per page when listing them all (the API's maximum).
 const FOLDER_PAGE_LIMIT: u32 = 500;
 /// A guard against a server whose cursors never end.
 const MAX_FOLDER_PAGES: usize = 200;
-/// Assets shown as "recent" for a folder.
-const RECENT_ASSETS_LIMIT: u32 = 100;
 
 /// [`Event::Folders`] with every folder.
 pub(super) async fn folders(client: RunflowClient) -> Event {
@@ -39,22 +37,47 @@ pub(super) async fn create_folder(
     Event::FolderCreated(result)
 }
 
-/// [`Event::RecentAssets`] of `folder_id`, newest first.
-pub(super) async fn recent_assets(client: RunflowClient, folder_id: Option<String>) -> Event {
-    let query = ListQuery {
-        q: Filter::new()
-            .eq_or_null("folder_id", folder_id.as_deref())
-            .build(),
-        limit: Some(RECENT_ASSETS_LIMIT),
-        sort_by: Some("created_at:desc".to_owned()),
-        ..ListQuery::default()
+/// [`Event::FolderRenamed`] for folder `id`.
+pub(super) async fn rename_folder(client: RunflowClient, id: String, name: String) -> Event {
+    let name = name.trim().to_owned();
+    if name.is_empty() {
+        return Event::FolderRenamed(Err("Give the folder a name.".to_owned()));
+    }
+    let patch = PatchRequest {
+        name: Some(name),
+        ..PatchRequest::default()
     };
     let result = client
-        .list_assets(&query)
+        .update_folder(&id, &patch)
         .await
-        .map(|page| page.items)
-        .map_err(|e| e.to_string());
-    Event::RecentAssets { folder_id, result }
+        .map_err(|err| match err {
+            ApiError::Conflict { .. } => {
+                "A folder with that name already exists beside it; pick another name.".to_owned()
+            }
+            ApiError::NotFound { .. } => {
+                "The folder no longer exists (deleted elsewhere).".to_owned()
+            }
+            other if other.is_unsupported() => {
+                "This Runflow server does not support renaming folders.".to_owned()
+            }
+            other => other.to_string(),
+        });
+    Event::FolderRenamed(result)
+}
+
+/// [`Event::FolderDeleted`] for folder `id`. Runflow refuses to delete a folder that still
+/// holds assets or folders; the message says what to do about it.
+pub(super) async fn delete_folder(client: RunflowClient, id: String) -> Event {
+    let result = match client.delete_folder(&id).await {
+        Ok(()) | Err(ApiError::NotFound { .. }) => Ok(()),
+        Err(ApiError::Conflict { .. }) => Err(
+            "Runflow only deletes empty folders, and this one still holds assets or folders. \
+             Move or delete what is inside it first, then delete the folder."
+                .to_owned(),
+        ),
+        Err(other) => Err(other.to_string()),
+    };
+    Event::FolderDeleted { id, result }
 }
 
 /// Every folder, following cursors.

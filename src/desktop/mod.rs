@@ -5,8 +5,9 @@
 //!   connection, the upload engine and the offline demo ([`spawn`]). Its concerns live in
 //!   private modules beside it: `connect` (finding, checking, storing and deleting the key;
 //!   the demo), `target` (the client of a connection and its quick check), `engine_host` (the
-//!   upload engine), `listing` (folders and recent assets) and `clipboard` (pasting images).
+//!   upload engine), `listing` (folders), `assets` (gallery pages, deleting and moving assets) and `clipboard` (pasting images).
 
+mod assets;
 pub mod backend;
 mod clipboard;
 mod connect;
@@ -16,4 +17,4 @@ pub mod protocol;
 mod target;
 
 pub use backend::{BackendHandle, BackendOptions, spawn};
-pub use protocol::{Command, Connection, Event, Level};
+pub use protocol::{AssetPage, AssetPurpose, Command, Connection, Event, Level, Thumbnail};

@@ -1,11 +1,16 @@
 //! The contract between the window and its backend: [`Command`]s in, [`Event`]s out. Nothing
 //! here knows about egui; the window turns intents into commands and events into state.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::api::ApiKey;
 use crate::api::models::{Asset, Folder};
 use crate::auth::Settings;
+use crate::library::ViewSpec;
+use crate::library::thumbs::{ThumbEvent, ThumbRequest};
 use crate::upload;
 
 /// What the window asks of the backend.
@@ -36,10 +41,61 @@ pub enum Command {
         /// Its parent; `None` is the root.
         parent_id: Option<String>,
     },
-    /// List the newest assets of a folder (`None` = root), one page.
-    LoadRecentAssets {
+    /// Rename a folder.
+    RenameFolder {
         /// The folder.
+        id: String,
+        /// Its new name.
+        name: String,
+    },
+    /// Delete an (empty) folder.
+    DeleteFolder {
+        /// The folder.
+        id: String,
+    },
+    /// Load one page of a gallery view: the first (`cursor: None`) or the one after `cursor`.
+    LoadAssets {
+        /// What the view shows.
+        view: ViewSpec,
+        /// Where to continue; `None` is the first page.
+        cursor: Option<String>,
+        /// Page size.
+        limit: u32,
+        /// Echoed in [`Event::AssetsPage`], so pages of an older view are told apart.
+        generation: u64,
+    },
+    /// Delete assets, a few at a time; each answers with [`Event::AssetDeleted`].
+    DeleteAssets {
+        /// The assets.
+        ids: Vec<String>,
+    },
+    /// Move assets into a folder (`None` = root); each answers with [`Event::AssetMoved`].
+    MoveAssets {
+        /// The assets.
+        ids: Vec<String>,
+        /// The destination.
         folder_id: Option<String>,
+    },
+    /// Read an asset again for fresh signed URLs, for `purpose`.
+    FetchAsset {
+        /// The asset.
+        id: String,
+        /// What the window does with it.
+        purpose: AssetPurpose,
+    },
+    /// Remember the gallery's view in the settings, so it survives a restart.
+    SaveView(ViewSpec),
+    /// The thumbnails the gallery wants now, most urgent first; others still loading are
+    /// dropped.
+    WantThumbnails(Vec<ThumbRequest>),
+    /// Show a just-uploaded file's own pixels until the server's thumbnail arrives.
+    PreviewLocalFile {
+        /// The new asset.
+        asset_id: String,
+        /// The file that was uploaded.
+        path: PathBuf,
+        /// Longest side wanted, in pixels.
+        size_px: u32,
     },
     /// Read an image from the clipboard and upload it as a PNG with a generated name.
     PasteImage {
@@ -77,6 +133,36 @@ pub struct Connection {
     pub key_source: String,
     /// Whether this is the built-in offline demo.
     pub demo: bool,
+}
+
+/// What a freshly read asset is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssetPurpose {
+    /// Copy its signed URL.
+    CopyUrl,
+    /// Open its signed URL in the browser.
+    OpenInBrowser,
+    /// Copy a curl command that starts a model run with it.
+    CopyCurl,
+}
+
+/// One page of a gallery view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetPage {
+    /// The assets, in the view's order.
+    pub items: Vec<Asset>,
+    /// The cursor of the next page; `None` on the last.
+    pub next: Option<String>,
+}
+
+/// A thumbnail (or why there is none), shared rather than copied on its way to the window.
+#[derive(Debug, Clone)]
+pub struct Thumbnail(pub Arc<ThumbEvent>);
+
+impl PartialEq for Thumbnail {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// How loud a message is.
@@ -131,13 +217,45 @@ pub enum Event {
     Folders(Result<Vec<Folder>, String>),
     /// A folder was created, or why not.
     FolderCreated(Result<Folder, String>),
-    /// The newest assets of a folder, or why they could not be listed.
-    RecentAssets {
-        /// The folder (`None` = root).
-        folder_id: Option<String>,
-        /// The assets, newest first.
-        result: Result<Vec<Asset>, String>,
+    /// A folder was renamed, or why not.
+    FolderRenamed(Result<Folder, String>),
+    /// A folder was deleted, or why not.
+    FolderDeleted {
+        /// The folder.
+        id: String,
+        /// What happened.
+        result: Result<(), String>,
     },
+    /// A page of a gallery view, or why it could not be loaded.
+    AssetsPage {
+        /// The generation of [`Command::LoadAssets`].
+        generation: u64,
+        /// The page.
+        result: Result<AssetPage, String>,
+    },
+    /// An asset was deleted, or why not.
+    AssetDeleted {
+        /// The asset.
+        id: String,
+        /// What happened.
+        result: Result<(), String>,
+    },
+    /// An asset was moved (the updated record), or why not.
+    AssetMoved {
+        /// The asset.
+        id: String,
+        /// What happened.
+        result: Result<Asset, String>,
+    },
+    /// An asset read again for [`Command::FetchAsset`].
+    AssetFetched {
+        /// What it is for.
+        purpose: AssetPurpose,
+        /// The asset, or why it could not be read.
+        result: Result<Asset, String>,
+    },
+    /// A thumbnail is ready or failed.
+    Thumbnail(Thumbnail),
     /// The upload engine was (re)started for a new connection: forget every queued row; the
     /// journal's unfinished files come again as `Added { resumed: true }`.
     EngineRestarted,

@@ -2,3 +2,6 @@
 //! ([`view`]), and the thumbnail pipeline ([`thumbs`]).
 
 pub mod thumbs;
+pub mod view;
+
+pub use view::{KindFilter, SortOrder, ViewSpec};

@@ -15,10 +15,14 @@ use crate::desktop::{self, BackendHandle, BackendOptions, Command, Event, Level}
 use crate::upload;
 
 use super::drop::{Intent, drop_overlay_ui, drop_zone_ui, pasted_name, pasted_paths};
-use super::library::{RecentIntent, destination_name, folder_picker_ui, recent_ui};
+use super::destination::{destination_name, destination_picker_ui};
+use super::gallery::{
+    self, GalleryIntent, ThumbCache, confirm_delete_ui, details_ui, folder_dialog_ui,
+    folder_tree_ui, gallery_ui,
+};
 use super::queue::{batch_header_ui, queue_ui};
 use super::settings::{SettingsDraft, SettingsOutcome, settings_ui};
-use super::state::{AppState, ConnectionStatus, Screen};
+use super::state::{AppState, ConnectionStatus, Effect, Screen, SidePanel};
 use super::welcome::welcome_ui;
 
 /// How the window was started.
@@ -44,6 +48,7 @@ pub struct RunflowApp {
     backend: BackendHandle,
     inbox: UnboundedReceiver<Event>,
     state: AppState,
+    thumbs: ThumbCache,
     outbox: Vec<Command>,
     intents: Vec<Intent>,
     applied_theme: Option<Theme>,
@@ -66,6 +71,7 @@ impl RunflowApp {
             backend,
             inbox,
             state: AppState::new(options.drag_and_drop),
+            thumbs: ThumbCache::default(),
             outbox: Vec::new(),
             intents: Vec::new(),
             applied_theme: None,
@@ -77,6 +83,38 @@ impl RunflowApp {
     /// The window's state (for tests).
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The thumbnail textures (for tests and benchmarks).
+    pub fn thumbs(&self) -> &ThumbCache {
+        &self.thumbs
+    }
+
+    /// Applies one backend event; thumbnails become textures here, as that needs `ctx`.
+    fn apply(&mut self, ctx: &egui::Context, event: Event, now: f64) {
+        match &event {
+            Event::Thumbnail(thumbnail) => {
+                self.thumbs.apply(ctx, &thumbnail.0);
+                return;
+            }
+            Event::AssetDeleted { id, result: Ok(()) } => self.thumbs.forget(id),
+            _ => {}
+        }
+        let follow_up = self.state.apply(event, now);
+        self.outbox.extend(follow_up);
+    }
+
+    /// Clipboard and browser work asked for by events.
+    fn run_effects(&mut self, ctx: &egui::Context, now: f64) {
+        for effect in std::mem::take(&mut self.state.effects) {
+            match effect {
+                Effect::Copy { text, notice } => {
+                    ctx.copy_text(text);
+                    self.state.toasts.push(Level::Success, notice, now);
+                }
+                Effect::OpenUrl(url) => ctx.open_url(egui::OpenUrl::new_tab(url)),
+            }
+        }
     }
 
     fn send_outbox(&mut self) {
@@ -106,7 +144,7 @@ impl RunflowApp {
         }
         self.outbox.push(Command::Upload(upload::Command::Add {
             paths,
-            folder_id: self.state.destination.clone(),
+            folder_id: self.state.destination(),
             force: false,
         }));
     }
@@ -182,7 +220,7 @@ impl RunflowApp {
     /// Encodes a pasted image as PNG off the UI thread and queues it.
     fn upload_pasted_image(&self, image: Arc<egui::ColorImage>) {
         let backend = self.backend.clone();
-        let folder_id = self.state.destination.clone();
+        let folder_id = self.state.destination();
         self.runtime.spawn_blocking(move || {
             let [width, height] = image.size;
             let rgba: Vec<u8> = image
@@ -215,7 +253,7 @@ impl RunflowApp {
     /// Runs the intents that need the runtime: native dialogs never block the UI thread.
     fn run_intents(&mut self) {
         for intent in std::mem::take(&mut self.intents) {
-            let folder_id = self.state.destination.clone();
+            let folder_id = self.state.destination();
             match intent {
                 Intent::PasteImage => self.outbox.push(Command::PasteImage { folder_id }),
                 Intent::PickFiles | Intent::PickFolder => {
@@ -265,6 +303,7 @@ impl RunflowApp {
 
     fn main_ui(&mut self, ui: &mut Ui) {
         let state = &mut self.state;
+        state.thumb_px = gallery::grid::thumb_px(ui.ctx(), gallery::grid::THUMB_SIZE);
         let mut upload_commands = Vec::new();
         egui::Panel::top("top-bar").show(ui, |ui| {
             ui.add_space(4.0);
@@ -272,12 +311,14 @@ impl RunflowApp {
                 ui.label(RichText::new("Runflow Uploader").strong().size(17.0));
                 ui.separator();
                 ui.label("Upload to");
-                let mut destination = state.destination.clone();
-                if folder_picker_ui(ui, "destination", &state.folders, &mut destination) {
-                    self.outbox.push(state.set_destination(destination));
-                }
-                if ui.button("New folder...").clicked() {
-                    state.new_folder = Some(String::new());
+                let shown = state.gallery.view.folder_id.clone();
+                if let Some(pin) = destination_picker_ui(
+                    ui,
+                    &state.folders,
+                    &state.pinned_destination,
+                    shown.as_deref(),
+                ) {
+                    state.pinned_destination = pin;
                 }
                 ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
                     if ui.button("Settings").clicked() {
@@ -310,43 +351,89 @@ impl RunflowApp {
         egui::Panel::bottom("status-line").show(ui, |ui| {
             ui.horizontal(|ui| status_line_ui(ui, state));
         });
-        egui::Panel::right("library")
+        egui::Panel::left("folders")
             .resizable(true)
-            .default_size(300.0)
+            .default_size(210.0)
             .show(ui, |ui| {
-                let title = format!(
-                    "In {}",
-                    destination_name(&state.folders, state.destination.as_deref())
+                folder_tree_ui(
+                    ui,
+                    &mut state.gallery,
+                    &state.folders,
+                    &mut state.folder_dialog,
+                    &mut self.outbox,
                 );
-                if recent_ui(ui, &title, &state.recent) == Some(RecentIntent::Refresh) {
-                    let command = state.set_destination(state.destination.clone());
-                    self.outbox.push(command);
+            });
+        egui::Panel::right("side")
+            .resizable(true)
+            .default_size(340.0)
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    let active = state.queue.batch.active_files + state.queue.batch.queued_files;
+                    let uploads = if active > 0 {
+                        format!("Uploads ({active})")
+                    } else {
+                        "Uploads".to_owned()
+                    };
+                    ui.selectable_value(&mut state.side_panel, SidePanel::Uploads, uploads);
+                    ui.selectable_value(&mut state.side_panel, SidePanel::Details, "Details");
+                });
+                ui.separator();
+                match state.side_panel {
+                    SidePanel::Uploads => {
+                        let destination =
+                            destination_name(&state.folders, state.destination().as_deref());
+                        let empty = state.queue.is_empty();
+                        drop_zone_ui(
+                            ui,
+                            empty,
+                            state.drag_and_drop,
+                            &destination,
+                            &mut self.intents,
+                        );
+                        if !empty {
+                            ui.add_space(6.0);
+                            batch_header_ui(ui, &state.queue, &mut upload_commands);
+                            ui.separator();
+                            queue_ui(ui, &mut state.queue, &mut upload_commands);
+                        }
+                    }
+                    SidePanel::Details => {
+                        let notice = details_ui(
+                            ui,
+                            &mut state.gallery,
+                            &mut self.thumbs,
+                            &state.folders,
+                            &mut self.outbox,
+                        );
+                        if let Some(notice) = notice {
+                            let now = ui.input(|i| i.time);
+                            state.toasts.push(Level::Success, notice, now);
+                        }
+                    }
                 }
             });
         egui::CentralPanel::default().show(ui, |ui| {
-            let destination = destination_name(&state.folders, state.destination.as_deref());
-            if state.queue.is_empty() {
-                drop_zone_ui(
-                    ui,
-                    true,
-                    state.drag_and_drop,
-                    &destination,
-                    &mut self.intents,
-                );
-            } else {
-                drop_zone_ui(
-                    ui,
-                    false,
-                    state.drag_and_drop,
-                    &destination,
-                    &mut self.intents,
-                );
-                ui.add_space(6.0);
-                batch_header_ui(ui, &state.queue, &mut upload_commands);
-                ui.separator();
-                queue_ui(ui, &mut state.queue, &mut upload_commands);
+            let intent = gallery_ui(
+                ui,
+                &mut state.gallery,
+                &mut self.thumbs,
+                &state.folders,
+                &mut self.outbox,
+            );
+            if intent == Some(GalleryIntent::ShowDetails) {
+                state.side_panel = SidePanel::Details;
             }
         });
+        if let Some(wanted) = self.thumbs.end_frame() {
+            self.outbox.push(Command::WantThumbnails(wanted));
+        }
+        let now = ui.input(|i| i.time);
+        let (commands, again) = state.gallery.tick(now);
+        self.outbox.extend(commands);
+        if let Some(seconds) = again {
+            ui.ctx()
+                .request_repaint_after(Duration::from_secs_f64(seconds.max(0.01)));
+        }
         self.outbox
             .extend(upload_commands.into_iter().map(Command::Upload));
     }
@@ -368,36 +455,9 @@ impl RunflowApp {
                 state.settings_dialog = Some(draft);
             }
         }
-        if let Some(mut name) = state.new_folder.take() {
-            let parent = destination_name(&state.folders, state.destination.as_deref());
-            let mut keep = true;
-            let response = egui::Modal::new(egui::Id::unique("new-folder")).show(ctx, |ui| {
-                ui.heading("New folder");
-                ui.label(format!("Inside {parent}"));
-                let label = ui.label("Name");
-                let field = ui.text_edit_singleline(&mut name).labelled_by(label.id);
-                field.request_focus();
-                let entered = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
-                ui.horizontal(|ui| {
-                    let valid = !name.trim().is_empty();
-                    if (ui.add_enabled(valid, egui::Button::new("Create")).clicked() || entered)
-                        && valid
-                    {
-                        self.outbox.push(Command::CreateFolder {
-                            name: name.trim().to_owned(),
-                            parent_id: state.destination.clone(),
-                        });
-                        keep = false;
-                    }
-                    if ui.button("Cancel").clicked() {
-                        keep = false;
-                    }
-                });
-            });
-            if keep && !response.should_close() {
-                state.new_folder = Some(name);
-            }
-        }
+        self.outbox
+            .extend(folder_dialog_ui(ctx, &mut state.folder_dialog, &state.folders));
+        self.outbox.extend(confirm_delete_ui(ctx, &mut state.gallery));
     }
 }
 
@@ -406,14 +466,14 @@ impl eframe::App for RunflowApp {
         let now = ctx.input(|i| i.time);
         let started = Instant::now();
         while let Ok(event) = self.inbox.try_recv() {
-            let follow_up = self.state.apply(event, now);
-            self.outbox.extend(follow_up);
+            self.apply(ctx, event, now);
             if started.elapsed() > INBOX_BUDGET {
                 // More next frame; the UI stays responsive under a flood of events.
                 ctx.request_repaint();
                 break;
             }
         }
+        self.run_effects(ctx, now);
         self.apply_theme(ctx);
         self.take_open_files(ctx);
         self.handle_input(ctx);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use egui::{Align, Align2, Color32, Layout, RichText, Ui};
 
-use super::library::destination_name;
+use super::destination::destination_name;
 use super::state::{AppState, ConnectionStatus};
 
 /// Things the views ask for that need the runtime (native dialogs, clipboard).
@@ -106,7 +106,7 @@ pub(super) fn drop_overlay_ui(ctx: &egui::Context, state: &AppState) {
         egui::Id::unique("drop-overlay"),
     ));
     painter.rect_filled(rect, 0.0, Color32::from_black_alpha(170));
-    let destination = destination_name(&state.folders, state.destination.as_deref());
+    let destination = destination_name(&state.folders, state.destination().as_deref());
     let text = if matches!(state.connection, ConnectionStatus::Connected(_)) {
         format!("Drop to upload to {destination}")
     } else {

@@ -3,11 +3,14 @@
 //!
 //! - [`app`]: the `eframe::App` (drains events in `logic`, draws in `ui`).
 //! - [`state`]: what the window shows and how events change it (pure).
-//! - [`queue`], [`drop`], [`welcome`], [`settings`], [`library`], [`toasts`]: the views.
+//! - [`gallery`]: the asset library (grid, folders, details, selection).
+//! - [`queue`], [`drop`], [`welcome`], [`settings`], [`destination`], [`toasts`]: the other
+//!   views.
 
 mod app;
+mod destination;
 mod drop;
-mod library;
+pub mod gallery;
 mod queue;
 mod settings;
 mod state;
@@ -17,7 +20,7 @@ mod welcome;
 pub use app::{AppOptions, RunflowApp};
 pub use drop::pasted_paths;
 pub use queue::{QueueState, Row, batch_header_ui, human_duration, queue_ui, state_text};
-pub use state::{AppState, ConnectionStatus, Loadable, Screen};
+pub use state::{AppState, ConnectionStatus, Effect, Loadable, Screen, SidePanel};
 pub use toasts::{Toast, Toasts};
 pub use welcome::{WelcomeState, welcome_ui};
 

@@ -48,8 +48,9 @@ pub struct QueueState {
 /// What a finished upload means for the rest of the window.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Finished {
-    /// A new asset exists (for the library view).
-    Uploaded(Box<crate::api::models::Asset>),
+    /// A new asset exists (for the library view), uploaded from this file (`None` for pasted
+    /// bytes).
+    Uploaded(Box<crate::api::models::Asset>, Option<PathBuf>),
     /// The engine went idle: a batch ended.
     BatchEnded {
         /// Files uploaded or already there.
@@ -100,7 +101,7 @@ impl QueueState {
                 }
                 row.state = state.clone();
                 if let FileState::Done(asset) = state {
-                    return Some(Finished::Uploaded(asset));
+                    return Some(Finished::Uploaded(asset, row.path.clone()));
                 }
             }
             Event::Progress {
@@ -394,14 +395,19 @@ pub fn state_text(row: &Row) -> (String, Color32) {
     }
 }
 
-/// A small coloured badge naming the media type.
-pub fn type_badge_ui(ui: &mut Ui, mime_type: Option<&str>) {
-    let (label, color) = match mime_type.and_then(|m| m.split('/').next()) {
+/// The text and colour of a media type's badge.
+pub(super) fn type_badge(mime_type: Option<&str>) -> (&'static str, Color32) {
+    match mime_type.and_then(|m| m.split('/').next()) {
         Some("image") => ("IMG", Color32::from_rgb(70, 140, 220)),
         Some("video") => ("VID", Color32::from_rgb(160, 90, 210)),
         Some("audio") => ("AUD", Color32::from_rgb(230, 140, 40)),
         _ => ("FILE", Color32::GRAY),
-    };
+    }
+}
+
+/// A small coloured badge naming the media type.
+pub fn type_badge_ui(ui: &mut Ui, mime_type: Option<&str>) {
+    let (label, color) = type_badge(mime_type);
     egui::Frame::new()
         .fill(color)
         .corner_radius(4.0)
@@ -450,7 +456,7 @@ mod tests {
             id: FileId(1),
             state: FileState::Done(Box::default()),
         });
-        assert!(matches!(finished, Some(Finished::Uploaded(_))));
+        assert!(matches!(finished, Some(Finished::Uploaded(_, Some(_)))));
         queue.apply(Event::State {
             id: FileId(2),
             state: FileState::Failed(UploadFailure::Empty),

@@ -10,7 +10,7 @@ use crate::desktop::Command;
 use crate::diagnostics;
 use crate::upload::{self, MAX_CONCURRENCY};
 
-use super::library::folder_picker_ui;
+use super::destination::folder_picker_ui;
 use super::state::{ConnectionStatus, Loadable};
 
 /// The dialog's working copy of the settings.

@@ -1,11 +1,12 @@
 //! Everything the window shows, and how backend events change it. Pure: no I/O, no egui calls,
 //! so every transition is unit-testable.
 
-use crate::api::models::{Asset, Folder};
+use crate::api::models::Folder;
 use crate::auth::Settings;
-use crate::desktop::{Command, Connection, Event, Level};
+use crate::desktop::{AssetPurpose, Command, Connection, Event, Level};
 use crate::upload::human_bytes;
 
+use super::gallery::{FolderDialog, GalleryState, curl_snippet};
 use super::queue::{Finished, QueueState};
 use super::settings::SettingsDraft;
 use super::toasts::Toasts;
@@ -36,6 +37,30 @@ pub enum Loadable<T> {
     Failed(String),
 }
 
+/// What the right-hand panel shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SidePanel {
+    /// The drop zone and the upload queue.
+    #[default]
+    Uploads,
+    /// The selected asset's details.
+    Details,
+}
+
+/// Something only the window can do (it needs the egui context), asked for by an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Put text on the clipboard, then say `notice`.
+    Copy {
+        /// The text.
+        text: String,
+        /// What was copied, for a toast.
+        notice: String,
+    },
+    /// Open a link in the browser.
+    OpenUrl(String),
+}
+
 /// The connection as the status line shows it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum ConnectionStatus {
@@ -64,20 +89,27 @@ pub struct AppState {
     pub settings: Settings,
     /// The upload queue.
     pub queue: QueueState,
-    /// Every folder, for the destination picker.
+    /// Every folder, for the tree, the destination picker and "Move to...".
     pub folders: Loadable<Vec<Folder>>,
-    /// Where new uploads go (`None` = root).
-    pub destination: Option<String>,
-    /// The newest assets in the destination.
-    pub recent: Loadable<Vec<Asset>>,
+    /// A destination the user pinned for uploads (`Some(None)` = root); `None` follows the
+    /// folder shown in the gallery.
+    pub pinned_destination: Option<Option<String>>,
+    /// The asset library.
+    pub gallery: GalleryState,
+    /// What the right-hand panel shows.
+    pub side_panel: SidePanel,
+    /// Longest side of a card's thumbnail in pixels (set by the view), for local previews.
+    pub thumb_px: u32,
+    /// Clipboard and browser work for the window.
+    pub effects: Vec<Effect>,
     /// Messages in the corner.
     pub toasts: Toasts,
     /// The welcome screen's form.
     pub welcome: WelcomeState,
     /// The settings dialog, while open.
     pub settings_dialog: Option<SettingsDraft>,
-    /// The "new folder" dialog's name, while open.
-    pub new_folder: Option<String>,
+    /// The folder dialog (new, rename, delete), while open.
+    pub folder_dialog: Option<FolderDialog>,
     /// Whether files can be dropped on the window (not on native Wayland).
     pub drag_and_drop: bool,
 }
@@ -91,12 +123,15 @@ impl AppState {
             settings: Settings::default(),
             queue: QueueState::default(),
             folders: Loadable::NotLoaded,
-            destination: None,
-            recent: Loadable::NotLoaded,
+            pinned_destination: None,
+            gallery: GalleryState::default(),
+            side_panel: SidePanel::Uploads,
+            thumb_px: 160,
+            effects: Vec::new(),
             toasts: Toasts::default(),
             welcome: WelcomeState::default(),
             settings_dialog: None,
-            new_folder: None,
+            folder_dialog: None,
             drag_and_drop,
         }
     }
@@ -106,13 +141,29 @@ impl AppState {
         matches!(&self.connection, ConnectionStatus::Connected(c) if c.demo)
     }
 
+    /// Where new uploads go (`None` = root): the pinned folder, else the folder shown.
+    pub fn destination(&self) -> Option<String> {
+        match &self.pinned_destination {
+            Some(pinned) => pinned.clone(),
+            None => self.gallery.view.folder_id.clone(),
+        }
+    }
+
     /// Applies a backend event at time `now` (seconds); returns commands to send in response.
     pub fn apply(&mut self, event: Event, now: f64) -> Vec<Command> {
         let mut follow_up = Vec::new();
         match event {
             Event::Settings(settings) => {
-                if self.destination.is_none() {
-                    self.destination = settings.default_folder_id.clone();
+                if self.gallery.paging == super::gallery::Paging::NotLoaded {
+                    // Start-up: the gallery opens where it was left.
+                    self.gallery.view = settings.library_view.clone();
+                    self.gallery.search_draft = settings.library_view.search.clone();
+                }
+                if settings.default_folder_id != self.settings.default_folder_id {
+                    self.pinned_destination = settings
+                        .default_folder_id
+                        .clone()
+                        .map(Some);
                 }
                 self.settings = settings;
             }
@@ -139,11 +190,9 @@ impl AppState {
                     };
                     self.toasts.push(Level::Success, text, now);
                     self.folders = Loadable::Loading;
-                    self.recent = Loadable::Loading;
                     follow_up.push(Command::LoadFolders);
-                    follow_up.push(Command::LoadRecentAssets {
-                        folder_id: self.destination.clone(),
-                    });
+                    let view = self.gallery.view.clone();
+                    follow_up.extend(self.gallery.open(view));
                 }
                 self.connection = ConnectionStatus::Connected(connection);
                 self.screen = Screen::Main;
@@ -206,37 +255,101 @@ impl AppState {
             }
             Event::FolderCreated(result) => match result {
                 Ok(folder) => {
+                    let name = folder.name.clone().unwrap_or_default();
                     self.toasts.push(
                         Level::Success,
-                        format!(
-                            "Folder \"{}\" created; new uploads go there.",
-                            folder.name.clone().unwrap_or_default()
-                        ),
+                        format!("Folder \"{name}\" created."),
                         now,
                     );
                     if let Loadable::Ready(folders) = &mut self.folders {
                         folders.push(folder.clone());
                     }
-                    self.destination = folder.id.clone();
-                    self.recent = Loadable::Ready(Vec::new());
+                    let view = crate::library::ViewSpec {
+                        folder_id: folder.id.clone(),
+                        ..self.gallery.view.clone()
+                    };
+                    follow_up.extend(self.gallery.open(view));
                 }
                 Err(message) => self.toasts.push(Level::Error, message, now),
             },
-            Event::RecentAssets { folder_id, result } => {
-                if folder_id == self.destination {
-                    self.recent = match result {
-                        Ok(assets) => Loadable::Ready(assets),
-                        Err(message) => Loadable::Failed(message),
-                    };
+            Event::FolderRenamed(result) => match result {
+                Ok(folder) => {
+                    if let Loadable::Ready(folders) = &mut self.folders
+                        && let Some(slot) = folders.iter_mut().find(|f| f.id == folder.id)
+                    {
+                        *slot = folder.clone();
+                    }
+                    let name = folder.name.unwrap_or_default();
+                    self.toasts
+                        .push(Level::Success, format!("Folder renamed to \"{name}\"."), now);
+                }
+                Err(message) => self.toasts.push(Level::Error, message, now),
+            },
+            Event::FolderDeleted { id, result } => match result {
+                Ok(()) => {
+                    let mut parent = None;
+                    if let Loadable::Ready(folders) = &mut self.folders {
+                        parent = folders
+                            .iter()
+                            .find(|f| f.id.as_deref() == Some(id.as_str()))
+                            .and_then(|f| f.parent_id.clone());
+                        folders.retain(|f| f.id.as_deref() != Some(id.as_str()));
+                    }
+                    if self.pinned_destination == Some(Some(id.clone())) {
+                        self.pinned_destination = None;
+                    }
+                    if self.gallery.view.folder_id.as_deref() == Some(id.as_str()) {
+                        let view = crate::library::ViewSpec {
+                            folder_id: parent,
+                            ..self.gallery.view.clone()
+                        };
+                        follow_up.extend(self.gallery.open(view));
+                    }
+                    self.toasts.push(Level::Success, "Folder deleted.", now);
+                }
+                Err(message) => self.toasts.push(Level::Error, message, now),
+            },
+            Event::AssetsPage { generation, result } => {
+                self.gallery.apply_page(generation, result);
+            }
+            Event::AssetDeleted { id, result } => {
+                if let Some((level, text)) = self.gallery.apply_deleted(&id, result) {
+                    self.toasts.push(level, text, now);
                 }
             }
+            Event::AssetMoved { id, result } => {
+                if let Some((level, text)) = self.gallery.apply_moved(&id, result) {
+                    self.toasts.push(level, text, now);
+                }
+            }
+            Event::AssetFetched { purpose, result } => match result {
+                Ok(asset) => self.effects.push(self.asset_effect(purpose, &asset)),
+                Err(message) => self.toasts.push(Level::Error, message, now),
+            },
+            // Textures need the egui context: the window handles thumbnails before `apply`.
+            Event::Thumbnail(_) => {}
             Event::EngineRestarted => self.queue.clear(),
-            Event::Upload(event) => match self.queue.apply(event) {
-                Some(Finished::Uploaded(asset)) => {
-                    if let Loadable::Ready(recent) = &mut self.recent
-                        && asset.folder_id == self.destination
+            Event::Upload(event) => match {
+                if matches!(event, crate::upload::Event::Added { .. }) {
+                    self.side_panel = SidePanel::Uploads;
+                }
+                self.queue.apply(event)
+            } {
+                Some(Finished::Uploaded(asset, path)) => {
+                    let asset_id = asset.id.clone();
+                    let image = asset
+                        .mime_type
+                        .as_deref()
+                        .is_some_and(|m| m.starts_with("image/"));
+                    if self.gallery.insert_uploaded(*asset)
+                        && image
+                        && let (Some(asset_id), Some(path)) = (asset_id, path)
                     {
-                        recent.insert(0, *asset);
+                        follow_up.push(Command::PreviewLocalFile {
+                            asset_id,
+                            path,
+                            size_px: self.thumb_px,
+                        });
                     }
                 }
                 Some(Finished::BatchEnded { succeeded, failed }) => {
@@ -264,17 +377,33 @@ impl AppState {
         follow_up
     }
 
-    /// Switches the destination folder; returns the command that loads its assets.
-    pub fn set_destination(&mut self, folder_id: Option<String>) -> Command {
-        self.destination = folder_id.clone();
-        self.recent = Loadable::Loading;
-        Command::LoadRecentAssets { folder_id }
+    fn asset_effect(&self, purpose: AssetPurpose, asset: &crate::api::models::Asset) -> Effect {
+        let url = asset.url.clone().unwrap_or_default();
+        match purpose {
+            AssetPurpose::CopyUrl => Effect::Copy {
+                text: url,
+                notice: "Copied a fresh download link (it expires after a while).".to_owned(),
+            },
+            AssetPurpose::OpenInBrowser => Effect::OpenUrl(url),
+            AssetPurpose::CopyCurl => {
+                let base_url = match &self.connection {
+                    ConnectionStatus::Connected(c) => c.base_url.clone(),
+                    _ => "https://api.runflow.io".to_owned(),
+                };
+                Effect::Copy {
+                    text: curl_snippet(&base_url, asset),
+                    notice: "Copied a curl command that starts a run with this asset."
+                        .to_owned(),
+                }
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::models::Asset;
 
     fn connection(demo: bool) -> Connection {
         Connection {
@@ -293,7 +422,8 @@ mod tests {
         assert_eq!(state.screen, Screen::Starting);
         let follow = state.apply(Event::Connected(connection(false)), 0.0);
         assert_eq!(state.screen, Screen::Main);
-        assert_eq!(follow.len(), 2);
+        assert!(matches!(follow[0], Command::LoadFolders));
+        assert!(matches!(follow[1], Command::LoadAssets { cursor: None, .. }));
         assert_eq!(state.toasts.items()[0].text, "Connected as a@b.c (Org).");
         let again = state.apply(Event::Connected(connection(false)), 1.0);
         assert!(again.is_empty());
@@ -318,18 +448,30 @@ mod tests {
     }
 
     #[test]
-    fn finished_uploads_join_the_recent_list_of_their_folder() {
+    fn finished_uploads_join_the_gallery_with_a_local_preview() {
         let mut state = AppState::new(true);
-        state.recent = Loadable::Ready(Vec::new());
+        state.apply(Event::Connected(connection(false)), 0.0);
+        let generation = state.gallery.generation;
+        state.apply(
+            Event::AssetsPage {
+                generation,
+                result: Ok(crate::desktop::AssetPage {
+                    items: Vec::new(),
+                    next: None,
+                }),
+            },
+            0.0,
+        );
         let asset = Asset {
             id: Some("x".into()),
+            mime_type: Some("image/png".into()),
             folder_id: None,
             ..Asset::default()
         };
         state.apply(
             Event::Upload(crate::upload::Event::Added {
                 id: crate::upload::FileId(1),
-                path: None,
+                path: Some("/tmp/a.png".into()),
                 name: "a.png".into(),
                 size_bytes: Some(1),
                 mime_type: None,
@@ -338,13 +480,50 @@ mod tests {
             }),
             0.0,
         );
-        state.apply(
+        let follow = state.apply(
             Event::Upload(crate::upload::Event::State {
                 id: crate::upload::FileId(1),
                 state: crate::upload::FileState::Done(Box::new(asset.clone())),
             }),
             0.0,
         );
-        assert_eq!(state.recent, Loadable::Ready(vec![asset]));
+        assert_eq!(state.gallery.items, vec![asset]);
+        assert!(matches!(
+            &follow[..],
+            [Command::PreviewLocalFile { asset_id, .. }] if asset_id == "x"
+        ));
+    }
+
+    #[test]
+    fn the_destination_follows_the_folder_shown_unless_pinned() {
+        let mut state = AppState::new(true);
+        state.gallery.open(crate::library::ViewSpec {
+            folder_id: Some("f".into()),
+            ..Default::default()
+        });
+        assert_eq!(state.destination().as_deref(), Some("f"));
+        state.pinned_destination = Some(None);
+        assert_eq!(state.destination(), None);
+    }
+
+    #[test]
+    fn a_fetched_asset_becomes_a_clipboard_or_browser_effect() {
+        let mut state = AppState::new(true);
+        let asset = Asset {
+            id: Some("x".into()),
+            url: Some("https://s.example/x".into()),
+            ..Asset::default()
+        };
+        for purpose in [AssetPurpose::CopyUrl, AssetPurpose::OpenInBrowser] {
+            state.apply(
+                Event::AssetFetched {
+                    purpose,
+                    result: Ok(asset.clone()),
+                },
+                0.0,
+            );
+        }
+        assert!(matches!(&state.effects[0], Effect::Copy { text, .. } if text == "https://s.example/x"));
+        assert_eq!(state.effects[1], Effect::OpenUrl("https://s.example/x".into()));
     }
 }

@@ -1,0 +1,204 @@
+//! The details panel of the selected asset: a larger preview, every field of the record, and
+//! buttons to copy its id, copy or open a freshly signed URL, copy a curl command that starts a
+//! model run with it, and delete it.
+
+use egui::{RichText, Ui, vec2};
+
+use crate::api::models::{Asset, Folder};
+use crate::desktop::Command;
+use crate::desktop::protocol::AssetPurpose;
+use crate::upload::human_bytes;
+
+use super::super::state::Loadable;
+use super::folders::folder_chain;
+use super::grid::{paint_thumb, thumb_px};
+use super::state::GalleryState;
+use super::thumbs::ThumbCache;
+
+/// The model the curl snippet starts a run of (the guide's example).
+const EXAMPLE_MODEL: &str = "runflow/background-replace";
+
+/// The panel. Returns a message for a toast when something was copied.
+pub fn details_ui(
+    ui: &mut Ui,
+    gallery: &mut GalleryState,
+    thumbs: &mut ThumbCache,
+    folders: &Loadable<Vec<Folder>>,
+    out: &mut Vec<Command>,
+) -> Option<String> {
+    let Some(id) = gallery.details.clone() else {
+        ui.add_space(20.0);
+        ui.vertical_centered(|ui| {
+            ui.weak("Select an asset to see its details.");
+        });
+        return None;
+    };
+    let Some(asset) = gallery.asset(&id).cloned() else {
+        ui.weak("This asset is no longer in the folder shown.");
+        return None;
+    };
+    let mut notice = None;
+    egui::ScrollArea::vertical()
+        .id_salt("asset-details")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            let width = ui.available_width().min(360.0);
+            let size = vec2(width, width * 0.75);
+            let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
+            let thumb = thumbs.show(&asset, thumb_px(ui.ctx(), size));
+            paint_thumb(ui, rect, &thumb, asset.mime_type.as_deref());
+            ui.add_space(6.0);
+            ui.add(
+                egui::Label::new(
+                    RichText::new(asset.name.as_deref().unwrap_or("(unnamed)"))
+                        .strong()
+                        .size(16.0),
+                )
+                .wrap(),
+            );
+            ui.add_space(4.0);
+            ui.horizontal_wrapped(|ui| {
+                if ui.button("Copy id").clicked() {
+                    ui.ctx().copy_text(id.clone());
+                    notice = Some("Copied the asset id.".to_owned());
+                }
+                let mut fetch = |purpose| {
+                    out.push(Command::FetchAsset {
+                        id: id.clone(),
+                        purpose,
+                    });
+                };
+                if ui
+                    .button("Copy URL")
+                    .on_hover_text("A freshly signed download link (valid for a short time)")
+                    .clicked()
+                {
+                    fetch(AssetPurpose::CopyUrl);
+                }
+                if ui.button("Open in browser").clicked() {
+                    fetch(AssetPurpose::OpenInBrowser);
+                }
+                if ui
+                    .button("Copy curl for a run")
+                    .on_hover_text("A curl command that starts a model run with this asset")
+                    .clicked()
+                {
+                    fetch(AssetPurpose::CopyCurl);
+                }
+                if ui.button("Delete...").clicked() {
+                    gallery.ask_delete(vec![id.clone()]);
+                }
+            });
+            ui.separator();
+            fields_ui(ui, &asset, folders);
+        });
+    notice
+}
+
+fn fields_ui(ui: &mut Ui, asset: &Asset, folders: &Loadable<Vec<Folder>>) {
+    let folder = match (&asset.folder_id, folders) {
+        (None, _) => "Root".to_owned(),
+        (Some(id), Loadable::Ready(list)) => {
+            let path: Vec<String> = folder_chain(list, id).into_iter().map(|(_, n)| n).collect();
+            format!("{} ({id})", path.join(" / "))
+        }
+        (Some(id), _) => id.clone(),
+    };
+    let size = asset
+        .size_bytes
+        .map(|b| format!("{} ({b} bytes)", human_bytes(b)));
+    let uploader = asset.created_by_user.as_ref().and_then(|u| u.email.clone());
+    let rows: [(&str, Option<String>); 17] = [
+        ("id", asset.id.clone()),
+        ("name", asset.name.clone()),
+        ("folder", Some(folder)),
+        ("asset_type", asset.asset_type.clone()),
+        ("mime_type", asset.mime_type.clone()),
+        ("size_bytes", size),
+        ("created_at", asset.created_at.clone()),
+        ("updated_at", asset.updated_at.clone()),
+        ("created_by", asset.created_by.clone().or(uploader)),
+        ("org_id", asset.org_id.clone()),
+        ("source_type", asset.source_type.clone()),
+        ("source_id", asset.source_id.clone()),
+        ("r2_key", asset.r2_key.clone()),
+        ("url", asset.url.as_deref().map(signed_link)),
+        ("thumbnail_url", asset.thumbnail_url.as_deref().map(signed_link)),
+        ("deleted_at", asset.deleted_at.clone()),
+        ("deleted_by", asset.deleted_by.clone()),
+    ];
+    egui::Grid::new("asset-fields")
+        .num_columns(2)
+        .striped(true)
+        .spacing([10.0, 4.0])
+        .show(ui, |ui| {
+            for (name, value) in rows {
+                ui.weak(name);
+                match value {
+                    Some(value) => ui.add(egui::Label::new(value).wrap()),
+                    None => ui.weak("(none)"),
+                };
+                ui.end_row();
+            }
+        });
+}
+
+/// A signed link as the panel shows it: host and path, never the signature.
+fn signed_link(url: &str) -> String {
+    let bare = url.split(['?', '#']).next().unwrap_or_default();
+    format!("{bare} (signed; use Copy URL for a fresh link)")
+}
+
+/// A ready-to-run curl command starting a model run with `asset`, as in step 4 of the guide:
+/// the asset's freshly signed `url` goes in the model's image URL input (models take media
+/// URLs), and the key comes from the environment, never from the app.
+pub fn curl_snippet(base_url: &str, asset: &Asset) -> String {
+    let base = base_url.trim_end_matches('/');
+    let url = asset.url.as_deref().unwrap_or_default();
+    let body = serde_json::json!({
+        "input": {
+            "image_url": url,
+            "prompt": "white studio",
+        },
+    });
+    let body = serde_json::to_string_pretty(&body).unwrap_or_default();
+    // Inside single quotes only a single quote needs escaping.
+    let body = body.replace('\'', r"'\''");
+    let id = asset.id.as_deref().unwrap_or_default();
+    let name = asset.name.as_deref().unwrap_or_default();
+    format!(
+        "# Start a run of {EXAMPLE_MODEL} with the asset {name} ({id}).\n\
+         # The image_url is signed and expires soon: copy the command again if it is refused.\n\
+         curl -X POST {base}/v1/models/{EXAMPLE_MODEL}/runs \\\n  \
+         -H \"Authorization: Bearer $RUNFLOW_API_KEY\" \\\n  \
+         -H \"Content-Type: application/json\" \\\n  \
+         -d '{body}'\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_curl_snippet_uses_the_fresh_url_and_never_a_key() {
+        let asset = Asset {
+            id: Some("a1".into()),
+            name: Some("it's.png".into()),
+            url: Some("https://s.example/o?X-Amz-Signature=abc&x='y".into()),
+            ..Asset::default()
+        };
+        let snippet = curl_snippet("https://api.runflow.io/", &asset);
+        assert!(snippet.contains("curl -X POST https://api.runflow.io/v1/models/runflow/background-replace/runs"));
+        assert!(snippet.contains("$RUNFLOW_API_KEY"));
+        assert!(snippet.contains(r#""image_url": "https://s.example/o?X-Amz-Signature=abc&x='\''y""#), "{snippet}");
+        assert!(snippet.contains("(a1)"));
+    }
+
+    #[test]
+    fn links_in_the_panel_hide_their_signature() {
+        let shown = signed_link("https://s.example/o.png?X-Amz-Signature=abc");
+        assert!(shown.starts_with("https://s.example/o.png "));
+        assert!(!shown.contains("abc"));
+    }
+}

@@ -1,0 +1,654 @@
+//! The gallery grid: a toolbar (breadcrumbs, search, type, sort, refresh, selection actions)
+//! over a virtualized grid of cards that loads the next page as it is scrolled to.
+
+use egui::{
+    Align, Align2, Color32, FontId, Key, KeyboardShortcut, Layout, Modifiers, Rect, RichText,
+    Role, Sense, Stroke, Ui, Vec2, WidgetInfo, pos2, vec2,
+};
+
+use crate::api::models::{Asset, Folder};
+use crate::desktop::Command;
+use crate::library::thumbs::FileKind;
+use crate::library::{KindFilter, SortOrder, ViewSpec};
+use crate::upload::human_bytes;
+
+use super::super::queue::type_badge;
+use super::super::state::Loadable;
+use super::folders::{folder_chain, move_menu_ui};
+use super::state::{GalleryState, Paging};
+use super::thumbs::{ThumbCache, ThumbState};
+
+/// A card's size, in points.
+pub const CARD_SIZE: Vec2 = vec2(176.0, 178.0);
+/// The picture area inside a card, in points.
+pub const THUMB_SIZE: Vec2 = vec2(160.0, 120.0);
+const CARD_PADDING: f32 = 8.0;
+/// Rows below the visible ones whose thumbnails are asked for in advance.
+const PREFETCH_ROWS: usize = 2;
+
+/// Assets being dragged onto a folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraggedAssets(pub Vec<String>);
+
+/// What the gallery asks of the window beyond backend commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GalleryIntent {
+    /// Show the details panel (an asset was double-clicked or "Details" chosen).
+    ShowDetails,
+}
+
+/// Longest side, in pixels, of the thumbnails drawn in `size` points.
+pub fn thumb_px(ctx: &egui::Context, size: Vec2) -> u32 {
+    (size.x.max(size.y) * ctx.pixels_per_point()).round() as u32
+}
+
+/// The toolbar and the grid.
+pub fn gallery_ui(
+    ui: &mut Ui,
+    state: &mut GalleryState,
+    thumbs: &mut ThumbCache,
+    folders: &Loadable<Vec<Folder>>,
+    out: &mut Vec<Command>,
+) -> Option<GalleryIntent> {
+    let mut intent = None;
+    toolbar_ui(ui, state, folders, out);
+    shortcuts(ui, state, out);
+    ui.separator();
+    if state.items.is_empty() {
+        empty_ui(ui, state, out);
+    } else {
+        grid_ui(ui, state, thumbs, folders, out, &mut intent);
+    }
+    intent
+}
+
+fn toolbar_ui(
+    ui: &mut Ui,
+    state: &mut GalleryState,
+    folders: &Loadable<Vec<Folder>>,
+    out: &mut Vec<Command>,
+) {
+    ui.horizontal(|ui| {
+        let mut go_to = None;
+        let chain = match (folders, &state.view.folder_id) {
+            (Loadable::Ready(list), Some(id)) => folder_chain(list, id),
+            _ => Vec::new(),
+        };
+        let at_root = state.view.folder_id.is_none();
+        if ui
+            .selectable_label(at_root, RichText::new("Root").strong())
+            .on_hover_text("Assets outside any folder")
+            .clicked()
+            && !at_root
+        {
+            go_to = Some(None);
+        }
+        for (index, (id, name)) in chain.iter().enumerate() {
+            ui.weak(">");
+            let current = index + 1 == chain.len();
+            if ui
+                .selectable_label(current, RichText::new(name).strong())
+                .clicked()
+                && !current
+            {
+                go_to = Some(Some(id.clone()));
+            }
+        }
+        if let Some(folder_id) = go_to {
+            out.extend(open_folder(state, folder_id));
+        }
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            if ui
+                .button("Refresh")
+                .on_hover_text("Load the list again (F5)")
+                .clicked()
+            {
+                out.extend(state.reload(false));
+            }
+        });
+    });
+    // Wrapping, so the selection's actions never widen the panel past the window.
+    ui.horizontal_wrapped(|ui| {
+        let mut draft = state.search_draft.clone();
+        let search = ui.add(
+            egui::TextEdit::singleline(&mut draft)
+                .hint_text("Search names")
+                .desired_width(180.0),
+        );
+        let search = search.on_hover_text(
+            "Assets whose name starts with this text (the first letter in either case)",
+        );
+        let now = ui.input(|i| i.time);
+        if search.changed() {
+            state.edit_search(draft, now);
+        }
+        if !state.search_draft.is_empty() && ui.small_button("Clear search").clicked() {
+            state.edit_search(String::new(), now - 1.0);
+        }
+        let mut view = state.view.clone();
+        egui::ComboBox::from_id_salt("kind-filter")
+            .selected_text(view.kind.label())
+            .show_ui(ui, |ui| {
+                for kind in KindFilter::ALL {
+                    ui.selectable_value(&mut view.kind, kind, kind.label());
+                }
+            });
+        egui::ComboBox::from_id_salt("sort-order")
+            .selected_text(view.sort.label())
+            .show_ui(ui, |ui| {
+                for sort in SortOrder::ALL {
+                    ui.selectable_value(&mut view.sort, sort, sort.label());
+                }
+            });
+        if view.kind != state.view.kind || view.sort != state.view.sort {
+            out.extend(state.open(ViewSpec {
+                search: state.search_draft.trim().to_owned(),
+                ..view
+            }));
+        }
+        if !state.selection.is_empty() {
+            ui.separator();
+            selection_actions_ui(ui, state, folders, out);
+        }
+    });
+}
+
+fn selection_actions_ui(
+    ui: &mut Ui,
+    state: &mut GalleryState,
+    folders: &Loadable<Vec<Folder>>,
+    out: &mut Vec<Command>,
+) {
+    let count = state.selection.len();
+    ui.label(format!("{count} selected"));
+    let selected = state.selection.ordered(&state.items);
+    if let Some(folder_id) = move_menu_ui(ui, "Move to...", folders, &state.view.folder_id) {
+        out.extend(state.move_to(selected.clone(), folder_id));
+    }
+    if ui
+        .button("Delete...")
+        .on_hover_text("Delete the selected assets (Delete key)")
+        .clicked()
+    {
+        state.ask_delete(selected);
+    }
+    if ui
+        .small_button("Clear selection")
+        .on_hover_text("Esc")
+        .clicked()
+    {
+        state.selection.clear();
+    }
+}
+
+/// Switches the view to `folder_id`, keeping the type filter and sort.
+pub fn open_folder(state: &mut GalleryState, folder_id: Option<String>) -> Vec<Command> {
+    let view = ViewSpec {
+        folder_id,
+        search: String::new(),
+        ..state.view.clone()
+    };
+    state.open(view)
+}
+
+fn shortcuts(ui: &mut Ui, state: &mut GalleryState, out: &mut Vec<Command>) {
+    let refresh = KeyboardShortcut::new(Modifiers::NONE, Key::F5);
+    if ui.input_mut(|i| i.consume_shortcut(&refresh)) {
+        out.extend(state.reload(false));
+    }
+    // Text fields and open dialogs keep their own keys.
+    let typing = ui.ctx().memory(|m| m.focused().is_some());
+    if typing || state.confirm_delete.is_some() {
+        return;
+    }
+    let select_all = KeyboardShortcut::new(Modifiers::COMMAND, Key::A);
+    if ui.input_mut(|i| i.consume_shortcut(&select_all)) {
+        state.selection.select_all(&state.items);
+    }
+    if ui.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape)) {
+        state.selection.clear();
+    }
+    if ui.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Delete)) && !state.selection.is_empty()
+    {
+        state.ask_delete(state.selection.ordered(&state.items));
+    }
+}
+
+fn empty_ui(ui: &mut Ui, state: &mut GalleryState, out: &mut Vec<Command>) {
+    ui.add_space(40.0);
+    ui.vertical_centered(|ui| match &state.paging {
+        Paging::NotLoaded => {
+            ui.weak("Connect to see your assets.");
+        }
+        Paging::Loading => {
+            ui.spinner();
+            ui.weak("Loading assets...");
+        }
+        Paging::Failed(message) => {
+            ui.colored_label(ui.visuals().error_fg_color, message);
+            if ui.button("Try again").clicked() {
+                out.extend(state.retry());
+            }
+        }
+        Paging::Idle { .. } => {
+            let narrowed = !state.view.search.is_empty() || state.view.kind != KindFilter::All;
+            if narrowed {
+                ui.label(RichText::new("No assets match").size(16.0));
+                ui.weak(match state.view.search.as_str() {
+                    "" => format!("No {} in this folder.", state.view.kind.label().to_lowercase()),
+                    search => format!(
+                        "No {} named \"{search}...\" in this folder.",
+                        state.view.kind.label().to_lowercase()
+                    ),
+                });
+                if ui.button("Show everything").clicked() {
+                    out.extend(state.open(ViewSpec {
+                        folder_id: state.view.folder_id.clone(),
+                        sort: state.view.sort,
+                        ..ViewSpec::default()
+                    }));
+                }
+            } else if state.search_pending() {
+                ui.spinner();
+            } else {
+                ui.label(RichText::new("This folder is empty").size(16.0));
+                ui.weak("Drop files on the window to upload them here.");
+            }
+        }
+    });
+}
+
+fn grid_ui(
+    ui: &mut Ui,
+    state: &mut GalleryState,
+    thumbs: &mut ThumbCache,
+    folders: &Loadable<Vec<Folder>>,
+    out: &mut Vec<Command>,
+    intent: &mut Option<GalleryIntent>,
+) {
+    let spacing = ui.spacing().item_spacing;
+    let columns = (((ui.available_width() + spacing.x) / (CARD_SIZE.x + spacing.x)).floor()
+        as usize)
+        .max(1);
+    let rows = state.items.len().div_ceil(columns);
+    let size_px = thumb_px(ui.ctx(), THUMB_SIZE);
+    egui::ScrollArea::vertical()
+        .id_salt("gallery-grid")
+        .auto_shrink([false, false])
+        .show_rows(ui, CARD_SIZE.y, rows + 1, |ui, range| {
+            for row in range.clone() {
+                if row == rows {
+                    footer_ui(ui, state, out);
+                    continue;
+                }
+                ui.horizontal(|ui| {
+                    let end = ((row + 1) * columns).min(state.items.len());
+                    for index in row * columns..end {
+                        card_row_item(ui, state, thumbs, folders, index, size_px, out, intent);
+                    }
+                });
+            }
+            let len = state.items.len();
+            let ahead = (range.end * columns).min(len)..((range.end + PREFETCH_ROWS) * columns).min(len);
+            for asset in &state.items[ahead] {
+                thumbs.prefetch(asset, size_px);
+            }
+        });
+    dragged_label_ui(ui.ctx());
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one card needs the whole gallery's context; bundling it would only rename it"
+)]
+fn card_row_item(
+    ui: &mut Ui,
+    state: &mut GalleryState,
+    thumbs: &mut ThumbCache,
+    folders: &Loadable<Vec<Folder>>,
+    index: usize,
+    size_px: u32,
+    out: &mut Vec<Command>,
+    intent: &mut Option<GalleryIntent>,
+) {
+    let asset = &state.items[index];
+    let Some(id) = asset.id.clone() else {
+        return;
+    };
+    let thumb = thumbs.show(asset, size_px);
+    let card = Card {
+        asset,
+        thumb: &thumb,
+        selected: state.selection.contains(&id),
+        busy: state.busy.contains(&id),
+        error: state.errors.get(&id).map(String::as_str),
+    };
+    let response = card.ui(ui);
+    if response.drag_started() {
+        let ids = if state.selection.contains(&id) {
+            state.selection.ordered(&state.items)
+        } else {
+            vec![id.clone()]
+        };
+        response.dnd_set_drag_payload(DraggedAssets(ids));
+    }
+    if response.clicked() {
+        let modifiers = ui.input(|i| i.modifiers);
+        state
+            .selection
+            .click(&state.items, &id, modifiers.command, modifiers.shift);
+        state.details = Some(id.clone());
+    }
+    if response.double_clicked() {
+        state.details = Some(id.clone());
+        *intent = Some(GalleryIntent::ShowDetails);
+    }
+    response.context_menu(|ui| {
+        if !state.selection.contains(&id) {
+            state.selection.click(&state.items, &id, false, false);
+        }
+        let selected = state.selection.ordered(&state.items);
+        if ui.button("Details").clicked() {
+            state.details = Some(id.clone());
+            *intent = Some(GalleryIntent::ShowDetails);
+        }
+        let label = if selected.len() > 1 {
+            format!("Move {} assets to...", selected.len())
+        } else {
+            "Move to...".to_owned()
+        };
+        if let Some(folder_id) = move_menu_ui(ui, &label, folders, &state.view.folder_id) {
+            out.extend(state.move_to(selected.clone(), folder_id));
+        }
+        let label = if selected.len() > 1 {
+            format!("Delete {} assets...", selected.len())
+        } else {
+            "Delete...".to_owned()
+        };
+        if ui.button(label).clicked() {
+            state.ask_delete(selected);
+        }
+    });
+}
+
+fn footer_ui(ui: &mut Ui, state: &mut GalleryState, out: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        ui.set_min_height(CARD_SIZE.y * 0.5);
+        match &state.paging {
+            Paging::Idle { next: Some(_) } => {
+                // The footer is on screen: time for the next page.
+                out.extend(state.load_more());
+                ui.spinner();
+                ui.weak("Loading more...");
+            }
+            Paging::Loading => {
+                ui.spinner();
+                ui.weak("Loading more...");
+            }
+            Paging::Failed(message) => {
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("The next page could not be loaded: {message}"),
+                );
+                if ui.button("Retry").clicked() {
+                    out.extend(state.retry());
+                }
+            }
+            Paging::Idle { next: None } | Paging::NotLoaded => {
+                let count = state.items.len();
+                ui.weak(format!(
+                    "{count} {} - all loaded",
+                    if count == 1 { "asset" } else { "assets" }
+                ));
+            }
+        }
+    });
+}
+
+/// A label following the pointer while cards are dragged.
+fn dragged_label_ui(ctx: &egui::Context) {
+    let Some(payload) = egui::DragAndDrop::payload::<DraggedAssets>(ctx) else {
+        return;
+    };
+    let Some(pointer) = ctx.pointer_latest_pos() else {
+        return;
+    };
+    let count = payload.0.len();
+    let text = if count == 1 {
+        "Move 1 asset to a folder".to_owned()
+    } else {
+        format!("Move {count} assets to a folder")
+    };
+    let painter = ctx.layer_painter(egui::LayerId::new(
+        egui::Order::Tooltip,
+        egui::Id::unique("dragged-assets"),
+    ));
+    let galley = painter.layout_no_wrap(text, FontId::proportional(13.0), Color32::WHITE);
+    let rect = Rect::from_min_size(pointer + vec2(14.0, 10.0), galley.size() + vec2(12.0, 8.0));
+    painter.rect_filled(rect, 6.0, Color32::from_rgb(40, 110, 200));
+    painter.galley(rect.min + vec2(6.0, 4.0), galley, Color32::WHITE);
+}
+
+/// One card, painted directly (cheap enough for thousands of frames while scrolling).
+pub struct Card<'a> {
+    /// The asset.
+    pub asset: &'a Asset,
+    /// Its picture.
+    pub thumb: &'a ThumbState,
+    /// Whether it is selected.
+    pub selected: bool,
+    /// Whether a delete or move of it is in flight.
+    pub busy: bool,
+    /// The last delete or move error.
+    pub error: Option<&'a str>,
+}
+
+impl Card<'_> {
+    /// Draws the card; the response carries its clicks, drags and accessible name.
+    pub fn ui(&self, ui: &mut Ui) -> egui::Response {
+        let name = self.asset.name.as_deref().unwrap_or("(unnamed)");
+        let (rect, response) = ui.allocate_exact_size(CARD_SIZE, Sense::click_and_drag());
+        response.widget_info(|| {
+            WidgetInfo::selected(Role::Button, true, self.selected, name)
+        });
+        if ui.is_rect_visible(rect) {
+            self.paint(ui, rect, name, response.hovered());
+        }
+        let mut tooltip = name.to_owned();
+        if let ThumbState::Failed(reason) = self.thumb {
+            tooltip.push_str(&format!("\nPreview failed: {reason}"));
+        }
+        if let Some(error) = self.error {
+            tooltip.push_str(&format!("\n{error}"));
+        }
+        response.on_hover_text(tooltip)
+    }
+
+    fn paint(&self, ui: &Ui, rect: Rect, name: &str, hovered: bool) {
+        let visuals = ui.visuals();
+        let painter = ui.painter();
+        let (fill, stroke) = if self.selected {
+            (visuals.selection.bg_fill.gamma_multiply(0.35), visuals.selection.stroke)
+        } else if hovered {
+            (visuals.faint_bg_color, visuals.widgets.hovered.bg_stroke)
+        } else {
+            (visuals.faint_bg_color, Stroke::NONE)
+        };
+        let stroke = if self.error.is_some() {
+            Stroke::new(2.0, visuals.error_fg_color)
+        } else {
+            stroke
+        };
+        painter.rect(rect, 8.0, fill, stroke, egui::StrokeKind::Inside);
+        let picture = Rect::from_min_size(rect.min + Vec2::splat(CARD_PADDING), THUMB_SIZE);
+        paint_thumb(ui, picture, self.thumb, self.asset.mime_type.as_deref());
+
+        let (badge, color) = type_badge(self.asset.mime_type.as_deref());
+        let badge_galley = painter.layout_no_wrap(
+            badge.to_owned(),
+            FontId::proportional(10.0),
+            Color32::WHITE,
+        );
+        let badge_rect = Rect::from_min_size(
+            picture.min + vec2(4.0, 4.0),
+            badge_galley.size() + vec2(8.0, 4.0),
+        );
+        painter.rect_filled(badge_rect, 3.0, color);
+        painter.galley(badge_rect.min + vec2(4.0, 2.0), badge_galley, Color32::WHITE);
+
+        let text_width = rect.width() - 2.0 * CARD_PADDING;
+        let mut job = egui::text::LayoutJob::single_section(
+            name.to_owned(),
+            egui::TextFormat::simple(FontId::proportional(13.0), visuals.strong_text_color()),
+        );
+        job.wrap = egui::text::TextWrapping::truncate_at_width(text_width);
+        let name_galley = ui.fonts_mut(|f| f.layout_job(job));
+        let name_pos = pos2(rect.min.x + CARD_PADDING, picture.max.y + 6.0);
+        painter.galley(name_pos, name_galley, visuals.strong_text_color());
+
+        let meta = meta_text(self.asset);
+        painter.text(
+            pos2(rect.min.x + CARD_PADDING, name_pos.y + 20.0),
+            Align2::LEFT_TOP,
+            meta,
+            FontId::proportional(11.0),
+            visuals.weak_text_color(),
+        );
+        if self.busy {
+            painter.rect_filled(rect, 8.0, Color32::from_black_alpha(110));
+            painter.text(
+                rect.center(),
+                Align2::CENTER_CENTER,
+                "Working...",
+                FontId::proportional(14.0),
+                Color32::WHITE,
+            );
+        }
+    }
+}
+
+/// "1.2 MiB · 2026-11-24".
+fn meta_text(asset: &Asset) -> String {
+    let size = asset.size_bytes.map(human_bytes).unwrap_or_default();
+    let date = asset
+        .created_at
+        .as_deref()
+        .map(|t| t.get(..10).unwrap_or(t))
+        .unwrap_or_default();
+    match (size.is_empty(), date.is_empty()) {
+        (false, false) => format!("{size} - {date}"),
+        _ => format!("{size}{date}"),
+    }
+}
+
+/// Paints a thumbnail (fitted, centred) or what stands in for it.
+pub fn paint_thumb(ui: &Ui, rect: Rect, thumb: &ThumbState, mime_type: Option<&str>) {
+    let visuals = ui.visuals();
+    let painter = ui.painter();
+    let backdrop = visuals.extreme_bg_color;
+    painter.rect_filled(rect, 6.0, backdrop);
+    let weak = visuals.weak_text_color();
+    let caption = |text: &str| {
+        painter.text(
+            rect.center_bottom() - vec2(0.0, 14.0),
+            Align2::CENTER_CENTER,
+            text,
+            FontId::proportional(11.0),
+            weak,
+        );
+    };
+    match thumb {
+        ThumbState::Ready { texture, .. } => {
+            let size = texture.size_vec2();
+            let scale = (rect.width() / size.x).min(rect.height() / size.y).min(1.0);
+            let fitted = Rect::from_center_size(rect.center(), size * scale);
+            painter.image(
+                texture.id(),
+                fitted,
+                Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
+                Color32::WHITE,
+            );
+        }
+        ThumbState::Loading => {
+            paint_picture_icon(painter, rect.center() - vec2(0.0, 8.0), weak.gamma_multiply(0.5));
+            caption("Loading preview");
+        }
+        ThumbState::Icon(kind) => {
+            let kind = match kind {
+                FileKind::Other => FileKind::of_mime(mime_type),
+                other => *other,
+            };
+            paint_kind_icon(painter, rect.center() - vec2(0.0, 8.0), kind, weak);
+            caption(match kind {
+                FileKind::Video => "Video",
+                FileKind::Audio => "Audio",
+                FileKind::Image => "Image (no preview)",
+                FileKind::Other => "File",
+            });
+        }
+        ThumbState::Failed(_) => {
+            let color = visuals.error_fg_color;
+            paint_picture_icon(painter, rect.center() - vec2(0.0, 8.0), color);
+            let center = rect.center() - vec2(0.0, 8.0);
+            painter.line_segment(
+                [center + vec2(-20.0, -16.0), center + vec2(20.0, 16.0)],
+                Stroke::new(2.5, color),
+            );
+            caption("Preview failed");
+        }
+    }
+}
+
+/// A framed landscape: the universal "picture" glyph.
+fn paint_picture_icon(painter: &egui::Painter, center: egui::Pos2, color: Color32) {
+    let frame = Rect::from_center_size(center, vec2(44.0, 34.0));
+    painter.rect_stroke(frame, 4.0, Stroke::new(2.0, color), egui::StrokeKind::Inside);
+    painter.add(egui::Shape::convex_polygon(
+        vec![
+            frame.left_bottom() + vec2(4.0, -4.0),
+            frame.center() + vec2(-4.0, -2.0),
+            frame.right_bottom() + vec2(-4.0, -4.0),
+        ],
+        color,
+        Stroke::NONE,
+    ));
+    painter.circle_filled(frame.right_top() + vec2(-10.0, 9.0), 4.0, color);
+}
+
+fn paint_kind_icon(painter: &egui::Painter, center: egui::Pos2, kind: FileKind, color: Color32) {
+    match kind {
+        FileKind::Video => {
+            painter.circle_stroke(center, 20.0, Stroke::new(2.0, color));
+            painter.add(egui::Shape::convex_polygon(
+                vec![
+                    center + vec2(-6.0, -10.0),
+                    center + vec2(11.0, 0.0),
+                    center + vec2(-6.0, 10.0),
+                ],
+                color,
+                Stroke::NONE,
+            ));
+        }
+        FileKind::Audio => {
+            for (i, height) in [10.0_f32, 22.0, 32.0, 18.0, 26.0, 12.0].iter().enumerate() {
+                let x = center.x - 17.5 + i as f32 * 7.0;
+                painter.line_segment(
+                    [pos2(x, center.y - height / 2.0), pos2(x, center.y + height / 2.0)],
+                    Stroke::new(4.0, color),
+                );
+            }
+        }
+        FileKind::Image => paint_picture_icon(painter, center, color),
+        FileKind::Other => {
+            let page = Rect::from_center_size(center, vec2(30.0, 38.0));
+            painter.rect_stroke(page, 3.0, Stroke::new(2.0, color), egui::StrokeKind::Inside);
+            for i in 0..3 {
+                let y = page.top() + 12.0 + i as f32 * 7.0;
+                painter.line_segment(
+                    [pos2(page.left() + 6.0, y), pos2(page.right() - 6.0, y)],
+                    Stroke::new(1.5, color),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,580 @@
+//! The gallery's state and how backend events change it: the view, the loaded pages, the
+//! selection, deletes and moves in flight. Pure: no I/O, no egui calls.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::api::models::Asset;
+use crate::desktop::{AssetPage, Command, Level};
+use crate::library::ViewSpec;
+
+/// Assets per page.
+pub const PAGE_SIZE: u32 = 100;
+/// Quiet time after the last keystroke before a search is sent, in seconds.
+pub const SEARCH_DEBOUNCE_SECS: f64 = 0.3;
+
+/// Where paging stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Paging {
+    /// Nothing asked yet (not connected).
+    NotLoaded,
+    /// A page is on its way.
+    Loading,
+    /// Pages loaded; `next` continues, `None` means every page is here.
+    Idle {
+        /// The cursor of the next page.
+        next: Option<String>,
+    },
+    /// The last page request failed, and why. Retrying asks for the same page again.
+    Failed(String),
+}
+
+/// Which assets are selected, and the anchor Shift-click extends from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    ids: HashSet<String>,
+    anchor: Option<String>,
+}
+
+impl Selection {
+    /// Whether `id` is selected.
+    pub fn contains(&self, id: &str) -> bool {
+        self.ids.contains(id)
+    }
+
+    /// How many are selected.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether nothing is selected.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The selected ids in the order of `items`.
+    pub fn ordered(&self, items: &[Asset]) -> Vec<String> {
+        items
+            .iter()
+            .filter_map(|a| a.id.clone())
+            .filter(|id| self.ids.contains(id))
+            .collect()
+    }
+
+    /// A click on `id`: alone selects just it; Ctrl/Cmd toggles it; Shift selects the range
+    /// from the anchor (adding to the selection with Ctrl/Cmd too).
+    pub fn click(&mut self, items: &[Asset], id: &str, command: bool, shift: bool) {
+        let position = |wanted: &str| items.iter().position(|a| a.id.as_deref() == Some(wanted));
+        if shift && let Some(anchor) = self.anchor.clone() {
+            if let (Some(from), Some(to)) = (position(&anchor), position(id)) {
+                if !command {
+                    self.ids.clear();
+                }
+                let (low, high) = (from.min(to), from.max(to));
+                self.ids
+                    .extend(items[low..=high].iter().filter_map(|a| a.id.clone()));
+                return;
+            }
+        }
+        if command {
+            if !self.ids.remove(id) {
+                self.ids.insert(id.to_owned());
+            }
+        } else {
+            self.ids.clear();
+            self.ids.insert(id.to_owned());
+        }
+        self.anchor = Some(id.to_owned());
+    }
+
+    /// Selects every loaded asset.
+    pub fn select_all(&mut self, items: &[Asset]) {
+        self.ids = items.iter().filter_map(|a| a.id.clone()).collect();
+    }
+
+    /// Selects nothing.
+    pub fn clear(&mut self) {
+        self.ids.clear();
+        self.anchor = None;
+    }
+
+    /// Unselects `id` (it left the view).
+    pub fn remove(&mut self, id: &str) {
+        self.ids.remove(id);
+        if self.anchor.as_deref() == Some(id) {
+            self.anchor = None;
+        }
+    }
+}
+
+/// The gallery.
+#[derive(Debug)]
+pub struct GalleryState {
+    /// What is shown.
+    pub view: ViewSpec,
+    /// The search box's text (the view's search follows it after a pause).
+    pub search_draft: String,
+    search_edited_at: Option<f64>,
+    /// The loaded assets, in the view's order.
+    pub items: Vec<Asset>,
+    ids: HashSet<String>,
+    /// Where paging stands.
+    pub paging: Paging,
+    /// The cursor of the page being loaded (to retry it).
+    loading_cursor: Option<String>,
+    /// Bumped on every new view, so late pages of an old one are ignored.
+    pub generation: u64,
+    /// Assets per page.
+    pub page_size: u32,
+    /// The selection.
+    pub selection: Selection,
+    /// The asset the details panel shows.
+    pub details: Option<String>,
+    /// Assets waiting for the user to confirm their deletion.
+    pub confirm_delete: Option<Vec<String>>,
+    /// Deletes and moves in flight.
+    pub busy: HashSet<String>,
+    /// The last error of an asset's delete or move, shown on its card.
+    pub errors: HashMap<String, String>,
+    /// The delete or move batch in flight, for its closing message.
+    batch: Option<Batch>,
+}
+
+#[derive(Debug)]
+struct Batch {
+    verb: &'static str,
+    done: usize,
+    failed: Vec<(String, String)>,
+}
+
+impl Default for GalleryState {
+    fn default() -> Self {
+        Self {
+            view: ViewSpec::default(),
+            search_draft: String::new(),
+            search_edited_at: None,
+            items: Vec::new(),
+            ids: HashSet::new(),
+            paging: Paging::NotLoaded,
+            loading_cursor: None,
+            generation: 0,
+            page_size: PAGE_SIZE,
+            selection: Selection::default(),
+            details: None,
+            confirm_delete: None,
+            busy: HashSet::new(),
+            errors: HashMap::new(),
+            batch: None,
+        }
+    }
+}
+
+impl GalleryState {
+    /// Shows `view` from its first page; returns the commands that load it and remember it.
+    pub fn open(&mut self, view: ViewSpec) -> Vec<Command> {
+        self.search_draft.clone_from(&view.search);
+        self.search_edited_at = None;
+        self.view = view;
+        self.reload(true)
+    }
+
+    /// Loads the current view again from its first page (F5); the selection is kept when
+    /// `new_view` is false.
+    pub fn reload(&mut self, new_view: bool) -> Vec<Command> {
+        self.generation += 1;
+        self.items.clear();
+        self.ids.clear();
+        if new_view {
+            self.selection.clear();
+            self.errors.clear();
+        }
+        self.paging = Paging::Loading;
+        self.loading_cursor = None;
+        vec![
+            self.load(None),
+            Command::SaveView(self.view.clone()),
+        ]
+    }
+
+    fn load(&self, cursor: Option<String>) -> Command {
+        Command::LoadAssets {
+            view: self.view.clone(),
+            cursor,
+            limit: self.page_size,
+            generation: self.generation,
+        }
+    }
+
+    /// The next page, when there is one and nothing is loading.
+    pub fn load_more(&mut self) -> Option<Command> {
+        let Paging::Idle { next: Some(next) } = &self.paging else {
+            return None;
+        };
+        let next = next.clone();
+        self.paging = Paging::Loading;
+        self.loading_cursor = Some(next.clone());
+        Some(self.load(Some(next)))
+    }
+
+    /// Asks again for the page that failed.
+    pub fn retry(&mut self) -> Option<Command> {
+        if !matches!(self.paging, Paging::Failed(_)) {
+            return None;
+        }
+        self.paging = Paging::Loading;
+        Some(self.load(self.loading_cursor.clone()))
+    }
+
+    /// A page arrived (or failed).
+    pub fn apply_page(&mut self, generation: u64, result: Result<AssetPage, String>) {
+        if generation != self.generation {
+            return;
+        }
+        match result {
+            Ok(page) => {
+                for asset in page.items {
+                    // A page may repeat an asset that arrived as a fresh upload.
+                    if let Some(id) = &asset.id
+                        && self.ids.insert(id.clone())
+                    {
+                        self.items.push(asset);
+                    }
+                }
+                self.paging = Paging::Idle { next: page.next };
+            }
+            Err(message) => self.paging = Paging::Failed(message),
+        }
+    }
+
+    /// The search box changed at `now`.
+    pub fn edit_search(&mut self, text: String, now: f64) {
+        if text != self.search_draft {
+            self.search_draft = text;
+            self.search_edited_at = Some(now);
+        }
+    }
+
+    /// Sends the search once typing paused; `Some(seconds)` asks for another look after that
+    /// long.
+    pub fn tick(&mut self, now: f64) -> (Vec<Command>, Option<f64>) {
+        let Some(edited) = self.search_edited_at else {
+            return (Vec::new(), None);
+        };
+        let waited = now - edited;
+        if waited < SEARCH_DEBOUNCE_SECS {
+            return (Vec::new(), Some(SEARCH_DEBOUNCE_SECS - waited));
+        }
+        self.search_edited_at = None;
+        if self.search_draft.trim() == self.view.search.trim() {
+            return (Vec::new(), None);
+        }
+        self.view.search = self.search_draft.trim().to_owned();
+        (self.reload(true), None)
+    }
+
+    /// Whether a search is waiting for the typing to pause.
+    pub fn search_pending(&self) -> bool {
+        self.search_edited_at.is_some()
+    }
+
+    /// The asset with `id`, if loaded.
+    pub fn asset(&self, id: &str) -> Option<&Asset> {
+        self.items.iter().find(|a| a.id.as_deref() == Some(id))
+    }
+
+    /// A finished upload: it joins the top of the view if it belongs there.
+    pub fn insert_uploaded(&mut self, asset: Asset) -> bool {
+        let Some(id) = asset.id.clone() else {
+            return false;
+        };
+        if self.paging == Paging::NotLoaded || !self.view.admits(&asset) || !self.ids.insert(id)
+        {
+            return false;
+        }
+        self.items.insert(0, asset);
+        true
+    }
+
+    fn remove(&mut self, id: &str) {
+        if self.ids.remove(id) {
+            self.items.retain(|a| a.id.as_deref() != Some(id));
+        }
+        self.selection.remove(id);
+        if self.details.as_deref() == Some(id) {
+            self.details = None;
+        }
+    }
+
+    /// Asks to delete `ids` (after confirmation).
+    pub fn ask_delete(&mut self, ids: Vec<String>) {
+        let ids: Vec<String> = ids.into_iter().filter(|id| !self.busy.contains(id)).collect();
+        if !ids.is_empty() {
+            self.confirm_delete = Some(ids);
+        }
+    }
+
+    /// The user confirmed the deletion.
+    pub fn delete_confirmed(&mut self) -> Option<Command> {
+        let ids = self.confirm_delete.take()?;
+        self.start_batch("deleted", &ids);
+        Some(Command::DeleteAssets { ids })
+    }
+
+    /// Moves `ids` into `folder_id`.
+    pub fn move_to(&mut self, ids: Vec<String>, folder_id: Option<String>) -> Option<Command> {
+        let ids: Vec<String> = ids.into_iter().filter(|id| !self.busy.contains(id)).collect();
+        if ids.is_empty() {
+            return None;
+        }
+        self.start_batch("moved", &ids);
+        Some(Command::MoveAssets { ids, folder_id })
+    }
+
+    fn start_batch(&mut self, verb: &'static str, ids: &[String]) {
+        for id in ids {
+            self.errors.remove(id);
+        }
+        self.busy.extend(ids.iter().cloned());
+        self.batch = Some(Batch {
+            verb,
+            done: 0,
+            failed: Vec::new(),
+        });
+    }
+
+    /// An asset's delete finished; returns the closing message once the batch is over.
+    pub fn apply_deleted(
+        &mut self,
+        id: &str,
+        result: Result<(), String>,
+    ) -> Option<(Level, String)> {
+        let ok = result.is_ok();
+        if ok {
+            self.remove(id);
+        }
+        self.finish_one(id, result.err())
+    }
+
+    /// An asset's move finished; returns the closing message once the batch is over.
+    pub fn apply_moved(
+        &mut self,
+        id: &str,
+        result: Result<Asset, String>,
+    ) -> Option<(Level, String)> {
+        match result {
+            Ok(asset) => {
+                if self.view.admits(&asset) {
+                    if let Some(slot) = self.items.iter_mut().find(|a| a.id.as_deref() == Some(id))
+                    {
+                        *slot = asset;
+                    }
+                } else {
+                    self.remove(id);
+                }
+                self.finish_one(id, None)
+            }
+            Err(message) => self.finish_one(id, Some(message)),
+        }
+    }
+
+    fn finish_one(&mut self, id: &str, error: Option<String>) -> Option<(Level, String)> {
+        self.busy.remove(id);
+        let name = self
+            .asset(id)
+            .and_then(|a| a.name.clone())
+            .unwrap_or_else(|| id.to_owned());
+        let batch = self.batch.as_mut()?;
+        match error {
+            Some(message) => {
+                self.errors.insert(id.to_owned(), message.clone());
+                batch.failed.push((name, message));
+            }
+            None => batch.done += 1,
+        }
+        if !self.busy.is_empty() {
+            return None;
+        }
+        let batch = self.batch.take()?;
+        Some(batch_message(&batch))
+    }
+}
+
+fn batch_message(batch: &Batch) -> (Level, String) {
+    let plural = |n: usize| if n == 1 { "asset" } else { "assets" };
+    let verb = batch.verb;
+    if batch.failed.is_empty() {
+        return (
+            Level::Success,
+            format!("{} {} {verb}.", batch.done, plural(batch.done)),
+        );
+    }
+    let mut text = format!(
+        "{} {} {verb}, {} failed (still selected):",
+        batch.done,
+        plural(batch.done),
+        batch.failed.len()
+    );
+    for (name, message) in batch.failed.iter().take(3) {
+        text.push_str(&format!("\n{name}: {message}"));
+    }
+    if batch.failed.len() > 3 {
+        text.push_str(&format!("\n...and {} more.", batch.failed.len() - 3));
+    }
+    (Level::Error, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asset(id: &str) -> Asset {
+        Asset {
+            id: Some(id.into()),
+            name: Some(format!("{id}.png")),
+            asset_type: Some("image".into()),
+            ..Asset::default()
+        }
+    }
+
+    fn page(ids: &[&str], next: Option<&str>) -> AssetPage {
+        AssetPage {
+            items: ids.iter().map(|id| asset(id)).collect(),
+            next: next.map(str::to_owned),
+        }
+    }
+
+    fn loaded(ids: &[&str]) -> GalleryState {
+        let mut state = GalleryState::default();
+        state.open(ViewSpec::default());
+        state.apply_page(state.generation, Ok(page(ids, None)));
+        state
+    }
+
+    #[test]
+    fn pages_append_in_order_and_stale_pages_are_ignored() {
+        let mut state = GalleryState::default();
+        let commands = state.open(ViewSpec::default());
+        assert!(matches!(
+            commands[0],
+            Command::LoadAssets { cursor: None, .. }
+        ));
+        let old = state.generation;
+        state.apply_page(old, Ok(page(&["a", "b"], Some("c1"))));
+        let Some(Command::LoadAssets { cursor, .. }) = state.load_more() else {
+            panic!("the next page");
+        };
+        assert_eq!(cursor.as_deref(), Some("c1"));
+        assert!(state.load_more().is_none(), "one page at a time");
+        state.apply_page(old, Ok(page(&["b", "c"], None)));
+        let ids: Vec<_> = state.items.iter().filter_map(|a| a.id.clone()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        assert_eq!(state.paging, Paging::Idle { next: None });
+
+        state.open(ViewSpec {
+            search: "x".into(),
+            ..ViewSpec::default()
+        });
+        state.apply_page(old, Ok(page(&["late"], None)));
+        assert!(state.items.is_empty(), "a page of the old view is dropped");
+    }
+
+    #[test]
+    fn a_failed_page_retries_the_same_cursor() {
+        let mut state = loaded(&[]);
+        state.paging = Paging::Idle {
+            next: Some("c2".into()),
+        };
+        state.load_more();
+        state.apply_page(state.generation, Err("offline".into()));
+        assert_eq!(state.paging, Paging::Failed("offline".into()));
+        let Some(Command::LoadAssets { cursor, .. }) = state.retry() else {
+            panic!("a retry");
+        };
+        assert_eq!(cursor.as_deref(), Some("c2"));
+    }
+
+    #[test]
+    fn search_waits_for_a_pause_in_typing() {
+        let mut state = loaded(&["a"]);
+        state.edit_search("su".into(), 1.0);
+        let (commands, again) = state.tick(1.1);
+        assert!(commands.is_empty());
+        assert!(again.is_some_and(|s| s > 0.0));
+        state.edit_search("sun".into(), 1.2);
+        let (commands, _) = state.tick(1.4);
+        assert!(commands.is_empty(), "the pause restarts on each keystroke");
+        let (commands, _) = state.tick(1.6);
+        assert_eq!(state.view.search, "sun");
+        assert!(matches!(&commands[0], Command::LoadAssets { view, .. } if view.search == "sun"));
+        assert!(state.items.is_empty());
+    }
+
+    #[test]
+    fn clicks_select_like_a_file_manager() {
+        let state = loaded(&["a", "b", "c", "d", "e"]);
+        let items = &state.items;
+        let mut selection = Selection::default();
+        selection.click(items, "b", false, false);
+        selection.click(items, "d", false, true);
+        assert_eq!(selection.ordered(items), ["b", "c", "d"]);
+        selection.click(items, "c", true, false);
+        assert_eq!(selection.ordered(items), ["b", "d"]);
+        selection.click(items, "a", false, false);
+        assert_eq!(selection.ordered(items), ["a"]);
+        selection.click(items, "e", true, true);
+        assert_eq!(selection.len(), 5);
+        selection.clear();
+        assert!(selection.is_empty());
+        selection.select_all(items);
+        assert_eq!(selection.len(), 5);
+    }
+
+    #[test]
+    fn deletes_remove_cards_and_keep_failures_selected() {
+        let mut state = loaded(&["a", "b", "c"]);
+        state.selection.select_all(&state.items.clone());
+        state.ask_delete(state.selection.ordered(&state.items));
+        let Some(Command::DeleteAssets { ids }) = state.delete_confirmed() else {
+            panic!("the delete command");
+        };
+        assert_eq!(ids, ["a", "b", "c"]);
+        assert_eq!(state.apply_deleted("a", Ok(())), None);
+        assert_eq!(state.apply_deleted("b", Err("server error".into())), None);
+        let (level, text) = state.apply_deleted("c", Ok(())).unwrap();
+        assert_eq!(level, Level::Error);
+        assert!(text.starts_with("2 assets deleted, 1 failed"), "{text}");
+        assert!(text.contains("b.png: server error"), "{text}");
+        let ids: Vec<_> = state.items.iter().filter_map(|a| a.id.clone()).collect();
+        assert_eq!(ids, ["b"]);
+        assert_eq!(state.selection.ordered(&state.items), ["b"]);
+        assert_eq!(state.errors.get("b").map(String::as_str), Some("server error"));
+        assert!(state.busy.is_empty());
+    }
+
+    #[test]
+    fn moved_assets_leave_a_view_of_another_folder() {
+        let mut state = loaded(&["a", "b"]);
+        state.move_to(vec!["a".into()], Some("f".into())).unwrap();
+        let moved = Asset {
+            folder_id: Some("f".into()),
+            ..asset("a")
+        };
+        let (level, text) = state.apply_moved("a", Ok(moved)).unwrap();
+        assert_eq!((level, text.as_str()), (Level::Success, "1 asset moved."));
+        assert_eq!(state.items.len(), 1);
+    }
+
+    #[test]
+    fn uploads_join_the_top_of_a_matching_view_once() {
+        let mut state = loaded(&["a"]);
+        assert!(state.insert_uploaded(asset("new")));
+        assert!(!state.insert_uploaded(asset("new")));
+        let elsewhere = Asset {
+            folder_id: Some("f".into()),
+            ..asset("other")
+        };
+        assert!(!state.insert_uploaded(elsewhere));
+        assert_eq!(state.items[0].id.as_deref(), Some("new"));
+        state.apply_page(state.generation, Ok(page(&["new", "z"], None)));
+        assert_eq!(state.items.len(), 3, "the page's copy is not added twice");
+    }
+}
