@@ -1,0 +1,275 @@
+//! [`ThumbLoader`]: the handle the desktop backend holds. Each wanted thumbnail is one job on
+//! the runtime: disk cache, else download, then decode on a blocking thread (at most
+//! `decode_concurrency` at once), then the answer through the sink.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use image::RgbaImage;
+use tokio::runtime::Handle;
+use tokio::sync::Semaphore;
+use tokio::task::AbortHandle;
+
+use super::cache::DiskCache;
+use super::decode;
+use super::fetch::{self, Fetcher};
+use super::schedule::{Key, Schedule};
+use super::{Thumb, ThumbConfig, ThumbError, ThumbEvent, ThumbRequest, ThumbSource};
+use crate::api::RunflowClient;
+
+/// Where answers go; called from runtime threads, so it should only queue and wake the UI.
+pub type ThumbSink = Arc<dyn Fn(ThumbEvent) + Send + Sync>;
+
+/// Loads gallery thumbnails in the background. Cheap to clone; clones share one queue.
+#[derive(Clone)]
+pub struct ThumbLoader {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ThumbLoader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.inner.state();
+        f.debug_struct("ThumbLoader")
+            .field("cache_dir", &self.inner.config.cache_dir)
+            .field("running", &state.schedule.running_count())
+            .field("queued", &state.schedule.queued_count())
+            .finish()
+    }
+}
+
+/// A scaled image and where it came from, or why there is none.
+type Produced = Result<(RgbaImage, ThumbSource), ThumbError>;
+
+struct Inner {
+    runtime: Handle,
+    config: ThumbConfig,
+    /// `Err` when no HTTP client could be built: every download then fails with it.
+    fetcher: Result<Fetcher, ThumbError>,
+    cache: Arc<DiskCache>,
+    decodes: Arc<Semaphore>,
+    sink: ThumbSink,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    schedule: Schedule<AbortHandle>,
+    /// Running [`ThumbLoader::decode_local`] jobs by asset id, with their job number.
+    locals: HashMap<String, (u64, AbortHandle)>,
+    next_local: u64,
+}
+
+impl ThumbLoader {
+    /// A loader spawning on `runtime`. `client` renews expired storage links (`None`: a 403 is
+    /// final). Prunes the disk cache to its budget in the background.
+    pub fn new(
+        runtime: &Handle,
+        client: Option<RunflowClient>,
+        config: ThumbConfig,
+        sink: ThumbSink,
+    ) -> Self {
+        let fetcher = Fetcher::new(
+            client,
+            config.timeout,
+            config.max_thumbnail_bytes,
+            config.max_original_bytes,
+        );
+        if let Err(e) = &fetcher {
+            tracing::error!(error = %e, "no HTTP client for thumbnails");
+        }
+        let cache = Arc::new(DiskCache::new(config.cache_dir.clone()));
+        let pruned = Arc::clone(&cache);
+        let budget_bytes = config.disk_budget_bytes;
+        runtime.spawn_blocking(move || match pruned.prune(budget_bytes) {
+            Ok(0) => {}
+            Ok(freed_bytes) => tracing::debug!(freed_bytes, "thumbnail cache pruned"),
+            Err(e) => tracing::warn!(error = %e, "could not prune the thumbnail cache"),
+        });
+        Self {
+            inner: Arc::new(Inner {
+                runtime: runtime.clone(),
+                decodes: Arc::new(Semaphore::new(config.decode_concurrency.max(1))),
+                config,
+                fetcher,
+                cache,
+                sink,
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    /// The complete set of thumbnails wanted now, most urgent first. Queued or running requests
+    /// not in the set are cancelled without an answer; answered ones that stay in the set are
+    /// not answered again (leave the set and come back to be answered again). Cheap: call it
+    /// whenever the visible range changes.
+    pub fn want(&self, requests: Vec<ThumbRequest>) {
+        let cancelled = self.inner.state().schedule.want(requests);
+        for handle in cancelled {
+            handle.abort();
+        }
+        Inner::pump(&self.inner);
+    }
+
+    /// Decodes a just-uploaded local file, answered with [`ThumbSource::Local`] (not cached).
+    /// Runs whatever [`ThumbLoader::want`] says; [`ThumbLoader::forget`] cancels it.
+    pub fn decode_local(&self, asset_id: String, path: PathBuf, size_px: u32) {
+        let inner = Arc::clone(&self.inner);
+        let mut state = self.inner.state();
+        state.next_local += 1;
+        let job = state.next_local;
+        let id = asset_id.clone();
+        let task = self.inner.runtime.spawn(async move {
+            let max_bytes = inner.config.max_original_bytes;
+            let outcome = inner
+                .decode_blocking(move || decode::decode_file(&path, size_px, max_bytes))
+                .await;
+            let current = {
+                let mut state = inner.state();
+                let current = state.locals.get(&asset_id).is_some_and(|(j, _)| *j == job);
+                if current {
+                    state.locals.remove(&asset_id);
+                }
+                current
+            };
+            if current {
+                let outcome = outcome.map(|image| (image, ThumbSource::Local));
+                inner.deliver(asset_id, size_px, outcome);
+            }
+        });
+        if let Some((_, previous)) = state.locals.insert(id, (job, task.abort_handle())) {
+            previous.abort();
+        }
+    }
+
+    /// Forgets a deleted asset: cancels its jobs and removes its disk-cache files.
+    pub fn forget(&self, asset_id: &str) {
+        let cancelled = {
+            let mut state = self.inner.state();
+            let mut cancelled = state.schedule.forget(asset_id);
+            cancelled.extend(state.locals.remove(asset_id).map(|(_, handle)| handle));
+            cancelled
+        };
+        for handle in cancelled {
+            handle.abort();
+        }
+        let cache = Arc::clone(&self.inner.cache);
+        let asset_id = asset_id.to_owned();
+        self.inner.runtime.spawn_blocking(move || {
+            if let Err(e) = cache.forget(&asset_id) {
+                tracing::warn!(asset_id, error = %e, "could not remove cached thumbnails");
+            }
+        });
+        Inner::pump(&self.inner);
+    }
+
+    /// The cache file of an asset at a size (it may not exist).
+    pub fn cache_path(&self, asset_id: &str, size_px: u32) -> PathBuf {
+        self.inner.cache.path(asset_id, size_px)
+    }
+}
+
+impl Inner {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts queued jobs while there are free slots.
+    fn pump(this: &Arc<Self>) {
+        let mut state = this.state();
+        let limit = this.config.concurrency.max(1);
+        // Spawned under the lock, so a job cannot finish before it is recorded as running.
+        while let Some((job, request)) = state.schedule.next(limit) {
+            let key = request.key();
+            let inner = Arc::clone(this);
+            let task_key = key.clone();
+            let task = this.runtime.spawn(async move {
+                let outcome = inner.produce(&request).await;
+                inner.finish(&task_key, job, outcome);
+            });
+            state.schedule.started(key, job, task.abort_handle());
+        }
+    }
+
+    /// Records a finished job, answers if it is still wanted, and starts the next.
+    fn finish(self: &Arc<Self>, key: &Key, job: u64, outcome: Produced) {
+        let current = self.state().schedule.finish(key, job);
+        if current {
+            let (asset_id, size_px) = key.clone();
+            self.deliver(asset_id, size_px, outcome);
+        }
+        Self::pump(self);
+    }
+
+    /// Calls the sink.
+    fn deliver(&self, asset_id: String, size_px: u32, outcome: Produced) {
+        if let Err(e) = &outcome {
+            tracing::debug!(asset_id, size_px, error = %e, "no thumbnail");
+        }
+        let outcome = outcome.map(|(image, source)| Thumb {
+            width: image.width(),
+            height: image.height(),
+            rgba: image.into_raw(),
+            source,
+        });
+        (self.sink)(ThumbEvent {
+            asset_id,
+            size_px,
+            outcome,
+        });
+    }
+
+    /// One request's thumbnail: no-preview types at once, else the disk cache, else a download.
+    async fn produce(self: &Arc<Self>, request: &ThumbRequest) -> Produced {
+        if let Err(e @ ThumbError::NoPreview { .. }) = fetch::plan(request) {
+            return Err(e);
+        }
+        let (asset_id, size_px) = request.key();
+        let cache = Arc::clone(&self.cache);
+        let cached = tokio::task::spawn_blocking(move || {
+            cache.remember(&asset_id);
+            cache.load(&asset_id, size_px)
+        })
+        .await
+        .ok()
+        .flatten();
+        if let Some(image) = cached {
+            return Ok((image, ThumbSource::DiskCache));
+        }
+        let bytes = match &self.fetcher {
+            Ok(fetcher) => fetcher.fetch(request).await?,
+            Err(e) => return Err(e.clone()),
+        };
+        let image = self
+            .decode_blocking(move || decode::decode_bytes(&bytes, size_px))
+            .await?;
+        let cache = Arc::clone(&self.cache);
+        let stored = image.clone();
+        let asset_id = request.asset_id.clone();
+        // Written in the background: the answer need not wait for the disk.
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = cache.store(&asset_id, size_px, &stored) {
+                tracing::warn!(asset_id, error = %e, "could not cache a thumbnail");
+            }
+        });
+        Ok((image, ThumbSource::Server))
+    }
+
+    /// Runs `decode` on a blocking thread once a decode slot is free.
+    async fn decode_blocking(
+        &self,
+        decode: impl FnOnce() -> Result<RgbaImage, ThumbError> + Send + 'static,
+    ) -> Result<RgbaImage, ThumbError> {
+        let Ok(permit) = Arc::clone(&self.decodes).acquire_owned().await else {
+            return Err(ThumbError::DecoderFailed);
+        };
+        // The permit moves into the closure: an aborted job still holds its slot until the
+        // decode it started has ended, so decodes stay bounded.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            decode()
+        })
+        .await
+        .unwrap_or(Err(ThumbError::DecoderFailed))
+    }
+}
