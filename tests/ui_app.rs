@@ -3,16 +3,16 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
-use runflow_uploader::api::ApiKey;
-use runflow_uploader::auth::KeyStore;
-use runflow_uploader::desktop::BackendOptions;
-use runflow_uploader::emulator::{EmulatorConfig, RunningEmulator};
-use runflow_uploader::ui::{AppOptions, ConnectionStatus, RunflowApp, Screen};
+use runflow_uploader::ui::gallery::ThumbState;
+use runflow_uploader::ui::{ConnectionStatus, Screen};
 use runflow_uploader::upload::{FileState, UploadFailure};
+
+#[path = "support/app.rs"]
+mod app_support;
+
+use app_support::{Setup, png, step_until};
 
 /// A file dropped on the window, as winit delivers it.
 #[derive(Debug)]
@@ -26,83 +26,6 @@ impl egui::DroppedFile for DroppedPath {
     fn bytes(&self) -> Result<Vec<u8>, String> {
         std::fs::read(&self.0).map_err(|e| e.to_string())
     }
-}
-
-struct Setup {
-    runtime: tokio::runtime::Runtime,
-    emulator: RunningEmulator,
-    dir: tempfile::TempDir,
-}
-
-impl Setup {
-    fn new() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let emulator = runtime
-            .block_on(RunningEmulator::start(EmulatorConfig {
-                api_keys: vec!["rf_test_ui".to_owned()],
-                ..EmulatorConfig::default()
-            }))
-            .unwrap();
-        Self {
-            runtime,
-            emulator,
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn options(&self, with_key: bool, demo: bool) -> AppOptions {
-        let account = format!("ui-test-{}", uuid::Uuid::new_v4());
-        AppOptions {
-            demo,
-            drag_and_drop: true,
-            open_files: None,
-            backend: BackendOptions {
-                demo,
-                data_dir: self.dir.path().join("data"),
-                settings_path: self.dir.path().join("config/settings.json"),
-                cache_dir: self.dir.path().join("cache"),
-                env_api_key: with_key
-                    .then(|| ApiKey::new(self.emulator.api_keys()[0].clone()).unwrap()),
-                env_base_url: Some(self.emulator.api_base()),
-                keystore: Some(KeyStore::memory(account)),
-                concurrency_override: None,
-            },
-        }
-    }
-
-    fn app(&self, options: AppOptions) -> Harness<'_, RunflowApp> {
-        let handle = self.runtime.handle().clone();
-        Harness::builder()
-            .with_size([1100.0, 720.0])
-            .build_eframe(move |cc| RunflowApp::new(&cc.egui_ctx, handle, options))
-    }
-}
-
-/// Steps the window until `done` holds (the backend works on other threads meanwhile).
-fn step_until(
-    harness: &mut Harness<'_, RunflowApp>,
-    what: &str,
-    done: impl Fn(&RunflowApp) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done(harness.state()) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness.step();
-}
-
-fn png(dir: &Path, name: &str, seed: u8) -> PathBuf {
-    let image =
-        image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 ^ seed, y as u8, seed]));
-    let path = dir.join(name);
-    image.save(&path).unwrap();
-    path
 }
 
 #[test]
@@ -133,13 +56,11 @@ fn dropped_files_upload_end_to_end_and_rejects_show_their_reason() {
     harness.get_by_label_contains("Failed: The file is empty");
     assert_eq!(harness.get_all_by_label("Uploaded").count(), 2);
     assert_eq!(setup.emulator.asset_count(), 2);
-    // The new assets show up in the folder panel without a refresh.
-    step_until(
-        &mut harness,
-        "the recent list",
-        |app| matches!(&app.state().recent, runflow_uploader::ui::Loadable::Ready(list) if list.len() == 2),
-    );
-    // Once in the queue, once in the folder panel.
+    // The new assets show up in the gallery without a refresh.
+    step_until(&mut harness, "the new cards", |app| {
+        app.state().gallery.items.len() == 2
+    });
+    // Once in the queue, once as a card.
     assert_eq!(harness.get_all_by_label("red.png").count(), 2);
     let failed = harness
         .state()
@@ -197,7 +118,7 @@ fn the_demo_starts_with_sample_assets_and_the_idle_window_does_not_repaint() {
     let mut harness = setup.app(setup.options(false, true));
     step_until(&mut harness, "the demo's assets", |app| {
         app.state().is_demo()
-            && matches!(&app.state().recent, runflow_uploader::ui::Loadable::Ready(list) if !list.is_empty())
+            && !app.state().gallery.items.is_empty()
             && matches!(
                 &app.state().folders,
                 runflow_uploader::ui::Loadable::Ready(_)
@@ -206,6 +127,17 @@ fn the_demo_starts_with_sample_assets_and_the_idle_window_does_not_repaint() {
     // The banner and the status line both say it is a local demo.
     assert!(harness.get_all_by_label_contains("Offline demo").count() >= 2);
     harness.get_by_label("sunrise-gradient.png");
+    // Every card's thumbnail arrives from the demo server.
+    step_until(&mut harness, "the thumbnails", |app| {
+        let state = app.state();
+        state.gallery.items.iter().all(|asset| {
+            matches!(
+                app.thumbs()
+                    .state_of(asset.id.as_deref().unwrap_or_default(), state.thumb_px),
+                Some(ThumbState::Ready { .. })
+            )
+        })
+    });
     // Nothing is moving, so the window settles instead of repainting every frame.
     assert!(harness.try_run().is_ok(), "an idle window keeps repainting");
 }

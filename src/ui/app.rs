@@ -14,8 +14,8 @@ use crate::auth::Theme;
 use crate::desktop::{self, BackendHandle, BackendOptions, Command, Event, Level};
 use crate::upload;
 
-use super::drop::{Intent, drop_overlay_ui, drop_zone_ui, pasted_name, pasted_paths};
 use super::destination::{destination_name, destination_picker_ui};
+use super::drop::{Intent, drop_overlay_ui, drop_zone_ui, pasted_name, pasted_paths};
 use super::gallery::{
     self, GalleryIntent, ThumbCache, confirm_delete_ui, details_ui, folder_dialog_ui,
     folder_tree_ui, gallery_ui,
@@ -83,6 +83,11 @@ impl RunflowApp {
     /// The window's state (for tests).
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The window's state, to change (for tests, e.g. a smaller page size).
+    pub fn state_mut(&mut self) -> &mut AppState {
+        &mut self.state
     }
 
     /// The thumbnail textures (for tests and benchmarks).
@@ -455,9 +460,13 @@ impl RunflowApp {
                 state.settings_dialog = Some(draft);
             }
         }
+        self.outbox.extend(folder_dialog_ui(
+            ctx,
+            &mut state.folder_dialog,
+            &state.folders,
+        ));
         self.outbox
-            .extend(folder_dialog_ui(ctx, &mut state.folder_dialog, &state.folders));
-        self.outbox.extend(confirm_delete_ui(ctx, &mut state.gallery));
+            .extend(confirm_delete_ui(ctx, &mut state.gallery));
     }
 }
 

@@ -160,10 +160,7 @@ impl AppState {
                     self.gallery.search_draft = settings.library_view.search.clone();
                 }
                 if settings.default_folder_id != self.settings.default_folder_id {
-                    self.pinned_destination = settings
-                        .default_folder_id
-                        .clone()
-                        .map(Some);
+                    self.pinned_destination = settings.default_folder_id.clone().map(Some);
                 }
                 self.settings = settings;
             }
@@ -256,11 +253,8 @@ impl AppState {
             Event::FolderCreated(result) => match result {
                 Ok(folder) => {
                     let name = folder.name.clone().unwrap_or_default();
-                    self.toasts.push(
-                        Level::Success,
-                        format!("Folder \"{name}\" created."),
-                        now,
-                    );
+                    self.toasts
+                        .push(Level::Success, format!("Folder \"{name}\" created."), now);
                     if let Loadable::Ready(folders) = &mut self.folders {
                         folders.push(folder.clone());
                     }
@@ -280,8 +274,11 @@ impl AppState {
                         *slot = folder.clone();
                     }
                     let name = folder.name.unwrap_or_default();
-                    self.toasts
-                        .push(Level::Success, format!("Folder renamed to \"{name}\"."), now);
+                    self.toasts.push(
+                        Level::Success,
+                        format!("Folder renamed to \"{name}\"."),
+                        now,
+                    );
                 }
                 Err(message) => self.toasts.push(Level::Error, message, now),
             },
@@ -329,52 +326,61 @@ impl AppState {
             // Textures need the egui context: the window handles thumbnails before `apply`.
             Event::Thumbnail(_) => {}
             Event::EngineRestarted => self.queue.clear(),
-            Event::Upload(event) => match {
+            Event::Upload(event) => {
                 if matches!(event, crate::upload::Event::Added { .. }) {
                     self.side_panel = SidePanel::Uploads;
                 }
-                self.queue.apply(event)
-            } {
-                Some(Finished::Uploaded(asset, path)) => {
-                    let asset_id = asset.id.clone();
-                    let image = asset
-                        .mime_type
-                        .as_deref()
-                        .is_some_and(|m| m.starts_with("image/"));
-                    if self.gallery.insert_uploaded(*asset)
-                        && image
-                        && let (Some(asset_id), Some(path)) = (asset_id, path)
-                    {
-                        follow_up.push(Command::PreviewLocalFile {
-                            asset_id,
-                            path,
-                            size_px: self.thumb_px,
-                        });
-                    }
-                }
-                Some(Finished::BatchEnded { succeeded, failed }) => {
-                    let bytes = human_bytes(self.queue.batch.sent_bytes);
-                    let (level, text) = if failed == 0 {
-                        (
-                            Level::Success,
-                            format!("All {succeeded} files are on Runflow ({bytes})."),
-                        )
-                    } else {
-                        (
-                            Level::Error,
-                            format!(
-                                "{succeeded} files uploaded, {failed} failed; see the reasons \
-                                 in the list."
-                            ),
-                        )
-                    };
-                    self.toasts.push(level, text, now);
-                }
-                None => {}
-            },
+                self.upload_event(event, now, &mut follow_up);
+            }
             Event::Notice { level, message } => self.toasts.push(level, message, now),
         }
         follow_up
+    }
+
+    fn upload_event(
+        &mut self,
+        event: crate::upload::Event,
+        now: f64,
+        follow_up: &mut Vec<Command>,
+    ) {
+        match self.queue.apply(event) {
+            Some(Finished::Uploaded(asset, path)) => {
+                let asset_id = asset.id.clone();
+                let image = asset
+                    .mime_type
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("image/"));
+                if self.gallery.insert_uploaded(*asset)
+                    && image
+                    && let (Some(asset_id), Some(path)) = (asset_id, path)
+                {
+                    follow_up.push(Command::PreviewLocalFile {
+                        asset_id,
+                        path,
+                        size_px: self.thumb_px,
+                    });
+                }
+            }
+            Some(Finished::BatchEnded { succeeded, failed }) => {
+                let bytes = human_bytes(self.queue.batch.sent_bytes);
+                let (level, text) = if failed == 0 {
+                    (
+                        Level::Success,
+                        format!("All {succeeded} files are on Runflow ({bytes})."),
+                    )
+                } else {
+                    (
+                        Level::Error,
+                        format!(
+                            "{succeeded} files uploaded, {failed} failed; see the reasons \
+                                 in the list."
+                        ),
+                    )
+                };
+                self.toasts.push(level, text, now);
+            }
+            None => {}
+        }
     }
 
     fn asset_effect(&self, purpose: AssetPurpose, asset: &crate::api::models::Asset) -> Effect {
@@ -392,8 +398,7 @@ impl AppState {
                 };
                 Effect::Copy {
                     text: curl_snippet(&base_url, asset),
-                    notice: "Copied a curl command that starts a run with this asset."
-                        .to_owned(),
+                    notice: "Copied a curl command that starts a run with this asset.".to_owned(),
                 }
             }
         }
@@ -423,7 +428,10 @@ mod tests {
         let follow = state.apply(Event::Connected(connection(false)), 0.0);
         assert_eq!(state.screen, Screen::Main);
         assert!(matches!(follow[0], Command::LoadFolders));
-        assert!(matches!(follow[1], Command::LoadAssets { cursor: None, .. }));
+        assert!(matches!(
+            follow[1],
+            Command::LoadAssets { cursor: None, .. }
+        ));
         assert_eq!(state.toasts.items()[0].text, "Connected as a@b.c (Org).");
         let again = state.apply(Event::Connected(connection(false)), 1.0);
         assert!(again.is_empty());
@@ -523,7 +531,12 @@ mod tests {
                 0.0,
             );
         }
-        assert!(matches!(&state.effects[0], Effect::Copy { text, .. } if text == "https://s.example/x"));
-        assert_eq!(state.effects[1], Effect::OpenUrl("https://s.example/x".into()));
+        assert!(
+            matches!(&state.effects[0], Effect::Copy { text, .. } if text == "https://s.example/x")
+        );
+        assert_eq!(
+            state.effects[1],
+            Effect::OpenUrl("https://s.example/x".into())
+        );
     }
 }

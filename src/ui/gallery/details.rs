@@ -123,7 +123,10 @@ fn fields_ui(ui: &mut Ui, asset: &Asset, folders: &Loadable<Vec<Folder>>) {
         ("source_id", asset.source_id.clone()),
         ("r2_key", asset.r2_key.clone()),
         ("url", asset.url.as_deref().map(signed_link)),
-        ("thumbnail_url", asset.thumbnail_url.as_deref().map(signed_link)),
+        (
+            "thumbnail_url",
+            asset.thumbnail_url.as_deref().map(signed_link),
+        ),
         ("deleted_at", asset.deleted_at.clone()),
         ("deleted_by", asset.deleted_by.clone()),
     ];
@@ -189,9 +192,14 @@ mod tests {
             ..Asset::default()
         };
         let snippet = curl_snippet("https://api.runflow.io/", &asset);
-        assert!(snippet.contains("curl -X POST https://api.runflow.io/v1/models/runflow/background-replace/runs"));
+        assert!(snippet.contains(
+            "curl -X POST https://api.runflow.io/v1/models/runflow/background-replace/runs"
+        ));
         assert!(snippet.contains("$RUNFLOW_API_KEY"));
-        assert!(snippet.contains(r#""image_url": "https://s.example/o?X-Amz-Signature=abc&x='\''y""#), "{snippet}");
+        assert!(
+            snippet.contains(r#""image_url": "https://s.example/o?X-Amz-Signature=abc&x='\''y""#),
+            "{snippet}"
+        );
         assert!(snippet.contains("(a1)"));
     }
 

@@ -188,7 +188,11 @@ impl<'a> Tree<'a> {
             response.clone().on_hover_text(format!(
                 "Move {} {} here",
                 payload.0.len(),
-                if payload.0.len() == 1 { "asset" } else { "assets" }
+                if payload.0.len() == 1 {
+                    "asset"
+                } else {
+                    "assets"
+                }
             ));
         }
         if let Some(payload) = response.dnd_release_payload::<DraggedAssets>() {
@@ -246,8 +250,10 @@ pub fn move_menu_ui(
                     .filter_map(|f| f.id.clone())
                     .filter(|id| Some(id) != current.as_ref())
                     .map(|id| {
-                        let path: Vec<String> =
-                            folder_chain(list, &id).into_iter().map(|(_, n)| n).collect();
+                        let path: Vec<String> = folder_chain(list, &id)
+                            .into_iter()
+                            .map(|(_, n)| n)
+                            .collect();
                         (path.join(" / "), id)
                     })
                     .collect();
@@ -375,7 +381,10 @@ mod tests {
             folder("y", "Back", Some("x")),
         ];
         let names = |id| -> Vec<String> {
-            folder_chain(&folders, id).into_iter().map(|(_, n)| n).collect()
+            folder_chain(&folders, id)
+                .into_iter()
+                .map(|(_, n)| n)
+                .collect()
         };
         assert_eq!(names("b"), ["Campaigns", "2026 Spring"]);
         assert!(names("nope").is_empty());

@@ -2,8 +2,8 @@
 //! over a virtualized grid of cards that loads the next page as it is scrolled to.
 
 use egui::{
-    Align, Align2, Color32, FontId, Key, KeyboardShortcut, Layout, Modifiers, Rect, RichText,
-    Role, Sense, Stroke, Ui, Vec2, WidgetInfo, pos2, vec2,
+    Align, Align2, Color32, FontId, Key, KeyboardShortcut, Layout, Modifiers, Rect, RichText, Role,
+    Sense, Stroke, Ui, Vec2, WidgetInfo, pos2, vec2,
 };
 
 use crate::api::models::{Asset, Folder};
@@ -126,20 +126,26 @@ fn toolbar_ui(
             state.edit_search(String::new(), now - 1.0);
         }
         let mut view = state.view.clone();
+        let label = ui.weak("Show");
         egui::ComboBox::from_id_salt("kind-filter")
             .selected_text(view.kind.label())
             .show_ui(ui, |ui| {
                 for kind in KindFilter::ALL {
                     ui.selectable_value(&mut view.kind, kind, kind.label());
                 }
-            });
+            })
+            .response
+            .labelled_by(label.id);
+        let label = ui.weak("Sort");
         egui::ComboBox::from_id_salt("sort-order")
             .selected_text(view.sort.label())
             .show_ui(ui, |ui| {
                 for sort in SortOrder::ALL {
                     ui.selectable_value(&mut view.sort, sort, sort.label());
                 }
-            });
+            })
+            .response
+            .labelled_by(label.id);
         if view.kind != state.view.kind || view.sort != state.view.sort {
             out.extend(state.open(ViewSpec {
                 search: state.search_draft.trim().to_owned(),
@@ -235,7 +241,10 @@ fn empty_ui(ui: &mut Ui, state: &mut GalleryState, out: &mut Vec<Command>) {
             if narrowed {
                 ui.label(RichText::new("No assets match").size(16.0));
                 ui.weak(match state.view.search.as_str() {
-                    "" => format!("No {} in this folder.", state.view.kind.label().to_lowercase()),
+                    "" => format!(
+                        "No {} in this folder.",
+                        state.view.kind.label().to_lowercase()
+                    ),
                     search => format!(
                         "No {} named \"{search}...\" in this folder.",
                         state.view.kind.label().to_lowercase()
@@ -267,9 +276,8 @@ fn grid_ui(
     intent: &mut Option<GalleryIntent>,
 ) {
     let spacing = ui.spacing().item_spacing;
-    let columns = (((ui.available_width() + spacing.x) / (CARD_SIZE.x + spacing.x)).floor()
-        as usize)
-        .max(1);
+    let columns =
+        (((ui.available_width() + spacing.x) / (CARD_SIZE.x + spacing.x)).floor() as usize).max(1);
     let rows = state.items.len().div_ceil(columns);
     let size_px = thumb_px(ui.ctx(), THUMB_SIZE);
     egui::ScrollArea::vertical()
@@ -289,7 +297,8 @@ fn grid_ui(
                 });
             }
             let len = state.items.len();
-            let ahead = (range.end * columns).min(len)..((range.end + PREFETCH_ROWS) * columns).min(len);
+            let ahead =
+                (range.end * columns).min(len)..((range.end + PREFETCH_ROWS) * columns).min(len);
             for asset in &state.items[ahead] {
                 thumbs.prefetch(asset, size_px);
             }
@@ -448,9 +457,7 @@ impl Card<'_> {
     pub fn ui(&self, ui: &mut Ui) -> egui::Response {
         let name = self.asset.name.as_deref().unwrap_or("(unnamed)");
         let (rect, response) = ui.allocate_exact_size(CARD_SIZE, Sense::click_and_drag());
-        response.widget_info(|| {
-            WidgetInfo::selected(Role::Button, true, self.selected, name)
-        });
+        response.widget_info(|| WidgetInfo::selected(Role::Button, true, self.selected, name));
         if ui.is_rect_visible(rect) {
             self.paint(ui, rect, name, response.hovered());
         }
@@ -468,7 +475,10 @@ impl Card<'_> {
         let visuals = ui.visuals();
         let painter = ui.painter();
         let (fill, stroke) = if self.selected {
-            (visuals.selection.bg_fill.gamma_multiply(0.35), visuals.selection.stroke)
+            (
+                visuals.selection.bg_fill.gamma_multiply(0.35),
+                visuals.selection.stroke,
+            )
         } else if hovered {
             (visuals.faint_bg_color, visuals.widgets.hovered.bg_stroke)
         } else {
@@ -484,17 +494,18 @@ impl Card<'_> {
         paint_thumb(ui, picture, self.thumb, self.asset.mime_type.as_deref());
 
         let (badge, color) = type_badge(self.asset.mime_type.as_deref());
-        let badge_galley = painter.layout_no_wrap(
-            badge.to_owned(),
-            FontId::proportional(10.0),
-            Color32::WHITE,
-        );
+        let badge_galley =
+            painter.layout_no_wrap(badge.to_owned(), FontId::proportional(10.0), Color32::WHITE);
         let badge_rect = Rect::from_min_size(
             picture.min + vec2(4.0, 4.0),
             badge_galley.size() + vec2(8.0, 4.0),
         );
         painter.rect_filled(badge_rect, 3.0, color);
-        painter.galley(badge_rect.min + vec2(4.0, 2.0), badge_galley, Color32::WHITE);
+        painter.galley(
+            badge_rect.min + vec2(4.0, 2.0),
+            badge_galley,
+            Color32::WHITE,
+        );
 
         let text_width = rect.width() - 2.0 * CARD_PADDING;
         let mut job = egui::text::LayoutJob::single_section(
@@ -570,7 +581,11 @@ pub fn paint_thumb(ui: &Ui, rect: Rect, thumb: &ThumbState, mime_type: Option<&s
             );
         }
         ThumbState::Loading => {
-            paint_picture_icon(painter, rect.center() - vec2(0.0, 8.0), weak.gamma_multiply(0.5));
+            paint_picture_icon(
+                painter,
+                rect.center() - vec2(0.0, 8.0),
+                weak.gamma_multiply(0.5),
+            );
             caption("Loading preview");
         }
         ThumbState::Icon(kind) => {
@@ -602,7 +617,12 @@ pub fn paint_thumb(ui: &Ui, rect: Rect, thumb: &ThumbState, mime_type: Option<&s
 /// A framed landscape: the universal "picture" glyph.
 fn paint_picture_icon(painter: &egui::Painter, center: egui::Pos2, color: Color32) {
     let frame = Rect::from_center_size(center, vec2(44.0, 34.0));
-    painter.rect_stroke(frame, 4.0, Stroke::new(2.0, color), egui::StrokeKind::Inside);
+    painter.rect_stroke(
+        frame,
+        4.0,
+        Stroke::new(2.0, color),
+        egui::StrokeKind::Inside,
+    );
     painter.add(egui::Shape::convex_polygon(
         vec![
             frame.left_bottom() + vec2(4.0, -4.0),
@@ -633,7 +653,10 @@ fn paint_kind_icon(painter: &egui::Painter, center: egui::Pos2, kind: FileKind, 
             for (i, height) in [10.0_f32, 22.0, 32.0, 18.0, 26.0, 12.0].iter().enumerate() {
                 let x = center.x - 17.5 + i as f32 * 7.0;
                 painter.line_segment(
-                    [pos2(x, center.y - height / 2.0), pos2(x, center.y + height / 2.0)],
+                    [
+                        pos2(x, center.y - height / 2.0),
+                        pos2(x, center.y + height / 2.0),
+                    ],
                     Stroke::new(4.0, color),
                 );
             }

@@ -64,16 +64,17 @@ impl Selection {
     /// from the anchor (adding to the selection with Ctrl/Cmd too).
     pub fn click(&mut self, items: &[Asset], id: &str, command: bool, shift: bool) {
         let position = |wanted: &str| items.iter().position(|a| a.id.as_deref() == Some(wanted));
-        if shift && let Some(anchor) = self.anchor.clone() {
-            if let (Some(from), Some(to)) = (position(&anchor), position(id)) {
-                if !command {
-                    self.ids.clear();
-                }
-                let (low, high) = (from.min(to), from.max(to));
-                self.ids
-                    .extend(items[low..=high].iter().filter_map(|a| a.id.clone()));
-                return;
+        if shift
+            && let Some(anchor) = self.anchor.clone()
+            && let (Some(from), Some(to)) = (position(&anchor), position(id))
+        {
+            if !command {
+                self.ids.clear();
             }
+            let (low, high) = (from.min(to), from.max(to));
+            self.ids
+                .extend(items[low..=high].iter().filter_map(|a| a.id.clone()));
+            return;
         }
         if command {
             if !self.ids.remove(id) {
@@ -189,10 +190,7 @@ impl GalleryState {
         }
         self.paging = Paging::Loading;
         self.loading_cursor = None;
-        vec![
-            self.load(None),
-            Command::SaveView(self.view.clone()),
-        ]
+        vec![self.load(None), Command::SaveView(self.view.clone())]
     }
 
     fn load(&self, cursor: Option<String>) -> Command {
@@ -286,8 +284,7 @@ impl GalleryState {
         let Some(id) = asset.id.clone() else {
             return false;
         };
-        if self.paging == Paging::NotLoaded || !self.view.admits(&asset) || !self.ids.insert(id)
-        {
+        if self.paging == Paging::NotLoaded || !self.view.admits(&asset) || !self.ids.insert(id) {
             return false;
         }
         self.items.insert(0, asset);
@@ -306,7 +303,10 @@ impl GalleryState {
 
     /// Asks to delete `ids` (after confirmation).
     pub fn ask_delete(&mut self, ids: Vec<String>) {
-        let ids: Vec<String> = ids.into_iter().filter(|id| !self.busy.contains(id)).collect();
+        let ids: Vec<String> = ids
+            .into_iter()
+            .filter(|id| !self.busy.contains(id))
+            .collect();
         if !ids.is_empty() {
             self.confirm_delete = Some(ids);
         }
@@ -321,7 +321,10 @@ impl GalleryState {
 
     /// Moves `ids` into `folder_id`.
     pub fn move_to(&mut self, ids: Vec<String>, folder_id: Option<String>) -> Option<Command> {
-        let ids: Vec<String> = ids.into_iter().filter(|id| !self.busy.contains(id)).collect();
+        let ids: Vec<String> = ids
+            .into_iter()
+            .filter(|id| !self.busy.contains(id))
+            .collect();
         if ids.is_empty() {
             return None;
         }
@@ -546,7 +549,10 @@ mod tests {
         let ids: Vec<_> = state.items.iter().filter_map(|a| a.id.clone()).collect();
         assert_eq!(ids, ["b"]);
         assert_eq!(state.selection.ordered(&state.items), ["b"]);
-        assert_eq!(state.errors.get("b").map(String::as_str), Some("server error"));
+        assert_eq!(
+            state.errors.get("b").map(String::as_str),
+            Some("server error")
+        );
         assert!(state.busy.is_empty());
     }
 

@@ -82,7 +82,11 @@ impl ThumbCache {
         let state = entry.state.clone();
         if matches!(
             state,
-            ThumbState::Loading | ThumbState::Ready { provisional: true, .. }
+            ThumbState::Loading
+                | ThumbState::Ready {
+                    provisional: true,
+                    ..
+                }
         ) {
             self.prefetch(asset, size_px);
         }
@@ -180,9 +184,8 @@ impl ThumbCache {
     /// when it changed since it was last sent.
     pub fn end_frame(&mut self) -> Option<Vec<ThumbRequest>> {
         let frame = self.frame;
-        self.entries.retain(|_, e| {
-            !(matches!(e.state, ThumbState::Loading) && e.last_used < frame)
-        });
+        self.entries
+            .retain(|_, e| !(matches!(e.state, ThumbState::Loading) && e.last_used < frame));
         if self.used_bytes > self.budget_bytes {
             let mut ready: Vec<((String, u32), u64)> = self
                 .entries
@@ -211,6 +214,13 @@ impl ThumbCache {
         }
         self.sent = keys;
         Some(wanted)
+    }
+
+    /// What is held for `asset_id` at `size_px`, if anything (for tests).
+    pub fn state_of(&self, asset_id: &str, size_px: u32) -> Option<ThumbState> {
+        self.entries
+            .get(&(asset_id.to_owned(), size_px))
+            .map(|e| e.state.clone())
     }
 
     /// Texture bytes held.
