@@ -510,3 +510,32 @@ async fn dropping_every_handle_ends_the_backend() {
     let closed = tokio::time::timeout(WAIT, events.recv()).await;
     assert!(matches!(closed, Ok(None)), "{closed:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gallery_view_is_remembered_across_restarts() {
+    let mut backend = Backend::new(None, |options| {
+        options.env_base_url = Some("http://127.0.0.1:9".to_owned());
+    });
+    let path = backend.dir.path().join("config").join("settings.json");
+    backend.send(Command::Start);
+    backend
+        .until("the settings", |e| matches!(e, Event::Settings(_)))
+        .await;
+    let view = ViewSpec {
+        folder_id: Some("f-1".to_owned()),
+        search: "sun".to_owned(),
+        kind: runflow_uploader::library::KindFilter::Image,
+        sort: runflow_uploader::library::SortOrder::Size,
+    };
+    backend.send(Command::SaveView(view.clone()));
+    // Written in the background: wait for the file.
+    let deadline = std::time::Instant::now() + WAIT;
+    while Settings::load_from(&path).ok().map(|s| s.library_view) != Some(view.clone()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the view was not saved"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    backend.shut_down().await;
+}

@@ -8,6 +8,7 @@ use super::protocol::{AssetPage, AssetPurpose, Event};
 use crate::api::models::PatchRequest;
 use crate::api::{ApiError, RunflowClient};
 use crate::library::ViewSpec;
+use crate::library::thumbs::ThumbLoader;
 
 /// Deletes or moves running at once: enough to be quick, few enough to stay clear of rate
 /// limits (a 429 still pauses all of them through the client's shared throttle).
@@ -35,16 +36,22 @@ pub(super) async fn page(
         })
         .map_err(|err| match err {
             // A cursor the server no longer accepts: starting over is the fix.
-            ApiError::Validation { .. } if cursor.is_some() => format!(
-                "{err} Refresh (F5) to load the list again from the start."
-            ),
+            ApiError::Validation { .. } if cursor.is_some() => {
+                format!("{err} Refresh (F5) to load the list again from the start.")
+            }
             other => other.to_string(),
         });
     Event::AssetsPage { generation, result }
 }
 
-/// Deletes `ids`, emitting [`Event::AssetDeleted`] as each finishes.
-pub(super) async fn delete_many(client: RunflowClient, sink: Sink, ids: Vec<String>) {
+/// Deletes `ids`, emitting [`Event::AssetDeleted`] as each finishes; the cached thumbnails of
+/// those deleted go too.
+pub(super) async fn delete_many(
+    client: RunflowClient,
+    sink: Sink,
+    thumbs: Option<ThumbLoader>,
+    ids: Vec<String>,
+) {
     let mut results = futures_util::stream::iter(ids)
         .map(|id| {
             let client = client.clone();
@@ -59,6 +66,9 @@ pub(super) async fn delete_many(client: RunflowClient, sink: Sink, ids: Vec<Stri
         })
         .buffer_unordered(BULK_CONCURRENCY);
     while let Some(event) = results.next().await {
+        if let (Event::AssetDeleted { id, result: Ok(()) }, Some(thumbs)) = (&event, &thumbs) {
+            thumbs.forget(id);
+        }
         sink.emit(event);
     }
 }

@@ -21,9 +21,9 @@ use tokio::task::{JoinError, JoinHandle, JoinSet};
 
 use super::connect::{Done, stop_emulator};
 use super::engine_host::EngineHost;
+use super::protocol::Thumbnail;
 use super::protocol::{Command, Event, Level};
 use super::target::Target;
-use super::protocol::Thumbnail;
 use super::{assets, clipboard, listing};
 use crate::api::{self, ApiKey, RunflowClient};
 use crate::auth::{self, KeyStore, Settings, SettingsError};
@@ -262,7 +262,9 @@ impl Actor {
             ),
             Command::DeleteAssets { ids } => match &self.target {
                 Some(target) => {
-                    let work = assets::delete_many(target.client.clone(), self.sink.clone(), ids);
+                    let client = target.client.clone();
+                    let thumbs = self.thumbs.clone();
+                    let work = assets::delete_many(client, self.sink.clone(), thumbs, ids);
                     self.tasks.spawn(work);
                 }
                 None => self.sink.notice(Level::Error, NOT_CONNECTED),
