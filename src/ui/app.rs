@@ -190,7 +190,7 @@ impl RunflowApp {
             self.intents.push(Intent::PickFiles);
         }
         // A focused text field gets pastes itself.
-        if ctx.memory(|m| m.focused().is_some()) || !self.can_upload() {
+        if ctx.text_edit_focused() || !self.can_upload() {
             return;
         }
         let (images, texts) = ctx.input(|i| {
@@ -370,7 +370,7 @@ impl RunflowApp {
             });
         egui::Panel::right("side")
             .resizable(true)
-            .default_size(340.0)
+            .default_size(310.0)
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
                     let active = state.queue.batch.active_files + state.queue.batch.queued_files;

@@ -45,7 +45,7 @@ pub fn viewport() -> egui::ViewportBuilder {
     let viewport = egui::ViewportBuilder::default()
         .with_title("Runflow Uploader")
         .with_app_id(APP_ID)
-        .with_inner_size([1100.0, 720.0])
+        .with_inner_size([1280.0, 800.0])
         .with_min_inner_size([720.0, 480.0])
         .with_drag_and_drop(true);
     match eframe::icon_data::from_png_bytes(ICON_PNG) {

@@ -113,7 +113,7 @@ fn toolbar_ui(
         let search = ui.add(
             egui::TextEdit::singleline(&mut draft)
                 .hint_text("Search names")
-                .desired_width(180.0),
+                .desired_width(150.0),
         );
         let search = search.on_hover_text(
             "Assets whose name starts with this text (the first letter in either case)",
@@ -152,11 +152,10 @@ fn toolbar_ui(
                 ..view
             }));
         }
-        if !state.selection.is_empty() {
-            ui.separator();
-            selection_actions_ui(ui, state, folders, out);
-        }
     });
+    if !state.selection.is_empty() {
+        ui.horizontal_wrapped(|ui| selection_actions_ui(ui, state, folders, out));
+    }
 }
 
 fn selection_actions_ui(
@@ -203,7 +202,7 @@ fn shortcuts(ui: &mut Ui, state: &mut GalleryState, out: &mut Vec<Command>) {
         out.extend(state.reload(false));
     }
     // Text fields and open dialogs keep their own keys.
-    let typing = ui.ctx().memory(|m| m.focused().is_some());
+    let typing = ui.ctx().text_edit_focused();
     if typing || state.confirm_delete.is_some() {
         return;
     }

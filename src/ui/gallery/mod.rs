@@ -51,7 +51,7 @@ pub fn confirm_delete_ui(ctx: &egui::Context, gallery: &mut GalleryState) -> Opt
             };
             let delete = ui.add(
                 egui::Button::new(egui::RichText::new(label).color(egui::Color32::WHITE))
-                    .fill(ui.visuals().error_fg_color),
+                    .fill(egui::Color32::from_rgb(190, 45, 45)),
             );
             if delete.clicked() || ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                 confirmed = true;
