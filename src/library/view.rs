@@ -153,7 +153,10 @@ fn search_variants(search: &str) -> Vec<String> {
     let mut chars = search.chars();
     if let Some(first) = chars.next() {
         let rest = chars.as_str();
-        for flipped in [first.to_lowercase().to_string(), first.to_uppercase().to_string()] {
+        for flipped in [
+            first.to_lowercase().to_string(),
+            first.to_uppercase().to_string(),
+        ] {
             let variant = format!("{flipped}{rest}");
             if !variants.contains(&variant) {
                 variants.push(variant);
@@ -184,7 +187,10 @@ mod tests {
             sort: SortOrder::Name,
         };
         let q = view.query(50).q.unwrap();
-        assert!(q.starts_with("folder_id:f1 AND asset_type:image AND ("), "{q}");
+        assert!(
+            q.starts_with("folder_id:f1 AND asset_type:image AND ("),
+            "{q}"
+        );
         assert!(q.contains(r#"name>=sun AND name<"sun"#), "{q}");
         assert!(q.contains(r#"name>=Sun AND name<"Sun"#), "{q}");
     }
