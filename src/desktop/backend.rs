@@ -340,9 +340,11 @@ impl Actor {
     }
 
     /// Keeps the gallery's view in the settings file (in the background; a failure is only
-    /// logged, as the view is a convenience).
+    /// logged, as the view is a convenience). Not in the demo.
     fn save_view(&mut self, view: ViewSpec) {
-        if self.settings.library_view == view {
+        // The demo's folders are not the account's: its views are not kept.
+        let demo = self.target.as_ref().is_some_and(|t| t.demo);
+        if demo || self.settings.library_view == view {
             return;
         }
         self.settings.library_view = view;

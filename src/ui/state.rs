@@ -244,12 +244,31 @@ impl AppState {
                     now,
                 );
             }
-            Event::Folders(result) => {
-                self.folders = match result {
-                    Ok(folders) => Loadable::Ready(folders),
-                    Err(message) => Loadable::Failed(message),
-                };
-            }
+            Event::Folders(result) => match result {
+                Ok(folders) => {
+                    let exists = |id: &Option<String>| {
+                        id.as_ref()
+                            .is_none_or(|id| folders.iter().any(|f| f.id.as_ref() == Some(id)))
+                    };
+                    // A folder remembered from another account (or deleted elsewhere) is
+                    // gone: show the root instead of an error.
+                    if !exists(&self.gallery.view.folder_id) {
+                        let view = crate::library::ViewSpec {
+                            folder_id: None,
+                            search: String::new(),
+                            ..self.gallery.view.clone()
+                        };
+                        follow_up.extend(self.gallery.open(view));
+                    }
+                    if let Some(pinned) = &self.pinned_destination
+                        && !exists(pinned)
+                    {
+                        self.pinned_destination = None;
+                    }
+                    self.folders = Loadable::Ready(folders);
+                }
+                Err(message) => self.folders = Loadable::Failed(message),
+            },
             Event::FolderCreated(result) => match result {
                 Ok(folder) => {
                     let name = folder.name.clone().unwrap_or_default();
@@ -500,6 +519,22 @@ mod tests {
             &follow[..],
             [Command::PreviewLocalFile { asset_id, .. }] if asset_id == "x"
         ));
+    }
+
+    #[test]
+    fn a_remembered_folder_that_is_gone_falls_back_to_the_root() {
+        let mut state = AppState::new(true);
+        let mut settings = Settings::default();
+        settings.library_view.folder_id = Some("gone".into());
+        settings.default_folder_id = Some("gone-too".into());
+        state.apply(Event::Settings(settings), 0.0);
+        state.apply(Event::Connected(connection(false)), 0.0);
+        assert_eq!(state.gallery.view.folder_id.as_deref(), Some("gone"));
+        let follow = state.apply(Event::Folders(Ok(Vec::new())), 0.0);
+        assert_eq!(state.gallery.view.folder_id, None);
+        assert!(matches!(&follow[0], Command::LoadAssets { view, .. } if view.folder_id.is_none()));
+        assert_eq!(state.pinned_destination, None);
+        assert_eq!(state.destination(), None);
     }
 
     #[test]
