@@ -54,11 +54,12 @@ fn window(runtime: &tokio::runtime::Runtime, demo: bool, files: &[PathBuf]) -> E
     match runtime.block_on(instance::claim(&instance::socket_dir(), &files)) {
         Ok(Claim::Handed) => {
             tracing::info!(count = files.len(), "handed files to the open window");
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "Runflow Uploader is already open; it now has {} file(s) to upload.",
-                files.len()
-            );
+            let message = match files.len() {
+                0 => "Runflow Uploader is already open; it was brought to the front.".to_owned(),
+                1 => "Runflow Uploader is already open; it now uploads the file.".to_owned(),
+                n => format!("Runflow Uploader is already open; it now uploads the {n} files."),
+            };
+            let _ = writeln!(std::io::stderr().lock(), "{message}");
             return ExitCode::SUCCESS;
         }
         Ok(Claim::Primary(listener)) => {

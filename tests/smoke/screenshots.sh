@@ -36,6 +36,7 @@ app_window() { # -> window id once it exists
 
 # 1. The welcome screen: no key anywhere.
 RUNFLOW_BASE_URL="$BASE" RUNFLOW_UPLOADER_DATA_DIR="$WORK/d1" RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/c1" \
+  RUNFLOW_UPLOADER_STATE_DIR="$WORK/s1" RUNFLOW_UPLOADER_CACHE_DIR="$WORK/k1" RUNFLOW_UPLOADER_INSTANCE_DIR="$WORK/r1" \
   RUNFLOW_UPLOADER_KEYRING=memory "$BIN" >/dev/null 2>&1 &
 app=$!
 w="$(app_window)"
@@ -51,7 +52,8 @@ for i in $(seq -w 1 24); do
 done
 printf 'not media' >"$WORK/photos/notes.txt"
 RUNFLOW_API_KEY=rf_shot RUNFLOW_BASE_URL="$BASE" RUNFLOW_UPLOADER_DATA_DIR="$WORK/d2" \
-  RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/c2" RUNFLOW_UPLOADER_KEYRING=memory "$BIN" >/dev/null 2>&1 &
+  RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/c2" RUNFLOW_UPLOADER_STATE_DIR="$WORK/s2" \
+  RUNFLOW_UPLOADER_CACHE_DIR="$WORK/k2" RUNFLOW_UPLOADER_INSTANCE_DIR="$WORK/r2" RUNFLOW_UPLOADER_KEYRING=memory "$BIN" >/dev/null 2>&1 &
 app=$!
 w="$(app_window)"
 sleep 2

@@ -41,6 +41,8 @@ BASE="$(grep -o 'http://[0-9.:]*' "$WORK/emu.out" | head -n1)"
 
 RUNFLOW_API_KEY=rf_smoke_key RUNFLOW_BASE_URL="$BASE" \
   RUNFLOW_UPLOADER_DATA_DIR="$WORK/data" RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/config" \
+  RUNFLOW_UPLOADER_STATE_DIR="$WORK/state" RUNFLOW_UPLOADER_CACHE_DIR="$WORK/cache" \
+  RUNFLOW_UPLOADER_INSTANCE_DIR="$WORK/run" \
   RUNFLOW_UPLOADER_KEYRING=memory "$BIN" >"$WORK/app.log" 2>&1 &
 app=$!
 pids+=("$app")
