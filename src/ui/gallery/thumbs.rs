@@ -96,9 +96,16 @@ impl ThumbCache {
     /// Asks for `asset` at `size_px` without showing it (the rows just below the visible ones).
     pub fn prefetch(&mut self, asset: &Asset, size_px: u32) {
         let loaded = asset.id.as_ref().is_some_and(|id| {
-            self.entries
-                .get(&(id.clone(), size_px))
-                .is_some_and(|e| !matches!(e.state, ThumbState::Loading))
+            self.entries.get(&(id.clone(), size_px)).is_some_and(|e| {
+                !matches!(
+                    e.state,
+                    ThumbState::Loading
+                        | ThumbState::Ready {
+                            provisional: true,
+                            ..
+                        }
+                )
+            })
         });
         if !loaded && let Some(request) = ThumbRequest::for_asset(asset, size_px) {
             self.wanted.push(request);
@@ -179,23 +186,26 @@ impl ThumbCache {
         });
     }
 
-    /// Ends a frame: drops the least recently used textures over budget (never one shown this
-    /// frame) and entries no longer wanted that are still loading, and returns the wanted list
-    /// when it changed since it was last sent.
+    /// Ends a frame: once over budget, drops the least recently used textures (never one shown
+    /// this frame) down to seven eighths of it, forgets loading entries no longer shown, and
+    /// returns the wanted list when it changed since it was last sent.
     pub fn end_frame(&mut self) -> Option<Vec<ThumbRequest>> {
         let frame = self.frame;
         self.entries
             .retain(|_, e| !(matches!(e.state, ThumbState::Loading) && e.last_used < frame));
         if self.used_bytes > self.budget_bytes {
+            // Down to a low-water mark, so the sort runs every few dozen frames while
+            // scrolling rather than on each one.
+            let low_water = self.budget_bytes - self.budget_bytes / 8;
             let mut ready: Vec<((String, u32), u64)> = self
                 .entries
                 .iter()
                 .filter(|(_, e)| e.bytes > 0 && e.last_used < frame)
                 .map(|(k, e)| (k.clone(), e.last_used))
                 .collect();
-            ready.sort_by_key(|(_, used)| *used);
+            ready.sort_unstable_by_key(|(_, used)| *used);
             for (key, _) in ready {
-                if self.used_bytes <= self.budget_bytes {
+                if self.used_bytes <= low_water {
                     break;
                 }
                 if let Some(entry) = self.entries.remove(&key) {
@@ -236,5 +246,134 @@ impl ThumbCache {
     /// Whether nothing is held.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::library::thumbs::{Thumb, ThumbError};
+
+    fn asset(id: &str) -> Asset {
+        Asset {
+            id: Some(id.into()),
+            mime_type: Some("image/png".into()),
+            url: Some("http://127.0.0.1/x".into()),
+            ..Asset::default()
+        }
+    }
+
+    fn ready(id: &str) -> ThumbEvent {
+        ThumbEvent {
+            asset_id: id.into(),
+            size_px: 10,
+            outcome: Ok(Thumb {
+                width: 10,
+                height: 10,
+                rgba: vec![255; 400],
+                source: ThumbSource::Server,
+            }),
+        }
+    }
+
+    #[test]
+    fn wanted_lists_are_sent_once_and_textures_stay_within_budget() {
+        let ctx = egui::Context::default();
+        // Room for two 400-byte thumbnails.
+        let mut cache = ThumbCache::with_budget(800);
+        for id in ["a", "b", "c"] {
+            assert!(matches!(cache.show(&asset(id), 10), ThumbState::Loading));
+        }
+        let wanted = cache.end_frame().unwrap();
+        assert_eq!(wanted.len(), 3);
+        for id in ["a", "b", "c"] {
+            cache.show(&asset(id), 10);
+        }
+        assert!(
+            cache.end_frame().is_none(),
+            "an unchanged list is not sent again"
+        );
+
+        for id in ["a", "b", "c"] {
+            cache.apply(&ctx, &ready(id));
+        }
+        // Only "c" is on screen now: the others are evicted to fit the budget.
+        assert!(matches!(
+            cache.show(&asset("c"), 10),
+            ThumbState::Ready { .. }
+        ));
+        cache.end_frame();
+        assert!(cache.used_bytes() <= 800);
+        assert!(matches!(
+            cache.state_of("c", 10),
+            Some(ThumbState::Ready { .. })
+        ));
+        assert!(cache.state_of("a", 10).is_none());
+    }
+
+    #[test]
+    fn failures_explain_themselves_and_a_local_preview_outlives_one() {
+        let ctx = egui::Context::default();
+        let mut cache = ThumbCache::default();
+        cache.apply(
+            &ctx,
+            &ThumbEvent {
+                asset_id: "v".into(),
+                size_px: 10,
+                outcome: Err(ThumbError::NoPreview {
+                    kind: FileKind::Video,
+                }),
+            },
+        );
+        assert!(matches!(
+            cache.state_of("v", 10),
+            Some(ThumbState::Icon(FileKind::Video))
+        ));
+        cache.apply(
+            &ctx,
+            &ThumbEvent {
+                asset_id: "x".into(),
+                size_px: 10,
+                outcome: Err(ThumbError::NotAnImage),
+            },
+        );
+        assert!(
+            matches!(cache.state_of("x", 10), Some(ThumbState::Failed(reason)) if reason.contains("not an image"))
+        );
+
+        let mut local = ready("l");
+        if let Ok(thumb) = &mut local.outcome {
+            thumb.source = ThumbSource::Local;
+        }
+        cache.apply(&ctx, &local);
+        assert!(matches!(
+            cache.show(&asset("l"), 10),
+            ThumbState::Ready {
+                provisional: true,
+                ..
+            }
+        ));
+        assert_eq!(
+            cache.end_frame().map(|w| w.len()),
+            Some(1),
+            "the server's is still wanted"
+        );
+        cache.apply(
+            &ctx,
+            &ThumbEvent {
+                asset_id: "l".into(),
+                size_px: 10,
+                outcome: Err(ThumbError::TimedOut),
+            },
+        );
+        assert!(matches!(
+            cache.state_of("l", 10),
+            Some(ThumbState::Ready {
+                provisional: false,
+                ..
+            })
+        ));
+        cache.forget("l");
+        assert!(cache.state_of("l", 10).is_none());
     }
 }
