@@ -359,6 +359,7 @@ impl RunflowApp {
         egui::Panel::left("folders")
             .resizable(true)
             .default_size(210.0)
+            .size_range(150.0..=400.0)
             .show(ui, |ui| {
                 folder_tree_ui(
                     ui,
@@ -368,9 +369,11 @@ impl RunflowApp {
                     &mut self.outbox,
                 );
             });
+        // Bounded, so long queue rows never squeeze the gallery to one column.
         egui::Panel::right("side")
             .resizable(true)
-            .default_size(310.0)
+            .default_size(340.0)
+            .size_range(280.0..=520.0)
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
                     let active = state.queue.batch.active_files + state.queue.batch.queued_files;

@@ -216,27 +216,26 @@ pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Comma
             batch.active_files, batch.total_files, batch.queued_files
         )
     };
-    ui.horizontal(|ui| {
-        ui.heading(headline);
-        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-            if batch.succeeded_files > 0 && ui.button("Clear finished").clicked() {
-                commands.push(Command::ClearFinished);
+    ui.heading(headline);
+    // The batch's actions under the headline, wrapping in a narrow panel.
+    ui.horizontal_wrapped(|ui| {
+        let unfinished = batch.active_files + batch.queued_files;
+        if batch.paused {
+            if ui.button("Resume").clicked() {
+                commands.push(Command::Resume);
             }
-            let unfinished = batch.active_files + batch.queued_files;
-            if unfinished > 0 && ui.button("Cancel all").clicked() {
-                commands.push(Command::CancelAll);
-            }
-            if batch.failed_files > 0 && ui.button("Retry all failed").clicked() {
-                commands.push(Command::RetryFailed);
-            }
-            if batch.paused {
-                if ui.button("Resume").clicked() {
-                    commands.push(Command::Resume);
-                }
-            } else if unfinished > 0 && ui.button("Pause").clicked() {
-                commands.push(Command::Pause);
-            }
-        });
+        } else if unfinished > 0 && ui.button("Pause").clicked() {
+            commands.push(Command::Pause);
+        }
+        if batch.failed_files > 0 && ui.button("Retry all failed").clicked() {
+            commands.push(Command::RetryFailed);
+        }
+        if unfinished > 0 && ui.button("Cancel all").clicked() {
+            commands.push(Command::CancelAll);
+        }
+        if batch.succeeded_files > 0 && ui.button("Clear finished").clicked() {
+            commands.push(Command::ClearFinished);
+        }
     });
     if batch.total_bytes > 0 {
         let fraction = batch.sent_bytes as f32 / batch.total_bytes as f32;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Takes the README's screenshots from the real window under Xvfb: the welcome screen, and the
-# main view mid-batch (files pasted as paths, uploading to a deliberately slow emulator).
-# Writes assets/screenshots/{welcome,main}.png. Needs what tests/smoke/window.sh needs, plus xclip.
+# main view mid-batch (files pasted as paths, uploading to a deliberately slow emulator), and
+# the library with a folder open and an asset's details.
+# Writes assets/screenshots/{welcome,main,library}.png. Needs what tests/smoke/window.sh needs, plus xclip.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -63,4 +64,19 @@ sleep 6
 import -window "$w" assets/screenshots/main.png
 xdotool windowfocus --sync "$w" key --clearmodifiers ctrl+q
 wait "$app" || true
-echo "screenshots: assets/screenshots/welcome.png assets/screenshots/main.png"
+# 3. The library: a folder from the tree, a card selected, its details.
+RUNFLOW_API_KEY=rf_shot RUNFLOW_BASE_URL="$BASE" RUNFLOW_UPLOADER_DATA_DIR="$WORK/d3" \
+  RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/c3" RUNFLOW_UPLOADER_STATE_DIR="$WORK/s3" \
+  RUNFLOW_UPLOADER_CACHE_DIR="$WORK/k3" RUNFLOW_UPLOADER_INSTANCE_DIR="$WORK/r3" RUNFLOW_UPLOADER_KEYRING=memory "$BIN" >/dev/null 2>&1 &
+app=$!
+w="$(app_window)"
+sleep 3
+xdotool windowfocus --sync "$w"
+xdotool mousemove --window "$w" 75 130 click 1   # "Product shots" in the folder tree
+sleep 2
+xdotool mousemove --window "$w" 300 200 click --repeat 2 1   # double-click the first card
+sleep 2
+import -window "$w" assets/screenshots/library.png
+xdotool windowfocus --sync "$w" key --clearmodifiers ctrl+q
+wait "$app" || true
+echo "screenshots: assets/screenshots/{welcome,main,library}.png"

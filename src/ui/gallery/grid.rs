@@ -19,9 +19,9 @@ use super::state::{GalleryState, Paging};
 use super::thumbs::{ThumbCache, ThumbState};
 
 /// A card's size, in points.
-pub const CARD_SIZE: Vec2 = vec2(176.0, 178.0);
+pub const CARD_SIZE: Vec2 = vec2(168.0, 172.0);
 /// The picture area inside a card, in points.
-pub const THUMB_SIZE: Vec2 = vec2(160.0, 120.0);
+pub const THUMB_SIZE: Vec2 = vec2(152.0, 114.0);
 const CARD_PADDING: f32 = 8.0;
 /// Rows below the visible ones whose thumbnails are asked for in advance.
 const PREFETCH_ROWS: usize = 2;
