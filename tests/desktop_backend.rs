@@ -537,5 +537,15 @@ async fn the_gallery_view_is_remembered_across_restarts() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // Saving the settings dialog (whose copy knows no view) keeps it.
+    backend.send(Command::SaveSettings(Settings {
+        concurrency: Some(2),
+        ..Settings::default()
+    }));
+    backend
+        .until("the saved settings", |e| matches!(e, Event::Settings(_)))
+        .await;
+    let saved = Settings::load_from(&path).unwrap();
+    assert_eq!((saved.concurrency, saved.library_view), (Some(2), view));
     backend.shut_down().await;
 }

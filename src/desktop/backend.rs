@@ -394,6 +394,11 @@ impl Actor {
     }
 
     async fn save_settings(&mut self, settings: Settings) {
+        // The gallery's view is the backend's to keep (the dialog's copy may be older).
+        let settings = Settings {
+            library_view: self.settings.library_view.clone(),
+            ..settings
+        };
         if let Some(problem) = settings_problem(&settings) {
             self.sink.notice(
                 Level::Error,

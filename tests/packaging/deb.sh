@@ -113,7 +113,10 @@ pids+=("$app")
 window="$(timeout 20 xdotool search --sync --onlyvisible --name '^Runflow Uploader$' 2>/dev/null | head -n1 || true)"
 [ -n "$window" ] || fail "no window appeared"
 xprop -id "$window" WM_CLASS | grep -q "\"$APP_ID\"" || fail "WM_CLASS is not $APP_ID: $(xprop -id "$window" WM_CLASS)"
-xprop -id "$window" -len 2 -f _NET_WM_ICON 32c _NET_WM_ICON | grep -q "= 256, 256" || fail "the window has no 256 px icon"
+# The icon is set once the window is up, which may be a moment after it is mapped.
+has_icon() { xprop -id "$window" -len 16 -f _NET_WM_ICON 32c _NET_WM_ICON 2>/dev/null | grep -q "= 256, 256"; }
+for _ in $(seq 1 100); do has_icon && break; sleep 0.1; done
+has_icon || fail "the window has no 256 px icon: $(xprop -id "$window" -len 16 _NET_WM_ICON 2>&1)"
 for _ in $(seq 1 150); do [ "$(confirmations)" -ge 1 ] && break; sleep 0.1; done
 [ "$(confirmations)" -ge 1 ] || fail "the file from %F was not uploaded"
 echo "deb: window up (WM_CLASS $APP_ID, icon set), %F file uploaded"
