@@ -391,3 +391,54 @@ fn a_broken_image_shows_a_failed_tile_and_the_details_buttons_copy_and_open() {
         |c| matches!(c, OutputCommand::OpenUrl(open) if open.url.starts_with("http://127.0.0.1")),
     );
 }
+
+#[test]
+fn folders_are_created_and_renamed_from_the_tree() {
+    let setup = Setup::new();
+    folder(&setup, "Drafts");
+    seed_png(&setup, "one.png", 1, None);
+    let mut harness = open(&setup, 50);
+    step_until(&mut harness, "the folder tree", |app| {
+        matches!(&app.state().folders, runflow_uploader::ui::Loadable::Ready(f) if f.len() == 1)
+    });
+
+    // New... creates a folder inside the one shown (Root), and the gallery opens it.
+    harness.get_by_label("New...").click();
+    harness.run_steps(2);
+    harness.get_by_label("Name").focus();
+    harness.step();
+    harness.get_by_label("Name").type_text("Spring 2026");
+    harness.step();
+    harness.get_by_label("Create").click();
+    step_until(&mut harness, "the new folder, open", |app| {
+        let state = app.state();
+        let created = match &state.folders {
+            runflow_uploader::ui::Loadable::Ready(f) => f
+                .iter()
+                .find(|f| f.name.as_deref() == Some("Spring 2026"))
+                .and_then(|f| f.id.clone()),
+            _ => None,
+        };
+        created.is_some() && state.gallery.view.folder_id == created
+    });
+    assert_eq!(setup.emulator.folder_count(), 2);
+    harness.get_by_label_contains("This folder is empty");
+
+    // Rename from the folder's menu; the tree and the breadcrumbs follow.
+    harness.get_by_label("Drafts").click_secondary();
+    harness.run_steps(2);
+    harness.get_by_label("Rename...").click();
+    harness.run_steps(2);
+    harness.get_by_label("Name").focus();
+    harness.step();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.get_by_label("Name").type_text("Final");
+    harness.step();
+    harness.get_by_label("Rename").click();
+    step_until(&mut harness, "the renamed folder", |app| {
+        matches!(&app.state().folders, runflow_uploader::ui::Loadable::Ready(f)
+            if f.iter().any(|f| f.name.as_deref() == Some("Final")))
+    });
+    harness.get_by_label_contains("Folder renamed to \"Final\"");
+    assert!(harness.query_by_label("Drafts").is_none());
+}
