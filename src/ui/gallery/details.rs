@@ -10,8 +10,9 @@ use crate::desktop::protocol::AssetPurpose;
 use crate::upload::human_bytes;
 
 use super::super::state::Loadable;
+use super::card::paint_thumb;
 use super::folders::folder_chain;
-use super::grid::{paint_thumb, thumb_px};
+use super::grid::thumb_px;
 use super::state::GalleryState;
 use super::thumbs::ThumbCache;
 
