@@ -243,7 +243,7 @@ fn folders_are_browsed_and_assets_moved_into_them_and_a_full_folder_is_not_delet
     step_until(&mut harness, "the card to leave", |app| {
         app.state().gallery.items.is_empty() && app.state().gallery.busy.is_empty()
     });
-    harness.get_by_label_contains("1 asset moved");
+    harness.get_by_label_contains("1 asset moved to Trips");
     let moved = setup.runtime.block_on(async {
         let client = support::client(&setup.emulator);
         let query = runflow_uploader::library::ViewSpec {
@@ -398,9 +398,11 @@ fn folders_are_created_and_renamed_from_the_tree() {
     folder(&setup, "Drafts");
     seed_png(&setup, "one.png", 1, None);
     let mut harness = open(&setup, 50);
-    step_until(&mut harness, "the folder tree", |app| {
-        matches!(&app.state().folders, runflow_uploader::ui::Loadable::Ready(f) if f.len() == 1)
-    });
+    step_until(
+        &mut harness,
+        "the folder tree",
+        |app| matches!(&app.state().folders, runflow_uploader::ui::Loadable::Ready(f) if f.len() == 1),
+    );
 
     // New... creates a folder inside the one shown (Root), and the gallery opens it.
     harness.get_by_label("New...").click();

@@ -199,7 +199,7 @@ impl<'a> Tree<'a> {
             let folder_id = id.map(str::to_owned);
             if folder_id != self.gallery.view.folder_id {
                 self.out
-                    .extend(self.gallery.move_to(payload.0.clone(), folder_id));
+                    .extend(self.gallery.move_to(payload.0.clone(), folder_id, name));
             }
         }
         if response.clicked() && !current {

@@ -10,6 +10,7 @@ use crate::api::models::Folder;
 use crate::desktop::Command;
 use crate::library::{KindFilter, SortOrder, ViewSpec};
 
+use super::super::destination::destination_name;
 use super::super::state::Loadable;
 use super::card::Card;
 use super::folders::{folder_chain, move_menu_ui};
@@ -165,7 +166,8 @@ fn selection_actions_ui(
     ui.label(format!("{count} selected"));
     let selected = state.selection.ordered(&state.items);
     if let Some(folder_id) = move_menu_ui(ui, "Move to...", folders, &state.view.folder_id) {
-        out.extend(state.move_to(selected.clone(), folder_id));
+        let name = destination_name(folders, folder_id.as_deref());
+        out.extend(state.move_to(selected.clone(), folder_id, &name));
     }
     if ui
         .button("Delete...")
@@ -363,7 +365,8 @@ fn card_row_item(
             "Move to...".to_owned()
         };
         if let Some(folder_id) = move_menu_ui(ui, &label, folders, &state.view.folder_id) {
-            out.extend(state.move_to(selected.clone(), folder_id));
+            let name = destination_name(folders, folder_id.as_deref());
+            out.extend(state.move_to(selected.clone(), folder_id, &name));
         }
         let label = if selected.len() > 1 {
             format!("Delete {} assets...", selected.len())

@@ -142,7 +142,7 @@ pub struct GalleryState {
 
 #[derive(Debug)]
 struct Batch {
-    verb: &'static str,
+    verb: String,
     done: usize,
     failed: Vec<(String, String)>,
 }
@@ -315,12 +315,17 @@ impl GalleryState {
     /// The user confirmed the deletion.
     pub fn delete_confirmed(&mut self) -> Option<Command> {
         let ids = self.confirm_delete.take()?;
-        self.start_batch("deleted", &ids);
+        self.start_batch("deleted".to_owned(), &ids);
         Some(Command::DeleteAssets { ids })
     }
 
-    /// Moves `ids` into `folder_id`.
-    pub fn move_to(&mut self, ids: Vec<String>, folder_id: Option<String>) -> Option<Command> {
+    /// Moves `ids` into `folder_id`, named `folder_name` in the closing message.
+    pub fn move_to(
+        &mut self,
+        ids: Vec<String>,
+        folder_id: Option<String>,
+        folder_name: &str,
+    ) -> Option<Command> {
         let ids: Vec<String> = ids
             .into_iter()
             .filter(|id| !self.busy.contains(id))
@@ -328,11 +333,11 @@ impl GalleryState {
         if ids.is_empty() {
             return None;
         }
-        self.start_batch("moved", &ids);
+        self.start_batch(format!("moved to {folder_name}"), &ids);
         Some(Command::MoveAssets { ids, folder_id })
     }
 
-    fn start_batch(&mut self, verb: &'static str, ids: &[String]) {
+    fn start_batch(&mut self, verb: String, ids: &[String]) {
         for id in ids {
             self.errors.remove(id);
         }
@@ -403,7 +408,7 @@ impl GalleryState {
 
 fn batch_message(batch: &Batch) -> (Level, String) {
     let plural = |n: usize| if n == 1 { "asset" } else { "assets" };
-    let verb = batch.verb;
+    let verb = &batch.verb;
     if batch.failed.is_empty() {
         return (
             Level::Success,
@@ -559,13 +564,18 @@ mod tests {
     #[test]
     fn moved_assets_leave_a_view_of_another_folder() {
         let mut state = loaded(&["a", "b"]);
-        state.move_to(vec!["a".into()], Some("f".into())).unwrap();
+        state
+            .move_to(vec!["a".into()], Some("f".into()), "Trips")
+            .unwrap();
         let moved = Asset {
             folder_id: Some("f".into()),
             ..asset("a")
         };
         let (level, text) = state.apply_moved("a", Ok(moved)).unwrap();
-        assert_eq!((level, text.as_str()), (Level::Success, "1 asset moved."));
+        assert_eq!(
+            (level, text.as_str()),
+            (Level::Success, "1 asset moved to Trips.")
+        );
         assert_eq!(state.items.len(), 1);
     }
 
