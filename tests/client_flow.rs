@@ -1,6 +1,8 @@
 //! The API client against the emulator on loopback: the guide's three steps, its troubleshooting
 //! table, retries, pagination, folders and delete.
 
+#[path = "support/request_log.rs"]
+mod request_log;
 mod support;
 
 use std::sync::Arc;
@@ -8,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use request_log::read_request_log;
 use runflow_uploader::api::models::{CreateUploadRequest, MAX_UPLOAD_BYTES, PatchRequest};
 use runflow_uploader::api::{ApiError, Filter, ListQuery, UploadSource};
 use runflow_uploader::api::{ApiKey, ClientConfig, RunflowClient};
@@ -25,25 +28,6 @@ fn client_with_key(emulator: &RunningEmulator, key: &str) -> RunflowClient {
         },
     )
     .expect("a valid client")
-}
-
-/// One line of the emulator's request log.
-#[derive(Debug, serde::Deserialize)]
-struct LoggedRequest {
-    listener: String,
-    method: String,
-    path: String,
-    status: u16,
-    authorization: bool,
-}
-
-/// Reads the request log written by `--request-log`.
-fn read_request_log(path: &std::path::Path) -> Vec<LoggedRequest> {
-    std::fs::read_to_string(path)
-        .expect("the request log exists")
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("each log line is JSON"))
-        .collect()
 }
 
 fn png_bytes(width: u32, height: u32) -> Vec<u8> {

@@ -5,6 +5,10 @@
 #[path = "support/thumbs_server.rs"]
 mod thumbs_server;
 
+#[path = "support/request_log.rs"]
+mod request_log;
+#[path = "support/seed.rs"]
+mod seed;
 mod support;
 
 use std::collections::HashMap;
@@ -12,12 +16,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use runflow_uploader::api::models::CreateUploadRequest;
-use runflow_uploader::api::{RunflowClient, UploadSource};
+use request_log::{LoggedRequest, read_request_log};
+use runflow_uploader::api::RunflowClient;
 use runflow_uploader::library::thumbs::{
     FileKind, ThumbConfig, ThumbError, ThumbEvent, ThumbLoader, ThumbRequest, ThumbSource,
 };
+use seed::upload_bytes;
 use thumbs_server::{ThumbServer, png};
 use tokio::sync::mpsc;
 
@@ -462,43 +466,6 @@ async fn a_local_file_is_decoded_but_not_cached() {
     ));
 }
 
-/// Uploads `bytes` to the emulator and returns the new asset's id.
-async fn upload(client: &RunflowClient, name: &str, mime: &str, bytes: Vec<u8>) -> String {
-    let size_bytes = bytes.len() as u64;
-    let session = client
-        .create_upload(&CreateUploadRequest {
-            filename: name.to_owned(),
-            mime_type: mime.to_owned(),
-            size_bytes,
-        })
-        .await
-        .unwrap();
-    client
-        .put_upload(
-            &session.upload_url,
-            mime,
-            size_bytes,
-            &UploadSource::Bytes(Bytes::from(bytes)),
-            None,
-        )
-        .await
-        .unwrap();
-    let asset = client
-        .confirm_upload(&session.asset_id, None)
-        .await
-        .unwrap();
-    asset.id.unwrap()
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct LoggedRequest {
-    listener: String,
-    method: String,
-    path: String,
-    status: u16,
-    authorization: bool,
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emulator_thumbnails_survive_an_expired_link() {
     let logs = tempfile::tempdir().unwrap();
@@ -509,8 +476,14 @@ async fn emulator_thumbnails_survive_an_expired_link() {
     })
     .await;
     let client = support::client(&emulator);
-    let image_id = upload(&client, "wide.png", "image/png", png(1200, 600)).await;
-    let video_id = upload(&client, "clip.mp4", "video/mp4", vec![0; 64]).await;
+    let image_id = upload_bytes(&client, "wide.png", "image/png", png(1200, 600), None)
+        .await
+        .id
+        .unwrap();
+    let video_id = upload_bytes(&client, "clip.mp4", "video/mp4", vec![0; 64], None)
+        .await
+        .id
+        .unwrap();
     let image = client.asset(&image_id).await.unwrap();
     let video = client.asset(&video_id).await.unwrap();
     assert!(image.thumbnail_url.is_some());
@@ -538,11 +511,7 @@ async fn emulator_thumbnails_survive_an_expired_link() {
         Some(FileKind::Video)
     );
 
-    let log: Vec<LoggedRequest> = std::fs::read_to_string(&log_path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let log = read_request_log(&log_path);
     let storage_gets: Vec<&LoggedRequest> = log
         .iter()
         .filter(|r| r.listener == "storage" && r.method == "GET")

@@ -3,17 +3,17 @@
 //! multi-select with mouse and keyboard, delete with confirmation, a failed thumbnail, and the
 //! details panel's buttons.
 
-use bytes::Bytes;
 use egui::{Key, Modifiers, OutputCommand};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
-use runflow_uploader::api::UploadSource;
-use runflow_uploader::api::models::{Asset, CreateUploadRequest, Folder};
+use runflow_uploader::api::models::{Asset, Folder};
 use runflow_uploader::ui::RunflowApp;
 use runflow_uploader::ui::gallery::{Paging, ThumbState};
 
 #[path = "support/app.rs"]
 mod app_support;
+#[path = "support/seed.rs"]
+mod seed;
 #[path = "support/mod.rs"]
 #[expect(
     dead_code,
@@ -22,35 +22,14 @@ mod app_support;
 mod support;
 
 use app_support::{Setup, png, step_until};
+use seed::upload_bytes;
 
 /// Uploads `bytes` as `name` straight through the API.
 fn seed(setup: &Setup, name: &str, mime_type: &str, bytes: Vec<u8>, folder: Option<&str>) -> Asset {
     let client = support::client(&setup.emulator);
-    setup.runtime.block_on(async {
-        let size_bytes = bytes.len() as u64;
-        let session = client
-            .create_upload(&CreateUploadRequest {
-                filename: name.to_owned(),
-                mime_type: mime_type.to_owned(),
-                size_bytes,
-            })
-            .await
-            .unwrap();
-        client
-            .put_upload(
-                &session.upload_url,
-                mime_type,
-                size_bytes,
-                &UploadSource::Bytes(Bytes::from(bytes)),
-                None,
-            )
-            .await
-            .unwrap();
-        client
-            .confirm_upload(&session.asset_id, folder)
-            .await
-            .unwrap()
-    })
+    setup
+        .runtime
+        .block_on(upload_bytes(&client, name, mime_type, bytes, folder))
 }
 
 fn seed_png(setup: &Setup, name: &str, seed_byte: u8, folder: Option<&str>) -> Asset {
