@@ -124,26 +124,20 @@ fn toolbar_ui(
             state.edit_search(String::new(), now - 1.0);
         }
         let mut view = state.view.clone();
-        let label = ui.weak("Show");
-        egui::ComboBox::from_id_salt("kind-filter")
-            .selected_text(view.kind.label())
-            .show_ui(ui, |ui| {
-                for kind in KindFilter::ALL {
-                    ui.selectable_value(&mut view.kind, kind, kind.label());
-                }
-            })
-            .response
-            .labelled_by(label.id);
-        let label = ui.weak("Sort");
-        egui::ComboBox::from_id_salt("sort-order")
-            .selected_text(view.sort.label())
-            .show_ui(ui, |ui| {
-                for sort in SortOrder::ALL {
-                    ui.selectable_value(&mut view.sort, sort, sort.label());
-                }
-            })
-            .response
-            .labelled_by(label.id);
+        choice_ui(
+            ui,
+            "Show",
+            &mut view.kind,
+            &KindFilter::ALL,
+            KindFilter::label,
+        );
+        choice_ui(
+            ui,
+            "Sort",
+            &mut view.sort,
+            &SortOrder::ALL,
+            SortOrder::label,
+        );
         if view.kind != state.view.kind || view.sort != state.view.sort {
             out.extend(state.open(ViewSpec {
                 search: state.search_draft.trim().to_owned(),
@@ -156,6 +150,26 @@ fn toolbar_ui(
     }
 }
 
+/// A labelled combo box over `choices`.
+fn choice_ui<T: Copy + PartialEq>(
+    ui: &mut Ui,
+    label: &str,
+    value: &mut T,
+    choices: &[T],
+    text: fn(T) -> &'static str,
+) {
+    let label = ui.weak(label);
+    egui::ComboBox::from_id_salt(label.id)
+        .selected_text(text(*value))
+        .show_ui(ui, |ui| {
+            for &choice in choices {
+                ui.selectable_value(value, choice, text(choice));
+            }
+        })
+        .response
+        .labelled_by(label.id);
+}
+
 fn selection_actions_ui(
     ui: &mut Ui,
     state: &mut GalleryState,
@@ -164,17 +178,18 @@ fn selection_actions_ui(
 ) {
     let count = state.selection.len();
     ui.label(format!("{count} selected"));
-    let selected = state.selection.ordered(&state.items);
+    // The selection in grid order is only worked out on a click: it walks every loaded card.
     if let Some(folder_id) = move_menu_ui(ui, "Move to...", folders, &state.view.folder_id) {
         let name = destination_name(folders, folder_id.as_deref());
-        out.extend(state.move_to(selected.clone(), folder_id, &name));
+        let selected = state.selection.ordered(&state.items);
+        out.extend(state.move_to(selected, folder_id, &name));
     }
     if ui
         .button("Delete...")
         .on_hover_text("Delete the selected assets (Delete key)")
         .clicked()
     {
-        state.ask_delete(selected);
+        state.ask_delete(state.selection.ordered(&state.items));
     }
     if ui
         .small_button("Clear selection")
