@@ -354,7 +354,7 @@ impl RunflowApp {
             });
         }
         egui::Panel::bottom("status-line").show(ui, |ui| {
-            ui.horizontal(|ui| status_line_ui(ui, state));
+            ui.horizontal(|ui| status_line_ui(ui, state, &mut self.outbox));
         });
         egui::Panel::left("folders")
             .resizable(true)
@@ -540,7 +540,7 @@ impl eframe::App for RunflowApp {
     }
 }
 
-fn status_line_ui(ui: &mut Ui, state: &AppState) {
+fn status_line_ui(ui: &mut Ui, state: &AppState, out: &mut Vec<Command>) {
     match &state.connection {
         ConnectionStatus::Connected(c) if c.demo => {
             ui.label("Offline demo: local Runflow emulator");
@@ -552,9 +552,15 @@ fn status_line_ui(ui: &mut Ui, state: &AppState) {
             ui.label("Connecting...");
         }
         ConnectionStatus::Failed { message } => {
-            ui.colored_label(
-                ui.visuals().error_fg_color,
-                format!("Not connected: {message}"),
+            if ui.small_button("Try again").clicked() {
+                out.push(Command::TestConnection);
+            }
+            ui.add(
+                egui::Label::new(
+                    RichText::new(format!("Not connected: {message}"))
+                        .color(ui.visuals().error_fg_color),
+                )
+                .truncate(),
             );
         }
         ConnectionStatus::Unknown => {

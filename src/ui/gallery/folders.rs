@@ -122,8 +122,11 @@ pub fn folder_tree_ui(
                     tree.children = children_by_parent(list);
                     tree.children_ui(ui, None, 1);
                 }
-                Loadable::Loading | Loadable::NotLoaded => {
+                Loadable::Loading => {
                     ui.weak("Loading folders...");
+                }
+                Loadable::NotLoaded => {
+                    ui.weak("Connect to see your folders.");
                 }
                 Loadable::Failed(message) => {
                     ui.colored_label(ui.visuals().error_fg_color, message);
