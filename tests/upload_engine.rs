@@ -329,7 +329,8 @@ async fn content_uploaded_before_is_recognised_unless_forced_or_deleted_on_the_s
     assert_eq!(
         second.state("copy-of-it.png"),
         &FileState::AlreadyUploaded {
-            asset_id: asset_id.clone()
+            asset_id: asset_id.clone(),
+            same_as: None,
         }
     );
 

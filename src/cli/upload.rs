@@ -33,9 +33,14 @@ pub struct UploadArgs {
     /// summary object.
     #[arg(long)]
     json: bool,
-    /// Upload files even when this machine already uploaded the same content.
+    /// Upload files even when this machine already uploaded the same content (also when that
+    /// content sits in another folder: a copy is uploaded).
     #[arg(long)]
     force: bool,
+    /// Forget the unfinished uploads of other servers or accounts left by earlier runs,
+    /// instead of keeping them for when you sign in there again.
+    #[arg(long)]
+    discard_other_accounts: bool,
 }
 
 /// One file's result, as printed with `--json`.
@@ -54,6 +59,7 @@ struct FileReport<'a> {
 struct Summary {
     uploaded: usize,
     already_uploaded: usize,
+    in_other_folder: usize,
     failed: usize,
     cancelled: usize,
     skipped: usize,
@@ -79,7 +85,7 @@ enum Output {
 pub async fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     let connection = context::connect().await?;
     // One quick call first, so a bad key is one clear error instead of one per file.
-    connection
+    let user = connection
         .client
         .current_user()
         .await
@@ -94,6 +100,7 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     let folder_id = args.folder.clone().or(settings.default_folder_id.clone());
     let config = EngineConfig {
         concurrency,
+        account: Some(upload::AccountScope::of(&connection.client, &user)),
         ..EngineConfig::new(paths::data_dir())
     };
     let (engine, mut events) = upload::spawn(
@@ -123,6 +130,7 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     };
     let mut files: HashMap<FileId, FileInfo> = HashMap::new();
     let mut summary = Summary::default();
+    let mut discarded = std::collections::HashSet::new();
     let mut stdout = std::io::stdout().lock();
 
     let interrupted = loop {
@@ -133,6 +141,23 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
         let Some(event) = event else { break false };
         if matches!(event, Event::Idle) {
             break false;
+        }
+        if let Event::ForeignUploads(foreign) = &event {
+            for account in foreign {
+                if !args.discard_other_accounts {
+                    output.note(&format!(
+                        "{account} (`runflow-uploader upload --discard-other-accounts ...` \
+                         discards them)"
+                    ));
+                } else if discarded.insert(account.account_key.clone()) {
+                    output.note(&format!(
+                        "discarding {} unfinished upload(s) of {} on {}",
+                        account.files, account.account_label, account.base_url
+                    ));
+                    engine.send(Command::DiscardForeign(account.account_key.clone()));
+                }
+            }
+            continue;
         }
         let result = output.handle(&event, &mut files, &mut summary, &mut stdout);
         context::finish_output(&mut stdout, result)?;
@@ -155,7 +180,7 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
              you run `runflow-uploader upload`"
         );
     }
-    Ok(if summary.failed + summary.cancelled == 0 {
+    Ok(if summary.failed + summary.cancelled + summary.in_other_folder == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -241,7 +266,7 @@ impl Output {
                     ));
                 }
             }
-            Event::Removed(_) | Event::Idle => {}
+            Event::ForeignUploads(_) | Event::Removed(_) | Event::Idle => {}
         }
         Ok(())
     }
@@ -294,9 +319,30 @@ impl Output {
                 summary.uploaded += 1;
                 ("done", asset.id.as_deref(), asset.url.as_deref(), None)
             }
-            FileState::AlreadyUploaded { asset_id } => {
+            FileState::AlreadyUploaded { asset_id, .. } => {
                 summary.already_uploaded += 1;
                 ("already_uploaded", Some(asset_id.as_str()), None, None)
+            }
+            FileState::InOtherFolder {
+                asset_id,
+                folder_id,
+                folder_name,
+            } => {
+                summary.in_other_folder += 1;
+                let place = match (folder_name, folder_id) {
+                    (Some(name), _) => format!("in the folder \"{name}\""),
+                    (None, Some(id)) => format!("in the folder {id}"),
+                    (None, None) => "in the root folder".to_owned(),
+                };
+                (
+                    "in_other_folder",
+                    Some(asset_id.as_str()),
+                    None,
+                    Some(format!(
+                        "already on Runflow {place}, not in the folder asked for; move it \
+                         there, or run again with --force to upload a copy"
+                    )),
+                )
             }
             FileState::Failed(reason) => {
                 summary.failed += 1;
@@ -326,6 +372,9 @@ impl Output {
             ),
             Output::Plain | Output::Bars { .. } => {
                 let line = match (status, asset_id, error) {
+                    ("in_other_folder", Some(id), Some(error)) => {
+                        format!("elsewhere {path} -> {id}: {error}")
+                    }
                     (_, _, Some(error)) => format!("failed    {path}: {error}"),
                     ("done", Some(id), _) => format!("uploaded  {path} -> {id}"),
                     ("already_uploaded", Some(id), _) => {
@@ -364,6 +413,12 @@ impl Output {
             "{} uploaded, {} already uploaded, {} failed",
             summary.uploaded, summary.already_uploaded, summary.failed
         );
+        if summary.in_other_folder > 0 {
+            line.push_str(&format!(
+                ", {} already in another folder",
+                summary.in_other_folder
+            ));
+        }
         if summary.cancelled > 0 {
             line.push_str(&format!(", {} cancelled", summary.cancelled));
         }

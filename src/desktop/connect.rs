@@ -13,7 +13,7 @@ use crate::api::models::CurrentUser;
 use crate::api::{ApiError, ApiKey};
 use crate::auth::{self, KeySource, KeyStore, ResolveError};
 use crate::emulator::{EmulatorConfig, RunningEmulator};
-use crate::upload::EngineConfig;
+use crate::upload::{AccountScope, EngineConfig};
 
 /// How long the demo server may take to stop.
 const EMULATOR_STOP_TIMEOUT: Duration = Duration::from_secs(3);
@@ -372,6 +372,7 @@ impl Actor {
         if restart || !self.engine.is_running() {
             let config = EngineConfig {
                 concurrency: self.concurrency(),
+                account: Some(AccountScope::of(&target.client, user)),
                 ..EngineConfig::new(self.options.engine_dir(target.demo))
             };
             self.engine.restart(target.client.clone(), config).await;

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use egui::{Align, Color32, Layout, RichText, Ui};
 
-use crate::upload::{BatchProgress, Command, Event, FileId, FileState, human_bytes};
+use crate::upload::{
+    BatchProgress, Command, Event, FileId, FileState, ForeignUploads, human_bytes,
+};
 
 /// One file in the queue.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +43,8 @@ pub struct QueueState {
     index: HashMap<FileId, usize>,
     /// Totals from the engine.
     pub batch: BatchProgress,
+    /// Unfinished uploads of other accounts, waiting in the journal.
+    pub foreign: Vec<ForeignUploads>,
     /// Whether rows were removed since the index was rebuilt.
     dirty: bool,
 }
@@ -130,6 +134,7 @@ impl QueueState {
                     failed: self.batch.failed_files,
                 });
             }
+            Event::ForeignUploads(foreign) => self.foreign = foreign,
             Event::Skipped { .. } => {}
         }
         None
@@ -217,6 +222,22 @@ pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Comma
         )
     };
     ui.heading(headline);
+    for account in &queue.foreign {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(
+                RichText::new(account.to_string())
+                    .small()
+                    .color(Color32::from_rgb(220, 150, 30)),
+            );
+            if ui
+                .button("Discard")
+                .on_hover_text("Forget these unfinished uploads; the files stay on disk")
+                .clicked()
+            {
+                commands.push(Command::DiscardForeign(account.account_key.clone()));
+            }
+        });
+    }
     // The batch's actions under the headline, wrapping in a narrow panel.
     ui.horizontal_wrapped(|ui| {
         let unfinished = batch.active_files + batch.queued_files;
@@ -320,12 +341,28 @@ fn row_buttons_ui(ui: &mut Ui, row: &Row, commands: &mut Vec<Command>) {
                 commands.push(Command::Remove(row.id));
             }
         }
-        FileState::AlreadyUploaded { asset_id } => {
+        FileState::AlreadyUploaded { asset_id, .. } => {
             if ui.button("Copy ID").clicked() {
                 ui.ctx().copy_text(asset_id.clone());
             }
             if ui.button("Remove").clicked() {
                 commands.push(Command::Remove(row.id));
+            }
+        }
+        FileState::InOtherFolder { .. } => {
+            if ui
+                .button("Upload a copy")
+                .on_hover_text("Upload this file again into the folder you chose")
+                .clicked()
+            {
+                commands.push(Command::UploadCopy(row.id));
+            }
+            if ui
+                .button("Move here")
+                .on_hover_text("Move the existing asset into the folder you chose")
+                .clicked()
+            {
+                commands.push(Command::MoveHere(row.id));
             }
         }
         FileState::Failed(_) | FileState::Cancelled => {
@@ -385,10 +422,32 @@ pub fn state_text(row: &Row) -> (String, Color32) {
             Color32::from_rgb(220, 150, 30),
         ),
         FileState::Done(_) => ("Uploaded".into(), Color32::from_rgb(40, 160, 80)),
+        FileState::AlreadyUploaded {
+            same_as: Some(name),
+            ..
+        } => (
+            format!("Same content as {name}, uploaded just now"),
+            Color32::from_rgb(40, 160, 80),
+        ),
         FileState::AlreadyUploaded { .. } => (
             "Already uploaded from this computer".into(),
             Color32::from_rgb(40, 160, 80),
         ),
+        FileState::InOtherFolder {
+            folder_id,
+            folder_name,
+            ..
+        } => {
+            let place = match (folder_name, folder_id) {
+                (Some(name), _) => name.clone(),
+                (None, Some(_)) => "another folder".to_owned(),
+                (None, None) => "the root folder".to_owned(),
+            };
+            (
+                format!("Already on Runflow in {place}"),
+                Color32::from_rgb(220, 150, 30),
+            )
+        }
         FileState::Failed(reason) => (format!("Failed: {reason}"), Color32::from_rgb(220, 60, 60)),
         FileState::Cancelled => ("Cancelled".into(), muted),
     }

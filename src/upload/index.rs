@@ -1,8 +1,10 @@
-//! The duplicate index: content hash -> asset id for what this machine uploaded, per API base.
-//! An append-only JSON-lines file; a torn last line (killed mid-append) is ignored.
+//! The duplicate index: content hash -> asset id for what this machine uploaded, per scope (an
+//! API base and account; older lines carry the base alone). An append-only JSON-lines file
+//! shared by every process: a torn last line (killed mid-append) is ignored, and
+//! [`DuplicateIndex::refresh`] reads what other processes appended since.
 
-use std::collections::{HashMap, HashSet};
-use std::io::Write;
+use std::collections::HashMap;
+use std::io::{Read as _, Seek as _, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -23,7 +25,8 @@ struct Line {
 pub struct DuplicateIndex {
     path: PathBuf,
     entries: HashMap<(String, String), String>,
-    sizes: HashSet<(String, u64)>,
+    /// How far the file has been read; complete lines only.
+    read_bytes: u64,
 }
 
 impl DuplicateIndex {
@@ -32,26 +35,36 @@ impl DuplicateIndex {
         let mut index = Self {
             path: path.to_path_buf(),
             entries: HashMap::new(),
-            sizes: HashSet::new(),
+            read_bytes: 0,
         };
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                for line in text.lines() {
-                    if let Ok(line) = serde_json::from_str::<Line>(line) {
-                        index.apply(line);
-                    }
-                }
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(err),
-        }
+        index.refresh()?;
         Ok(index)
     }
 
-    fn apply(&mut self, line: Line) {
-        if let (Some(size), Some(_)) = (line.size_bytes, &line.asset_id) {
-            self.sizes.insert((line.base.clone(), size));
+    /// Reads the lines appended since the last read (by this process or another).
+    pub fn refresh(&mut self) -> std::io::Result<()> {
+        let mut file = match std::fs::File::open(&self.path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => return Err(err),
+        };
+        file.seek(SeekFrom::Start(self.read_bytes))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        // Only whole lines: a line being appended right now is read next time.
+        let Some(end) = bytes.iter().rposition(|b| *b == b'\n') else {
+            return Ok(());
+        };
+        for line in bytes[..end].split(|b| *b == b'\n') {
+            if let Ok(line) = serde_json::from_slice::<Line>(line) {
+                self.apply(line);
+            }
         }
+        self.read_bytes += end as u64 + 1;
+        Ok(())
+    }
+
+    fn apply(&mut self, line: Line) {
         let key = (line.base, line.hash);
         match line.asset_id {
             Some(id) => self.entries.insert(key, id),
@@ -59,16 +72,14 @@ impl DuplicateIndex {
         };
     }
 
-    /// Whether content of this size was ever uploaded to `base` from here. When not, the file
-    /// cannot be a duplicate and need not be hashed before its upload.
-    pub fn might_contain(&self, base: &str, size_bytes: u64) -> bool {
-        self.sizes.contains(&(base.to_owned(), size_bytes))
-    }
-
-    /// The asset uploaded from content with `hash` to `base`, if any.
-    pub fn lookup(&self, base: &str, hash: &str) -> Option<&str> {
-        self.entries
-            .get(&(base.to_owned(), hash.to_owned()))
+    /// The asset uploaded from content with `hash` to `scope`, if any. A scope `base#org` also
+    /// finds lines written before accounts were recorded (`base` alone); the caller checks
+    /// such an asset exists in this account before trusting it.
+    pub fn lookup(&self, scope: &str, hash: &str) -> Option<&str> {
+        let legacy = scope.split_once('#').map(|(base, _)| base);
+        std::iter::once(scope)
+            .chain(legacy)
+            .find_map(|scope| self.entries.get(&(scope.to_owned(), hash.to_owned())))
             .map(String::as_str)
     }
 
@@ -103,6 +114,26 @@ impl DuplicateIndex {
 }
 
 #[cfg(test)]
+mod shared_tests {
+    use super::*;
+
+    #[test]
+    fn another_process_appends_are_seen_after_refresh_and_legacy_lines_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.jsonl");
+        let mut mine = DuplicateIndex::load(&path).unwrap();
+        let mut theirs = DuplicateIndex::load(&path).unwrap();
+        theirs.record("http://a#org", "h1", 10, Some("asset-1")).unwrap();
+        theirs.record("http://a", "h0", 5, Some("asset-0")).unwrap();
+        assert_eq!(mine.lookup("http://a#org", "h1"), None);
+        mine.refresh().unwrap();
+        assert_eq!(mine.lookup("http://a#org", "h1"), Some("asset-1"));
+        assert_eq!(mine.lookup("http://a#other", "h1"), None);
+        assert_eq!(mine.lookup("http://a#org", "h0"), Some("asset-0"));
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -125,8 +156,5 @@ mod tests {
         assert_eq!(index.lookup("http://a", "h1"), Some("asset-1"));
         assert_eq!(index.lookup("http://a", "h2"), None);
         assert_eq!(index.lookup("http://other", "h1"), None);
-        assert!(index.might_contain("http://a", 10));
-        assert!(!index.might_contain("http://a", 11));
-        assert!(!index.might_contain("http://other", 10));
     }
 }

@@ -1,9 +1,14 @@
 //! The crash journal: one small JSON file per unfinished upload, replaced atomically at every
 //! step, so a process killed at any instant resumes every file exactly once.
 //!
+//! Layout: `root/<account key>/<process id>/<entry>.json`, plus `root/<account key>/account.json`
+//! naming the server and account. An engine opens the directory of its own account only, so an
+//! unfinished upload never resumes on another server or account; it waits there until the app
+//! connects to that account again, or the user discards it.
+//!
 //! The rule that prevents duplicates: a confirm is only ever sent for the session recorded as
-//! `Uploaded`; on restart that confirm is repeated (a 409 "already confirmed" then resolves to
-//! the existing asset) instead of starting a new session.
+//! `Uploaded`; on restart that session is resolved by asking for its asset instead of starting a
+//! new session (see `queue.rs`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,9 +16,14 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::protocol::ForeignUploads;
+
 /// Name of the lock file inside each process's journal directory.
 const LOCK_FILE: &str = "lock";
-
+/// The file naming an account directory's server and account.
+const ACCOUNT_FILE: &str = "account.json";
+/// Prefix of directories being created or claimed; never adopted under that name.
+const PRIVATE_PREFIX: char = '.';
 /// How far an upload got.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
@@ -60,14 +70,54 @@ pub struct Entry {
     /// Delete `path` once uploaded (pasted content the app wrote itself).
     #[serde(default)]
     pub owned_file: bool,
+    /// The user cancelled the file after its confirm may have been sent: a resume only finds
+    /// out whether it became an asset, and never confirms it.
+    #[serde(default)]
+    pub cancelled: bool,
 }
 
-/// The journal directory.
+/// The server and account a journal belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountScope {
+    /// The API base URL.
+    pub base_url: String,
+    /// The organisation the key belongs to (`/v1/auth/me`), or `""` when it names none.
+    pub org_id: String,
+    /// Who that is, for messages: an email or an organisation name.
+    pub label: String,
+}
+
+impl AccountScope {
+    /// The directory name of this account's journal: stable, short and filesystem-safe.
+    pub fn key(&self) -> String {
+        let hash = blake3::hash(format!("{}\n{}", self.base_url, self.org_id).as_bytes());
+        format!("acct-{}", &hash.to_hex()[..16])
+    }
+
+    /// The duplicate index's scope: content uploaded to one account is not "already uploaded"
+    /// for another.
+    pub fn index_scope(&self) -> String {
+        format!("{}#{}", self.base_url, self.org_id)
+    }
+}
+
+/// The journal directory of one process.
 #[derive(Debug, Clone)]
 pub struct Journal {
     dir: PathBuf,
     /// Held for the journal's life: a locked directory belongs to a running process.
     _lock: Option<Arc<std::fs::File>>,
+}
+
+/// What opening a journal found.
+#[derive(Debug)]
+pub struct Opened {
+    /// This process's journal.
+    pub journal: Journal,
+    /// Unfinished uploads of earlier processes of the same account, now this process's.
+    pub entries: Vec<Entry>,
+    /// Unfinished uploads of other accounts, left where they are.
+    pub foreign: Vec<ForeignUploads>,
 }
 
 impl Step {
@@ -91,43 +141,53 @@ impl Journal {
         })
     }
 
-    /// Opens a journal of this process's own under `root` and adopts the entries of every
-    /// earlier process that is no longer running (its directory lock is free), renumbered from
-    /// `first_id`. Two processes never work on the same entry, so two app instances (say the
-    /// window and the CLI) cannot upload one file twice.
-    pub fn open_exclusive(root: &Path) -> std::io::Result<(Self, Vec<Entry>)> {
-        std::fs::create_dir_all(root)?;
-        let dir = root.join(uuid::Uuid::new_v4().simple().to_string());
-        std::fs::create_dir_all(&dir)?;
-        let lock = std::fs::File::create(dir.join(LOCK_FILE))?;
+    /// Opens a journal of this process's own for `scope` under `root`, and adopts the entries
+    /// of every earlier process of that account that is no longer running, renumbered from 1.
+    ///
+    /// Two processes never work on one entry: a dead directory is claimed by renaming it to a
+    /// private name (atomic, so exactly one claimant wins), and a new directory is locked before
+    /// it gets the name others look for. Directories of the layout before accounts were
+    /// recorded (directly under `root`) are adopted by the first account that opens.
+    pub fn open_exclusive(root: &Path, scope: &AccountScope) -> std::io::Result<Opened> {
+        let account_dir = root.join(scope.key());
+        std::fs::create_dir_all(&account_dir)?;
+        let account_file = account_dir.join(ACCOUNT_FILE);
+        if !account_file.exists() {
+            write_atomic(
+                &account_file,
+                &serde_json::to_vec(scope).map_err(std::io::Error::other)?,
+                true,
+            )?;
+        }
+        let me = uuid::Uuid::new_v4().simple().to_string();
+        let staging = account_dir.join(format!("{PRIVATE_PREFIX}new-{me}"));
+        std::fs::create_dir(&staging)?;
+        let lock = std::fs::File::create(staging.join(LOCK_FILE))?;
         lock.lock()?;
+        let dir = account_dir.join(&me);
+        std::fs::rename(&staging, &dir)?;
         let journal = Self {
             dir,
             _lock: Some(Arc::new(lock)),
         };
 
-        let mut adopted: Vec<(PathBuf, Vec<Entry>)> = Vec::new();
-        for dirent in std::fs::read_dir(root)? {
-            let other = dirent?.path();
-            if other == journal.dir || !other.is_dir() {
-                continue;
+        let mut candidates = process_dirs(&account_dir, &journal.dir)?;
+        candidates.extend(legacy_dirs(root)?);
+        let mut claimed = Vec::new();
+        for (n, other) in candidates.into_iter().enumerate() {
+            let target = account_dir.join(format!("{PRIVATE_PREFIX}claim-{me}-{n}"));
+            if let Some(dir) = claim(&other, &target) {
+                claimed.push(dir);
             }
-            // A directory that is locked belongs to a running process; one that vanishes
-            // meanwhile was just closed by its owner.
-            let Ok(other_lock) = std::fs::File::create(other.join(LOCK_FILE)) else {
-                continue;
-            };
-            if other_lock.try_lock().is_err() {
-                continue;
+        }
+        let mut entries: Vec<Entry> = Vec::new();
+        for claimed in &claimed {
+            if let Ok(found) = Self::open(&claimed.dir).and_then(|j| j.load()) {
+                entries.extend(found);
             }
-            let Ok(entries) = Self::open(&other).and_then(|j| j.load()) else {
-                continue;
-            };
-            adopted.push((other, entries));
         }
         // Copy first, delete after: a crash in between leaves two records of a file, which the
         // de-duplication below resolves on the next start.
-        let mut entries: Vec<Entry> = adopted.iter().flat_map(|(_, e)| e.clone()).collect();
         entries.sort_by(|a, b| a.path.cmp(&b.path).then(b.step.rank().cmp(&a.step.rank())));
         entries.dedup_by(|later, kept| later.path == kept.path);
         entries.sort_by_key(|e| e.id);
@@ -135,10 +195,42 @@ impl Journal {
             entry.id = next_id;
             journal.write(entry, true)?;
         }
-        for (other, _) in adopted {
-            let _ = std::fs::remove_dir_all(&other);
+        for claimed in claimed {
+            let _ = std::fs::remove_dir_all(&claimed.dir);
         }
-        Ok((journal, entries))
+        let foreign = Self::foreign(root, &scope.key());
+        Ok(Opened {
+            journal,
+            entries,
+            foreign,
+        })
+    }
+
+    /// Forgets every unfinished upload of the account `account_key` under `root` whose process
+    /// is no longer running. Returns how many were dropped.
+    pub fn discard_account(root: &Path, account_key: &str) -> std::io::Result<usize> {
+        let account_dir = root.join(account_key);
+        let me = uuid::Uuid::new_v4().simple().to_string();
+        let mut dropped = 0;
+        for (n, other) in process_dirs(&account_dir, Path::new(""))?
+            .into_iter()
+            .enumerate()
+        {
+            let target = account_dir.join(format!("{PRIVATE_PREFIX}discard-{me}-{n}"));
+            if let Some(claimed) = claim(&other, &target) {
+                dropped += Self::open(&claimed.dir)
+                    .and_then(|j| j.load())
+                    .map_or(0, |e| e.len());
+                std::fs::remove_dir_all(&claimed.dir)?;
+            }
+        }
+        if std::fs::read_dir(&account_dir)?
+            .filter_map(Result::ok)
+            .all(|e| e.file_name() == ACCOUNT_FILE)
+        {
+            let _ = std::fs::remove_dir_all(&account_dir);
+        }
+        Ok(dropped)
     }
 
     fn entry_path(&self, id: u64) -> PathBuf {
@@ -176,16 +268,8 @@ impl Journal {
     /// Writes `entry` atomically (temp file, then rename). With `durable`, the data is flushed
     /// to disk first, so the step survives a power cut too.
     pub fn write(&self, entry: &Entry, durable: bool) -> std::io::Result<()> {
-        let path = self.entry_path(entry.id);
-        let tmp = path.with_extension("tmp");
         let bytes = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        if durable {
-            file.sync_data()?;
-        }
-        drop(file);
-        std::fs::rename(&tmp, &path)
+        write_atomic(&self.entry_path(entry.id), &bytes, durable)
     }
 
     /// Removes this journal's directory if no entry is left in it (on a clean shutdown).
@@ -205,6 +289,137 @@ impl Journal {
     }
 }
 
+/// Writes `bytes` to `path` through a temporary file and a rename, so a reader sees the old or
+/// the new content, never a mix. A failed write removes its temporary file.
+fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        if durable {
+            file.sync_data()?;
+        }
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Process directories of an account, other than `own`: public names, and private claims left
+/// by a claimant that died before it finished.
+fn process_dirs(account_dir: &Path, own: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut dirs = Vec::new();
+    let listing = match std::fs::read_dir(account_dir) {
+        Ok(listing) => listing,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(dirs),
+        Err(err) => return Err(err),
+    };
+    for dirent in listing {
+        let path = dirent?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let Some(name) = name else { continue };
+        let private_new = name.starts_with(&format!("{PRIVATE_PREFIX}new-"));
+        if path == own || !path.is_dir() || private_new {
+            continue;
+        }
+        dirs.push(path);
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// Directories of the layout before accounts were recorded: process directories right under
+/// the root (they hold a lock file and no account file).
+fn legacy_dirs(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut dirs = Vec::new();
+    for dirent in std::fs::read_dir(root)? {
+        let path = dirent?.path();
+        let public = path
+            .file_name()
+            .is_some_and(|n| !n.to_string_lossy().starts_with(PRIVATE_PREFIX));
+        if public && path.join(LOCK_FILE).is_file() && !path.join(ACCOUNT_FILE).exists() {
+            dirs.push(path);
+        }
+    }
+    Ok(dirs)
+}
+
+/// A dead process's directory, claimed: renamed to a private name and locked until dropped.
+struct Claimed {
+    dir: PathBuf,
+    _lock: Option<std::fs::File>,
+}
+
+/// Claims a dead process's directory: only when its lock is free, and only by an atomic rename,
+/// so of several processes starting at once exactly one gets it. The lock stays held while the
+/// claimant reads it, so a claim in progress is never claimed again.
+fn claim(dir: &Path, target: &Path) -> Option<Claimed> {
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.join(LOCK_FILE))
+        .ok();
+    match &lock {
+        // Held: a running process (or another claimant) owns it.
+        Some(lock) if lock.try_lock().is_err() => return None,
+        // No lock file: a directory from an older version, or one whose owner died early.
+        _ => {}
+    }
+    std::fs::rename(dir, target).ok()?;
+    Some(Claimed {
+        dir: target.to_path_buf(),
+        _lock: lock,
+    })
+}
+
+impl Journal {
+/// Unfinished uploads of the accounts other than `own_key` under `root`.
+pub fn foreign(root: &Path, own_key: &str) -> Vec<ForeignUploads> {
+    let Ok(listing) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut foreign = Vec::new();
+    for dirent in listing.filter_map(Result::ok) {
+        let account_dir = dirent.path();
+        let key = dirent.file_name().to_string_lossy().into_owned();
+        if key == own_key {
+            continue;
+        }
+        let Some(scope) = std::fs::read(account_dir.join(ACCOUNT_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<AccountScope>(&bytes).ok())
+        else {
+            continue;
+        };
+        // Counted without touching anything: another process may be writing there.
+        let files: usize = process_dirs(&account_dir, Path::new(""))
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|dir| std::fs::read_dir(dir).ok())
+            .map(|listing| {
+                listing
+                    .filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                    .count()
+            })
+            .sum();
+        if files > 0 {
+            foreign.push(ForeignUploads {
+                account_key: key,
+                base_url: scope.base_url,
+                account_label: scope.label,
+                files,
+            });
+        }
+    }
+    foreign.sort_by(|a, b| a.account_key.cmp(&b.account_key));
+    foreign
+}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +437,15 @@ mod tests {
             hash: None,
             step,
             owned_file: false,
+            cancelled: false,
+        }
+    }
+
+    fn scope(org: &str) -> AccountScope {
+        AccountScope {
+            base_url: "http://127.0.0.1:1/".into(),
+            org_id: org.into(),
+            label: format!("{org}@example.com"),
         }
     }
 
@@ -250,23 +474,21 @@ mod tests {
     #[test]
     fn a_live_journal_is_left_alone_and_a_dead_one_is_adopted_once() {
         let root = tempfile::tempdir().unwrap();
-        let (live, none) = Journal::open_exclusive(root.path()).unwrap();
-        assert!(none.is_empty());
+        let live = Journal::open_exclusive(root.path(), &scope("org-a")).unwrap();
+        assert!(live.entries.is_empty());
+        let live = live.journal;
         live.write(&entry(7, Step::Pending), false).unwrap();
 
         // A second process sees nothing to adopt while the first holds its lock.
-        let (second, adopted) = Journal::open_exclusive(root.path()).unwrap();
-        assert!(adopted.is_empty());
+        let second = Journal::open_exclusive(root.path(), &scope("org-a")).unwrap();
+        assert!(second.entries.is_empty());
         drop(second);
 
         // Once the first is gone (its lock released), the next start adopts its entry once,
         // keeping the furthest record when a file appears twice.
         let dead_dir = live.dir.clone();
         drop(live);
-        let dup = Journal {
-            dir: dead_dir.clone(),
-            _lock: None,
-        };
+        let dup = Journal::open(&dead_dir).unwrap();
         let mut uploaded = entry(
             9,
             Step::Uploaded {
@@ -275,17 +497,101 @@ mod tests {
         );
         uploaded.path = entry(7, Step::Pending).path;
         dup.write(&uploaded, false).unwrap();
-        let (third, adopted) = Journal::open_exclusive(root.path()).unwrap();
-        assert_eq!(adopted.len(), 1);
+        let third = Journal::open_exclusive(root.path(), &scope("org-a")).unwrap();
+        assert_eq!(third.entries.len(), 1);
         assert_eq!(
-            adopted[0].step,
+            third.entries[0].step,
             Step::Uploaded {
                 asset_id: "a".into()
             }
         );
-        assert_eq!(adopted[0].id, 1);
+        assert_eq!(third.entries[0].id, 1);
         assert!(!dead_dir.exists());
-        assert_eq!(third.load().unwrap().len(), 1);
+        assert_eq!(third.journal.load().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn another_accounts_entries_wait_for_it_and_can_be_discarded() {
+        let root = tempfile::tempdir().unwrap();
+        let a = Journal::open_exclusive(root.path(), &scope("org-a")).unwrap();
+        a.journal.write(&entry(1, Step::Pending), false).unwrap();
+        a.journal.write(&entry(2, Step::Pending), false).unwrap();
+        drop(a);
+
+        // Another account on the same machine adopts nothing, and is told what waits.
+        let b = Journal::open_exclusive(root.path(), &scope("org-b")).unwrap();
+        assert!(b.entries.is_empty());
+        assert_eq!(b.foreign.len(), 1);
+        assert_eq!(b.foreign[0].files, 2);
+        assert_eq!(b.foreign[0].account_label, "org-a@example.com");
+        let key = b.foreign[0].account_key.clone();
+        drop(b);
+
+        // Back on the first account, both resume.
+        let a = Journal::open_exclusive(root.path(), &scope("org-a")).unwrap();
+        assert_eq!(a.entries.len(), 2);
+        assert!(a.foreign.is_empty());
+        drop(a);
+
+        assert_eq!(Journal::discard_account(root.path(), &key).unwrap(), 2);
+        let b = Journal::open_exclusive(root.path(), &scope("org-b")).unwrap();
+        assert!(b.foreign.is_empty());
+    }
+
+    #[test]
+    fn concurrent_takeovers_adopt_each_entry_exactly_once() {
+        let root = tempfile::tempdir().unwrap();
+        // Four processes that all die at once, 25 entries each.
+        let dead: Vec<Journal> = (0..4_u64)
+            .map(|batch| {
+                let opened = Journal::open_exclusive(root.path(), &scope("org-a")).unwrap();
+                for i in 0..25 {
+                    let mut e = entry(i + 1, Step::Pending);
+                    e.path = PathBuf::from(format!("/tmp/{batch}-{i}.png"));
+                    opened.journal.write(&e, false).unwrap();
+                }
+                opened.journal
+            })
+            .collect();
+        drop(dead);
+        let root_path = root.path().to_path_buf();
+        let opened: Vec<(Journal, Vec<Entry>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..3)
+                .map(|_| {
+                    let root = root_path.clone();
+                    s.spawn(move || {
+                        let opened = Journal::open_exclusive(&root, &scope("org-a")).unwrap();
+                        (opened.journal, opened.entries)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut paths: Vec<PathBuf> = opened
+            .iter()
+            .flat_map(|(_, entries)| entries.iter().map(|e| e.path.clone()))
+            .collect();
+        let total = paths.len();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(total, 100, "every entry adopted");
+        assert_eq!(paths.len(), 100, "no entry adopted twice");
+    }
+
+    #[test]
+    fn a_claim_left_by_a_dead_claimant_is_claimed_again() {
+        let root = tempfile::tempdir().unwrap();
+        let account = root.path().join(scope("org-a").key());
+        let stale = account.join(".claim-deadbeef-0");
+        std::fs::create_dir_all(&stale).unwrap();
+        std::fs::File::create(stale.join(LOCK_FILE)).unwrap();
+        Journal::open(&stale)
+            .unwrap()
+            .write(&entry(4, Step::Pending), true)
+            .unwrap();
+        let opened = Journal::open_exclusive(root.path(), &scope("org-a")).unwrap();
+        assert_eq!(opened.entries.len(), 1);
+        assert!(!stale.exists());
     }
 
     #[test]

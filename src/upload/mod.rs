@@ -1,16 +1,25 @@
 //! The upload engine: validates, deduplicates and uploads files through Runflow's three steps,
 //! with bounded concurrency, retries, cancel, and a crash journal. Driven by [`Command`]s,
 //! reporting [`Event`]s; it knows nothing of egui or terminals.
+//!
+//! Layout: `queue` is the state machine (no I/O); `engine` runs it and `effects` does its I/O;
+//! `journal`, `index` and `claims` are the files shared across runs and processes; `discover`
+//! turns dropped paths into files.
 
+mod claims;
 mod discover;
+mod effects;
 mod engine;
 mod index;
 mod journal;
 mod protocol;
+mod queue;
 mod speed;
-mod worker;
 
 pub use discover::{Found, LocalFile, detect_mime, discover};
 pub use engine::{DEFAULT_CONCURRENCY, EngineConfig, EngineHandle, MAX_CONCURRENCY, Waker, spawn};
-pub use protocol::{BatchProgress, Command, Event, FileId, FileState, UploadFailure, human_bytes};
+pub use journal::AccountScope;
+pub use protocol::{
+    BatchProgress, Command, Event, FileId, FileState, ForeignUploads, UploadFailure, human_bytes,
+};
 pub use speed::SpeedMeter;

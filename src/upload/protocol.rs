@@ -48,6 +48,14 @@ pub enum Command {
     Retry(FileId),
     /// Queue every failed file again.
     RetryFailed,
+    /// A file whose content is already on Runflow in another folder: move that asset into the
+    /// folder this file was meant for.
+    MoveHere(FileId),
+    /// A file whose content is already on Runflow in another folder: upload it again as a copy.
+    UploadCopy(FileId),
+    /// Forget the unfinished uploads that belong to another server or account (by
+    /// [`ForeignUploads::account_key`]).
+    DiscardForeign(String),
     /// Forget a finished, failed or cancelled file.
     Remove(FileId),
     /// Forget every finished file (done or already uploaded).
@@ -84,10 +92,23 @@ pub enum FileState {
     },
     /// Uploaded: this is the asset.
     Done(Box<Asset>),
-    /// This machine uploaded the same content before and the asset still exists.
+    /// This machine uploaded the same content before (or another file of this batch has it)
+    /// and the asset still exists, in the folder asked for.
     AlreadyUploaded {
         /// The existing asset.
         asset_id: String,
+        /// The file of this batch with the same content, when it was uploaded just now.
+        same_as: Option<String>,
+    },
+    /// The same content is already on Runflow, but in another folder than the one asked for.
+    /// [`Command::MoveHere`] moves it; [`Command::UploadCopy`] uploads a copy.
+    InOtherFolder {
+        /// The existing asset.
+        asset_id: String,
+        /// Its folder (`None` = the root).
+        folder_id: Option<String>,
+        /// That folder's name, when it could be looked up.
+        folder_name: Option<String>,
     },
     /// Could not be uploaded, for this reason.
     Failed(UploadFailure),
@@ -100,7 +121,11 @@ impl FileState {
     pub fn is_finished(&self) -> bool {
         matches!(
             self,
-            Self::Done(_) | Self::AlreadyUploaded { .. } | Self::Failed(_) | Self::Cancelled
+            Self::Done(_)
+                | Self::AlreadyUploaded { .. }
+                | Self::InOtherFolder { .. }
+                | Self::Failed(_)
+                | Self::Cancelled
         )
     }
 
@@ -120,6 +145,7 @@ impl FileState {
             Self::Retrying { .. } => "retrying",
             Self::Done(_) => "done",
             Self::AlreadyUploaded { .. } => "already uploaded",
+            Self::InOtherFolder { .. } => "in another folder",
             Self::Failed(_) => "failed",
             Self::Cancelled => "cancelled",
         }
@@ -254,8 +280,40 @@ pub enum Event {
     Batch(BatchProgress),
     /// A file was forgotten (removed or cleared).
     Removed(FileId),
+    /// Unfinished uploads from an earlier run belong to another server or account; they wait
+    /// until the app connects there again, or are discarded.
+    ForeignUploads(Vec<ForeignUploads>),
     /// No file is queued or running and no folder is being scanned.
     Idle,
+}
+
+/// Unfinished uploads of one other server or account, left in the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignUploads {
+    /// The journal's key for that account (pass it to [`Command::DiscardForeign`]).
+    pub account_key: String,
+    /// The API base they were for.
+    pub base_url: String,
+    /// Who they were for (an email or an organisation name), as far as known.
+    pub account_label: String,
+    /// How many files.
+    pub files: usize,
+}
+
+impl std::fmt::Display for ForeignUploads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let files = if self.files == 1 {
+            "1 unfinished upload belongs".to_owned()
+        } else {
+            format!("{} unfinished uploads belong", self.files)
+        };
+        write!(
+            f,
+            "{files} to another account ({} on {}): finish them by signing in as that account, \
+             or discard them.",
+            self.account_label, self.base_url
+        )
+    }
 }
 
 /// Totals over every file the engine knows.
@@ -329,7 +387,8 @@ mod tests {
         assert!(!FileState::Cancelled.is_success());
         assert!(
             FileState::AlreadyUploaded {
-                asset_id: "a".into()
+                asset_id: "a".into(),
+                same_as: None,
             }
             .is_success()
         );

@@ -1,0 +1,303 @@
+//! The I/O behind the queue's effects: file checks and hashing, the duplicate index and content
+//! claims, Runflow calls, and the one journal writer. Each function does one effect and returns
+//! what the queue needs to hear; none of them decides what happens next.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OnceCell, mpsc};
+
+use crate::api::models::{AssetType, CreateUploadRequest, PatchRequest};
+use crate::api::{ApiError, RunflowClient, UploadSource};
+
+use super::claims::{Claim, Claims};
+use super::discover::nanos_since_epoch;
+use super::index::DuplicateIndex;
+use super::journal::{AccountScope, Entry, Journal};
+use super::protocol::UploadFailure;
+use super::queue::{Answer, FoundAsset, Ticket};
+
+/// What every effect shares.
+pub(super) struct Shared {
+    pub client: RunflowClient,
+    pub scope: AccountScope,
+    pub index: Mutex<DuplicateIndex>,
+    pub claims: Claims,
+    /// Runflow's supported types: `None` when it does not say (then create's 422 decides).
+    pub types: OnceCell<Option<Vec<AssetType>>>,
+    pub stall_timeout: Duration,
+}
+
+/// Checks the file is unchanged since it was queued and of a type Runflow takes, then hashes
+/// it (BLAKE3, on a blocking thread).
+pub(super) async fn prepare(shared: &Shared, entry: &Entry) -> Result<String, UploadFailure> {
+    ensure_supported(shared, &entry.mime_type).await?;
+    check_unchanged(entry)?;
+    let path = entry.path.clone();
+    let hash = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update_reader(std::fs::File::open(&path)?)?;
+        Ok(hasher.finalize().to_hex().to_string())
+    })
+    .await
+    .map_err(|e| UploadFailure::Unreadable(e.to_string()))?
+    .map_err(|e| UploadFailure::Unreadable(e.to_string()))?;
+    // The file may have been rewritten while it was read.
+    check_unchanged(entry)?;
+    Ok(hash)
+}
+
+/// Checks Runflow accepts the MIME type. The list is asked for once per engine; a server that
+/// does not offer it (or answers something unreadable) skips the check.
+async fn ensure_supported(shared: &Shared, mime_type: &str) -> Result<(), UploadFailure> {
+    let types = shared
+        .types
+        .get_or_init(|| async {
+            let types = supported_types(&shared.client).await;
+            if types.is_none() {
+                tracing::info!("Runflow did not list its supported types; the server decides");
+            }
+            types
+        })
+        .await;
+    match types {
+        Some(types) => check_supported(types, mime_type),
+        None => Ok(()),
+    }
+}
+
+/// Runflow's supported types, or `None` when it does not say.
+async fn supported_types(client: &RunflowClient) -> Option<Vec<AssetType>> {
+    client.asset_types().await.ok().filter(|types| !types.is_empty())
+}
+
+/// Whether `mime_type` is in Runflow's supported list.
+pub(super) fn check_supported(types: &[AssetType], mime_type: &str) -> Result<(), UploadFailure> {
+    if types.iter().any(|t| {
+        t.mime_types
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(mime_type))
+    }) {
+        return Ok(());
+    }
+    let supported: Vec<&str> = types
+        .iter()
+        .flat_map(|t| t.mime_types.iter().map(String::as_str))
+        .collect();
+    Err(UploadFailure::UnsupportedType {
+        mime_type: mime_type.to_owned(),
+        supported: supported.join(", "),
+    })
+}
+
+/// Fails if the file is gone or differs (size, modification time) from when it was queued.
+fn check_unchanged(entry: &Entry) -> Result<(), UploadFailure> {
+    let meta = match std::fs::metadata(&entry.path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(UploadFailure::Missing);
+        }
+        Err(err) => return Err(UploadFailure::Unreadable(err.to_string())),
+    };
+    if meta.len() != entry.size_bytes {
+        return Err(UploadFailure::Changed(format!(
+            "its size went from {} to {} bytes",
+            entry.size_bytes,
+            meta.len()
+        )));
+    }
+    let modified = meta.modified().map_or(0, nanos_since_epoch);
+    if modified != entry.modified_ns {
+        return Err(UploadFailure::Changed(
+            "its modification time changed".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Claims the content across processes.
+pub(super) async fn claim(shared: &Shared, hash: String) -> Result<Option<Claim>, String> {
+    let claims = shared.claims.clone();
+    tokio::task::spawn_blocking(move || claims.try_claim(&hash))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// The asset this content became before (from this or another process), if it still exists
+/// in this account. An index record whose asset is gone is forgotten.
+pub(super) async fn find_uploaded(
+    shared: &Shared,
+    hash: &str,
+) -> Result<Option<FoundAsset>, UploadFailure> {
+    let scope = shared.scope.index_scope();
+    let known = {
+        let mut index = shared.index.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(err) = index.refresh() {
+            tracing::warn!(%err, "could not read the duplicate index");
+        }
+        index.lookup(&scope, hash).map(str::to_owned)
+    };
+    let Some(asset_id) = known else {
+        return Ok(None);
+    };
+    match shared.client.asset(&asset_id).await {
+        Ok(asset) => {
+            let folder_name = match asset.folder_id.as_deref() {
+                Some(folder) => shared.client.folder(folder).await.ok().and_then(|f| f.name),
+                None => None,
+            };
+            Ok(Some(FoundAsset { asset, folder_name }))
+        }
+        Err(ApiError::NotFound { .. }) => {
+            // A one-line append; short enough for an async worker.
+            record(shared, hash, 0, None);
+            Ok(None)
+        }
+        Err(err) => Err(UploadFailure::Api(err)),
+    }
+}
+
+/// Records (or, with `None`, forgets) content in the duplicate index. A failure only costs
+/// duplicate detection, so it is logged, not fatal.
+pub(super) fn record(shared: &Shared, hash: &str, size_bytes: u64, asset_id: Option<&str>) {
+    let scope = shared.scope.index_scope();
+    let result = {
+        let mut index = shared.index.lock().unwrap_or_else(PoisonError::into_inner);
+        index.record(&scope, hash, size_bytes, asset_id)
+    };
+    if let Err(err) = result {
+        tracing::warn!(%err, "could not update the duplicate index");
+    }
+}
+
+/// `POST /v1/asset-uploads`.
+pub(super) async fn create(shared: &Shared, entry: &Entry) -> Answer {
+    Answer::SessionCreated(
+        shared
+            .client
+            .create_upload(&CreateUploadRequest {
+                filename: entry.name.clone(),
+                mime_type: entry.mime_type.clone(),
+                size_bytes: entry.size_bytes,
+            })
+            .await,
+    )
+}
+
+/// PUTs the file, aborting when no bytes move for the stall timeout.
+pub(super) async fn put(
+    shared: &Shared,
+    entry: &Entry,
+    upload_url: &str,
+    sent: Arc<AtomicU64>,
+) -> Result<(), UploadFailure> {
+    check_unchanged(entry)?;
+    let started = Instant::now();
+    let last_move_ms = Arc::new(AtomicU64::new(0));
+    let moved = Arc::clone(&last_move_ms);
+    let on_progress = Arc::new(move |bytes: u64| {
+        sent.store(bytes, Ordering::Relaxed);
+        moved.store(elapsed_ms(started), Ordering::Relaxed);
+    });
+    let source = UploadSource::File(entry.path.clone());
+    let upload = shared.client.put_upload(
+        upload_url,
+        &entry.mime_type,
+        entry.size_bytes,
+        &source,
+        Some(on_progress),
+    );
+    let stall = shared.stall_timeout;
+    let watchdog = async {
+        let poll = (stall / 10).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        loop {
+            tokio::time::sleep(poll).await;
+            let idle_ms = elapsed_ms(started).saturating_sub(last_move_ms.load(Ordering::Relaxed));
+            // While the client waits out a rate limit, nothing moves on purpose.
+            if idle_ms >= stall.as_millis() as u64 && !shared.client.throttle().is_holding() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        result = upload => result.map_err(|err| match err {
+            ApiError::File(detail) => UploadFailure::Changed(detail),
+            other => UploadFailure::Api(other),
+        })?,
+        () = watchdog => return Err(UploadFailure::Stalled(stall.as_secs().max(1))),
+    }
+    check_unchanged(entry)
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Moves an asset into `folder_id`.
+pub(super) async fn move_asset(shared: &Shared, asset_id: &str, folder_id: Option<String>) -> Answer {
+    let patch = PatchRequest {
+        folder_id: Some(folder_id),
+        ..PatchRequest::default()
+    };
+    Answer::Moved(shared.client.update_asset(asset_id, &patch).await)
+}
+
+/// One journal operation, in the order the queue asked for them.
+pub(super) enum JournalOp {
+    Write {
+        entry: Entry,
+        durable: bool,
+        ack: Option<Ticket>,
+    },
+    Remove(u64),
+    /// Tidies up on shutdown, then ends the writer.
+    Close(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Starts the one journal writer: a thread that applies operations strictly in order, so no
+/// write of an entry can land after its removal.
+pub(super) fn journal_writer(
+    journal: Journal,
+    answers: mpsc::UnboundedSender<(Ticket, Answer)>,
+) -> std::sync::mpsc::Sender<JournalOp> {
+    let (tx, rx) = std::sync::mpsc::channel::<JournalOp>();
+    let spawned = std::thread::Builder::new()
+        .name("upload-journal".into())
+        .spawn(move || {
+            for op in rx {
+                match op {
+                    JournalOp::Write {
+                        entry,
+                        durable,
+                        ack,
+                    } => {
+                        let result = journal.write(&entry, durable).map_err(|e| e.to_string());
+                        if let Err(err) = &result {
+                            tracing::warn!(%err, "could not write the upload journal");
+                        }
+                        if let Some(ticket) = ack {
+                            let _ = answers.send((ticket, Answer::JournalWritten(result)));
+                        }
+                    }
+                    JournalOp::Remove(id) => {
+                        if let Err(err) = journal.remove(id) {
+                            tracing::warn!(%err, "could not remove a finished journal entry");
+                        }
+                    }
+                    JournalOp::Close(done) => {
+                        if let Err(err) = journal.close_if_empty() {
+                            tracing::warn!(%err, "could not tidy the upload journal");
+                        }
+                        let _ = done.send(());
+                        return;
+                    }
+                }
+            }
+        });
+    if let Err(err) = spawned {
+        tracing::error!(%err, "could not start the journal writer");
+    }
+    tx
+}

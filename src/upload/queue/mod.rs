@@ -1,0 +1,698 @@
+//! The upload queue as a state machine without I/O: every file's state, its journal record, its
+//! content reservation and its retry counters are plain data. Commands and the answers of the
+//! work it asked for come in; [`Effect`]s (journal writes, network calls, timers, events for the
+//! window) go out through [`Queue::poll_effect`]. No tokio, no files, no clock: the engine
+//! (`engine.rs`) runs the effects and feeds their results back.
+//!
+//! One file's trip: prepare (unchanged? hash) -> reserve the content (in this batch, then across
+//! processes) -> already on Runflow? -> session -> journal -> PUT -> journal (durable) ->
+//! confirm. The rules that keep it exactly-once:
+//! - A confirm is only sent for the session recorded as `Uploaded`.
+//! - Once a confirm may have been sent (this run or an earlier one), a new session is only
+//!   created after `GET /v1/assets/{id}` answered 404 for the old one: the asset decides, never
+//!   an error code.
+//! - A cancel acknowledged before the confirm was sent means no confirm is sent, ever; a cancel
+//!   that arrives later waits for the answer and reports what really happened.
+//! - Results of work started before a cancel or a restart of the file carry an older ticket and
+//!   are ignored.
+
+mod trip;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::api::ApiError;
+use crate::api::models::{Asset, UploadSession};
+
+use super::discover::{Found, LocalFile};
+use super::journal::{Entry, Step};
+use super::protocol::{BatchProgress, Command, Event, FileId, FileState, UploadFailure};
+
+/// How many fresh sessions one file may need (expired links, lost bytes) before giving up.
+pub(super) const MAX_SESSIONS: u32 = 4;
+/// Wait before asking again for content another process is uploading.
+pub(super) const CLAIM_RETRY_WAIT: Duration = Duration::from_millis(300);
+/// Longest wait between two whole-file retries.
+const MAX_FILE_RETRY_WAIT: Duration = Duration::from_secs(60);
+
+/// Names one piece of work for one file; an answer whose ticket is not the file's current one
+/// is stale (the file was cancelled or restarted meanwhile) and is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Ticket {
+    pub id: FileId,
+    pub epoch: u64,
+}
+
+/// What the engine must do.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Effect {
+    /// Tell the window or the CLI.
+    Emit(Event),
+    /// Write the entry (through the one journal writer, in order). With `ack`, answer
+    /// [`Answer::JournalWritten`] once it is on disk.
+    WriteJournal {
+        entry: Entry,
+        durable: bool,
+        ack: Option<Ticket>,
+    },
+    /// Remove the entry (after every write queued before it).
+    RemoveJournal { id: u64 },
+    /// Check the file is unchanged and supported, and hash it: [`Answer::Prepared`].
+    Prepare { ticket: Ticket, entry: Entry },
+    /// Claim the content across processes: [`Answer::Claimed`].
+    Claim { ticket: Ticket, hash: String },
+    /// Let go of the content claim of this file.
+    Release { id: FileId },
+    /// Look the content up in the duplicate index and ask Runflow whether that asset still
+    /// exists: [`Answer::Found`].
+    FindUploaded { ticket: Ticket, hash: String },
+    /// `POST /v1/asset-uploads`: [`Answer::SessionCreated`].
+    CreateSession { ticket: Ticket, entry: Entry },
+    /// `PUT` the bytes: [`Answer::PutFinished`]. Aborted by [`Effect::Abort`].
+    Put {
+        ticket: Ticket,
+        entry: Entry,
+        upload_url: String,
+    },
+    /// Confirm: [`Answer::Confirmed`]. Never aborted.
+    Confirm {
+        ticket: Ticket,
+        asset_id: String,
+        folder_id: Option<String>,
+    },
+    /// `GET /v1/assets/{id}`: [`Answer::AssetChecked`].
+    GetAsset { ticket: Ticket, asset_id: String },
+    /// Move an asset into a folder: [`Answer::Moved`].
+    Move {
+        ticket: Ticket,
+        asset_id: String,
+        folder_id: Option<String>,
+    },
+    /// Record finished content in the duplicate index.
+    Record {
+        hash: String,
+        size_bytes: u64,
+        asset_id: String,
+    },
+    /// Stop the running work of this file at once.
+    Abort { id: FileId },
+    /// Answer [`Queue::timer_fired`] with `ticket` after `wait`.
+    SetTimer { ticket: Ticket, wait: Duration },
+    /// Check the path again from scratch (a rejected file was retried).
+    Rescan {
+        path: PathBuf,
+        folder_id: Option<String>,
+    },
+    /// Delete a file the app wrote itself (pasted content), now uploaded.
+    DeleteOwnedFile { path: PathBuf },
+}
+
+/// The result of an effect.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Answer {
+    JournalWritten(Result<(), String>),
+    /// The content hash, or why the file cannot go.
+    Prepared(Result<String, UploadFailure>),
+    /// Whether the claim was granted (`Err`: the claim could not even be tried).
+    Claimed(Result<bool, String>),
+    /// The asset this content became before, if it still exists.
+    Found(Result<Option<FoundAsset>, UploadFailure>),
+    SessionCreated(Result<UploadSession, ApiError>),
+    PutFinished(Result<(), UploadFailure>),
+    Confirmed(Result<Asset, ApiError>),
+    AssetChecked(Result<Asset, ApiError>),
+    Moved(Result<Asset, ApiError>),
+}
+
+/// Content found on Runflow, with the name of its folder when it is not the root.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct FoundAsset {
+    pub asset: Asset,
+    pub folder_name: Option<String>,
+}
+
+/// What one scan found, and what the files are for.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Scanned {
+    pub found: Vec<Found>,
+    pub folder_id: Option<String>,
+    pub force: bool,
+    /// The files are the app's own copies (pasted content), deleted once uploaded.
+    pub owned: bool,
+}
+
+/// Queue settings.
+#[derive(Debug, Clone)]
+pub(super) struct QueueConfig {
+    pub concurrency: usize,
+    pub max_file_attempts: u32,
+    pub file_retry_wait: Duration,
+}
+
+/// Where a file's trip is; `Idle` means nothing runs for it.
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    Idle,
+    Preparing,
+    Claiming,
+    Finding,
+    Creating,
+    /// Waiting for a journal write before the next step.
+    Writing(Next),
+    Putting,
+    Confirming,
+    Verifying,
+    Moving,
+    /// Another file of this batch is uploading the same content.
+    WaitingFor(FileId),
+    /// A timer is set (claim held elsewhere, or a whole-file retry).
+    Sleeping,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Next {
+    Put,
+    Confirm,
+    Create,
+}
+
+#[derive(Debug)]
+struct Job {
+    name: String,
+    path: Option<PathBuf>,
+    size_bytes: Option<u64>,
+    /// `None` for files rejected before they were queued.
+    entry: Option<Entry>,
+    state: FileState,
+    phase: Phase,
+    epoch: u64,
+    /// Holds a concurrency slot.
+    slot: bool,
+    attempts: u32,
+    sessions: u32,
+    /// Checked and hashed in this run.
+    prepared: bool,
+    /// Reserved its content hash in this batch.
+    reserved: bool,
+    /// Holds the cross-process claim.
+    claimed: bool,
+    /// A confirm of the journaled session may have reached Runflow (sent now, or in an earlier
+    /// run that recorded `Uploaded`).
+    confirm_maybe_sent: bool,
+    /// Confirms sent in this run for the journaled session.
+    confirms_sent: u32,
+    /// The user cancelled while a confirm was possible; the answer decides what is reported.
+    cancel_requested: bool,
+    resumed: bool,
+}
+
+/// Every file the engine knows, and what to do next.
+#[derive(Debug)]
+pub(super) struct Queue {
+    config: QueueConfig,
+    jobs: BTreeMap<FileId, Job>,
+    ready: VecDeque<FileId>,
+    running: usize,
+    paused: bool,
+    scanning: usize,
+    /// Content being uploaded by a file of this batch.
+    reserved: HashMap<String, FileId>,
+    /// Unfinished files by path, so one file is queued once.
+    active_paths: HashMap<PathBuf, FileId>,
+    next_id: u64,
+    idle: bool,
+    effects: VecDeque<Effect>,
+}
+
+impl Queue {
+    /// An empty queue; ids start after `last_id`.
+    pub fn new(config: QueueConfig, last_id: u64) -> Self {
+        Self {
+            config: QueueConfig {
+                concurrency: config.concurrency.max(1),
+                ..config
+            },
+            jobs: BTreeMap::new(),
+            ready: VecDeque::new(),
+            running: 0,
+            paused: false,
+            scanning: 0,
+            reserved: HashMap::new(),
+            active_paths: HashMap::new(),
+            next_id: last_id + 1,
+            idle: true,
+            effects: VecDeque::new(),
+        }
+    }
+
+    /// The next thing the engine must do.
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.effects.pop_front()
+    }
+
+    /// Takes a fresh id (for files the queue has not seen, such as a scan's).
+    pub fn allocate_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Files of an earlier run, from the journal.
+    pub fn resume(&mut self, entries: Vec<Entry>) {
+        for entry in entries {
+            self.next_id = self.next_id.max(entry.id + 1);
+            let confirm_maybe_sent = matches!(entry.step, Step::Uploaded { .. });
+            let cancelled = entry.cancelled;
+            let id = self.insert_entry(entry, true);
+            if let Some(job) = self.jobs.get_mut(&id) {
+                job.confirm_maybe_sent = confirm_maybe_sent;
+                job.cancel_requested = cancelled;
+            }
+        }
+        self.schedule();
+    }
+
+    /// A scan started; the queue is not idle until it reports.
+    pub fn scan_started(&mut self) {
+        self.scanning += 1;
+        self.idle = false;
+    }
+
+    /// A scan finished with these findings. Each file gets its journal entry (written before
+    /// any later step of it, by the one writer) and joins the line.
+    pub fn discovered(&mut self, mut scanned: Scanned) {
+        self.scanning = self.scanning.saturating_sub(1);
+        let found = std::mem::take(&mut scanned.found);
+        for found in found {
+            match found {
+                Found::File(file) => {
+                    if self.active_paths.contains_key(&file.path) {
+                        self.emit(Event::Skipped {
+                            path: file.path,
+                            reason: "already in the upload queue".to_owned(),
+                        });
+                        continue;
+                    }
+                    let entry = self.new_entry(file, &scanned);
+                    self.effects.push_back(Effect::WriteJournal {
+                        entry: entry.clone(),
+                        durable: false,
+                        ack: None,
+                    });
+                    self.insert_entry(entry, false);
+                }
+                Found::Rejected {
+                    path,
+                    name,
+                    size_bytes,
+                    reason,
+                } => self.insert_rejected(name, Some(path), size_bytes, reason),
+                Found::Skipped { path, reason } => self.emit(Event::Skipped { path, reason }),
+            }
+        }
+        self.schedule();
+    }
+
+    fn new_entry(&mut self, file: LocalFile, scanned: &Scanned) -> Entry {
+        Entry {
+            id: self.allocate_id(),
+            path: file.path,
+            name: file.name,
+            size_bytes: file.size_bytes,
+            modified_ns: file.modified_ns,
+            mime_type: file.mime_type,
+            folder_id: scanned.folder_id.clone(),
+            force: scanned.force,
+            hash: None,
+            step: Step::Pending,
+            owned_file: scanned.owned,
+            cancelled: false,
+        }
+    }
+
+    /// A file that could not even be queued (e.g. pasted bytes that could not be saved).
+    pub fn insert_rejected(
+        &mut self,
+        name: String,
+        path: Option<PathBuf>,
+        size_bytes: Option<u64>,
+        reason: UploadFailure,
+    ) {
+        let id = FileId(self.allocate_id());
+        let job = Job::new(name, path, size_bytes, None, false);
+        self.insert(id, job, FileState::Failed(reason));
+    }
+
+    fn insert_entry(&mut self, entry: Entry, resumed: bool) -> FileId {
+        let id = FileId(entry.id);
+        let job = Job::new(
+            entry.name.clone(),
+            Some(entry.path.clone()),
+            Some(entry.size_bytes),
+            Some(entry),
+            resumed,
+        );
+        if let Some(path) = job.path.clone() {
+            self.active_paths.insert(path, id);
+        }
+        self.insert(id, job, FileState::Queued);
+        self.ready.push_back(id);
+        id
+    }
+
+    fn insert(&mut self, id: FileId, mut job: Job, state: FileState) {
+        job.state = state.clone();
+        let event = Event::Added {
+            id,
+            path: job.path.clone(),
+            name: job.name.clone(),
+            size_bytes: job.size_bytes,
+            mime_type: job.entry.as_ref().map(|e| e.mime_type.clone()),
+            state,
+            resumed: job.resumed,
+        };
+        self.emit(event);
+        self.jobs.insert(id, job);
+        self.idle = false;
+    }
+
+    /// A command from the window or the CLI (`Add`, `AddBytes` and `Shutdown` are the
+    /// engine's: they need files and tasks).
+    pub fn command(&mut self, command: Command) {
+        match command {
+            Command::Cancel(id) => self.cancel(id),
+            Command::CancelAll => {
+                for id in self.ids_where(|s| !s.is_finished()) {
+                    self.cancel(id);
+                }
+            }
+            Command::Retry(id) => self.retry(id, false),
+            Command::RetryFailed => {
+                for id in self.ids_where(|s| matches!(s, FileState::Failed(_))) {
+                    self.retry(id, false);
+                }
+            }
+            Command::UploadCopy(id) => self.retry(id, true),
+            Command::MoveHere(id) => self.move_here(id),
+            Command::Remove(id) => self.remove(id),
+            Command::ClearFinished => {
+                for id in self.ids_where(FileState::is_success) {
+                    self.remove(id);
+                }
+            }
+            Command::Pause => self.paused = true,
+            Command::Resume => self.paused = false,
+            Command::SetConcurrency(n) => self.config.concurrency = n.max(1),
+            Command::Add { .. }
+            | Command::AddBytes { .. }
+            | Command::DiscardForeign(_)
+            | Command::Shutdown => {}
+        }
+        self.schedule();
+    }
+
+    /// A timer set with [`Effect::SetTimer`] went off.
+    pub fn timer_fired(&mut self, ticket: Ticket) {
+        if !self.is_current(ticket) {
+            return;
+        }
+        let Some(job) = self.jobs.get_mut(&ticket.id) else {
+            return;
+        };
+        if job.phase != Phase::Sleeping {
+            return;
+        }
+        job.phase = Phase::Idle;
+        if job.slot {
+            // A claim held elsewhere: ask again, keeping the slot.
+            self.claim(ticket.id);
+        } else {
+            // A whole-file retry: back in line.
+            self.set_state(ticket.id, FileState::Queued);
+            self.ready.push_back(ticket.id);
+        }
+        self.schedule();
+    }
+
+    /// The result of an effect.
+    pub fn answer(&mut self, ticket: Ticket, answer: Answer) {
+        if !self.is_current(ticket) {
+            return;
+        }
+        let id = ticket.id;
+        match answer {
+            Answer::JournalWritten(result) => self.journal_written(id, result),
+            Answer::Prepared(result) => self.prepared(id, result),
+            Answer::Claimed(result) => self.claimed(id, result),
+            Answer::Found(result) => self.found(id, result),
+            Answer::SessionCreated(result) => self.session_created(id, result),
+            Answer::PutFinished(result) => self.put_finished(id, result),
+            Answer::Confirmed(result) => self.confirmed(id, result),
+            Answer::AssetChecked(result) => self.asset_checked(id, result),
+            Answer::Moved(result) => self.moved(id, result),
+        }
+        self.schedule();
+    }
+
+    /// Whether `ticket` is the file's current one (its answer would be heard).
+    pub fn is_current(&self, ticket: Ticket) -> bool {
+        self.jobs
+            .get(&ticket.id)
+            .is_some_and(|job| job.epoch == ticket.epoch && !job.state.is_finished())
+    }
+
+    fn ticket(&self, id: FileId) -> Ticket {
+        Ticket {
+            id,
+            epoch: self.jobs.get(&id).map_or(0, |job| job.epoch),
+        }
+    }
+
+    fn entry(&self, id: FileId) -> Option<Entry> {
+        self.jobs.get(&id).and_then(|job| job.entry.clone())
+    }
+
+    fn set_phase(&mut self, id: FileId, phase: Phase) {
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.phase = phase;
+        }
+    }
+
+    /// Starts queued files while slots are free.
+    fn schedule(&mut self) {
+        while !self.paused && self.running < self.config.concurrency {
+            let Some(id) = self.ready.pop_front() else {
+                break;
+            };
+            let Some(job) = self.jobs.get_mut(&id) else {
+                continue;
+            };
+            if job.state != FileState::Queued || job.slot || job.entry.is_none() {
+                continue;
+            }
+            job.slot = true;
+            job.epoch += 1;
+            self.running += 1;
+            self.start(id);
+        }
+        self.check_idle();
+    }
+
+    fn cancel(&mut self, id: FileId) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        if job.state.is_finished() {
+            return;
+        }
+        if job.confirm_maybe_sent {
+            // The answer (or, for a file that waits, a check) decides what is reported.
+            job.cancel_requested = true;
+            match job.phase {
+                Phase::Confirming | Phase::Verifying => {}
+                _ => {
+                    if !job.slot {
+                        job.slot = true;
+                        self.running += 1;
+                    }
+                    job.epoch += 1;
+                    self.effects.push_back(Effect::Abort { id });
+                    self.verify(id);
+                }
+            }
+            return;
+        }
+        self.effects.push_back(Effect::Abort { id });
+        self.ready.retain(|queued| *queued != id);
+        self.finish(id, FileState::Cancelled);
+    }
+
+    fn retry(&mut self, id: FileId, force: bool) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let retryable = matches!(
+            job.state,
+            FileState::Failed(_) | FileState::Cancelled | FileState::InOtherFolder { .. }
+        );
+        if !retryable {
+            return;
+        }
+        let Some(entry) = job.entry.as_mut() else {
+            // Rejected before queueing: check the path again (it may have been fixed).
+            if let Some(path) = job.path.clone() {
+                self.jobs.remove(&id);
+                self.emit(Event::Removed(id));
+                self.effects.push_back(Effect::Rescan {
+                    path,
+                    folder_id: None,
+                });
+            }
+            return;
+        };
+        entry.force |= force;
+        entry.cancelled = false;
+        let entry = entry.clone();
+        self.reopen(id);
+        self.effects.push_back(Effect::WriteJournal {
+            entry,
+            durable: false,
+            ack: None,
+        });
+        self.set_state(id, FileState::Queued);
+        self.ready.push_back(id);
+    }
+
+    /// Makes a finished file live again (a retry, or a move that takes a slot).
+    fn reopen(&mut self, id: FileId) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        job.attempts = 0;
+        job.sessions = 0;
+        job.cancel_requested = false;
+        job.prepared = false;
+        job.epoch += 1;
+        job.phase = Phase::Idle;
+        if let Some(path) = job.path.clone() {
+            self.active_paths.insert(path, id);
+        }
+        self.idle = false;
+    }
+
+    fn remove(&mut self, id: FileId) {
+        if self.jobs.get(&id).is_some_and(|job| !job.state.is_finished()) {
+            self.cancel(id);
+        }
+        if self.jobs.get(&id).is_some_and(|job| job.state.is_finished()) {
+            self.jobs.remove(&id);
+            self.emit(Event::Removed(id));
+        }
+    }
+
+    fn ids_where(&self, matches: impl Fn(&FileState) -> bool) -> Vec<FileId> {
+        self.jobs
+            .iter()
+            .filter(|(_, job)| matches(&job.state))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn set_state(&mut self, id: FileId, state: FileState) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        if job.state == state {
+            return;
+        }
+        job.state = state.clone();
+        self.emit(Event::State { id, state });
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.effects.push_back(Effect::Emit(event));
+    }
+
+    fn check_idle(&mut self) {
+        let idle = self.is_idle();
+        if idle && !self.idle {
+            self.emit(Event::Idle);
+        }
+        self.idle = idle;
+    }
+
+    /// Nothing queued, running, waiting or being scanned.
+    pub fn is_idle(&self) -> bool {
+        self.scanning == 0 && self.running == 0 && self.jobs.values().all(|j| j.state.is_finished())
+    }
+
+    /// A file's state.
+    #[cfg(test)]
+    pub fn state(&self, id: FileId) -> Option<&FileState> {
+        self.jobs.get(&id).map(|job| &job.state)
+    }
+
+    /// Totals, with `sent(id)` the bytes sent of a file uploading now (speeds are the engine's).
+    pub fn batch(&self, sent: impl Fn(FileId) -> u64) -> BatchProgress {
+        let mut batch = BatchProgress {
+            total_files: self.jobs.len(),
+            paused: self.paused,
+            ..BatchProgress::default()
+        };
+        for (id, job) in &self.jobs {
+            let size = job.size_bytes.unwrap_or(0);
+            match &job.state {
+                FileState::Done(_) | FileState::AlreadyUploaded { .. } => {
+                    batch.succeeded_files += 1;
+                    batch.sent_bytes += size;
+                    batch.total_bytes += size;
+                }
+                FileState::Failed(_) | FileState::InOtherFolder { .. } => batch.failed_files += 1,
+                FileState::Cancelled => batch.cancelled_files += 1,
+                FileState::Queued | FileState::Retrying { .. } => {
+                    batch.queued_files += 1;
+                    batch.total_bytes += size;
+                }
+                _ => {
+                    batch.active_files += 1;
+                    batch.sent_bytes += sent(*id).min(size);
+                    batch.total_bytes += size;
+                }
+            }
+        }
+        batch
+    }
+}
+
+impl Job {
+    fn new(
+        name: String,
+        path: Option<PathBuf>,
+        size_bytes: Option<u64>,
+        entry: Option<Entry>,
+        resumed: bool,
+    ) -> Self {
+        Self {
+            name,
+            path,
+            size_bytes,
+            entry,
+            state: FileState::Queued,
+            phase: Phase::Idle,
+            epoch: 0,
+            slot: false,
+            attempts: 0,
+            sessions: 0,
+            prepared: false,
+            reserved: false,
+            claimed: false,
+            confirm_maybe_sent: false,
+            confirms_sent: 0,
+            cancel_requested: false,
+            resumed,
+        }
+    }
+}

@@ -1,0 +1,581 @@
+//! One file's trip through the queue: each answer moves it to its next step (see the module
+//! documentation of `queue` for the rules that keep it exactly-once).
+
+use crate::api::ApiError;
+use crate::api::models::{Asset, UploadSession};
+
+use super::super::journal::Step;
+use super::super::protocol::{FileId, FileState, UploadFailure};
+use super::{Effect, FoundAsset, MAX_FILE_RETRY_WAIT, MAX_SESSIONS, Next, Phase, Queue};
+use super::CLAIM_RETRY_WAIT;
+
+impl Queue {
+    /// The first step of a trip (or of a resumed one).
+    pub(super) fn start(&mut self, id: FileId) {
+        let Some(job) = self.jobs.get(&id) else {
+            return;
+        };
+        if job.cancel_requested && job.confirm_maybe_sent {
+            // Cancelled in an earlier run after its confirm may have gone out: only find out.
+            return self.verify(id);
+        }
+        if job.prepared {
+            return self.after_prepare(id);
+        }
+        let Some(entry) = job.entry.clone() else {
+            return;
+        };
+        let ticket = self.ticket(id);
+        self.set_phase(id, Phase::Preparing);
+        self.set_state(id, FileState::Hashing);
+        self.effects.push_back(Effect::Prepare { ticket, entry });
+    }
+
+    pub(super) fn prepared(&mut self, id: FileId, result: Result<String, UploadFailure>) {
+        let hash = match result {
+            Ok(hash) => hash,
+            Err(failure) => return self.fail(id, failure),
+        };
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let Some(entry) = job.entry.as_mut() else {
+            return;
+        };
+        job.prepared = true;
+        let changed = entry.hash.as_deref().is_some_and(|known| known != hash);
+        if changed && !matches!(entry.step, Step::Pending) {
+            // A resumed file whose content is not what was sent: the old session is left
+            // unconfirmed, which never becomes an asset.
+            entry.step = Step::Pending;
+            job.confirm_maybe_sent = false;
+        }
+        entry.hash = Some(hash);
+        self.after_prepare(id);
+    }
+
+    /// Reserve the content in this batch, then across processes.
+    pub(super) fn after_prepare(&mut self, id: FileId) {
+        let Some(entry) = self.entry(id) else {
+            return;
+        };
+        let Some(hash) = entry.hash.clone() else {
+            return;
+        };
+        if entry.force {
+            return self.proceed(id);
+        }
+        match self.reserved.get(&hash) {
+            Some(holder) if *holder != id => {
+                let holder = *holder;
+                // Waits without a slot; the holder's outcome decides.
+                self.release_slot(id);
+                self.set_phase(id, Phase::WaitingFor(holder));
+                self.set_state(id, FileState::Queued);
+                return;
+            }
+            _ => {
+                self.reserved.insert(hash, id);
+                if let Some(job) = self.jobs.get_mut(&id) {
+                    job.reserved = true;
+                }
+            }
+        }
+        self.claim(id);
+    }
+
+    pub(super) fn claim(&mut self, id: FileId) {
+        let Some(hash) = self.entry(id).and_then(|e| e.hash) else {
+            return;
+        };
+        if self.jobs.get(&id).is_some_and(|job| job.claimed) {
+            return self.find(id);
+        }
+        let ticket = self.ticket(id);
+        self.set_phase(id, Phase::Claiming);
+        self.effects.push_back(Effect::Claim { ticket, hash });
+    }
+
+    pub(super) fn claimed(&mut self, id: FileId, result: Result<bool, String>) {
+        match result {
+            Ok(true) => {
+                if let Some(job) = self.jobs.get_mut(&id) {
+                    job.claimed = true;
+                }
+                self.find(id);
+            }
+            Ok(false) => {
+                // Another process is uploading this content: ask again shortly.
+                let ticket = self.ticket(id);
+                self.set_phase(id, Phase::Sleeping);
+                self.effects.push_back(Effect::SetTimer {
+                    ticket,
+                    wait: CLAIM_RETRY_WAIT,
+                });
+            }
+            // Without claims, the index alone guards against duplicates.
+            Err(err) => {
+                tracing::warn!(%err, "could not claim content; going on without a claim");
+                self.find(id);
+            }
+        }
+    }
+
+    pub(super) fn find(&mut self, id: FileId) {
+        let Some(hash) = self.entry(id).and_then(|e| e.hash) else {
+            return;
+        };
+        let ticket = self.ticket(id);
+        self.set_phase(id, Phase::Finding);
+        self.effects.push_back(Effect::FindUploaded { ticket, hash });
+    }
+
+    pub(super) fn found(&mut self, id: FileId, result: Result<Option<FoundAsset>, UploadFailure>) {
+        let Some(entry) = self.entry(id) else {
+            return;
+        };
+        match result {
+            Err(failure) => self.fail(id, failure),
+            Ok(Some(found)) => {
+                let asset_id = found.asset.id.clone().unwrap_or_default();
+                // A resumed upload that a previous run finished: it is this very asset.
+                let own = match &entry.step {
+                    Step::Session { asset_id: a, .. } | Step::Uploaded { asset_id: a } => {
+                        *a == asset_id
+                    }
+                    Step::Pending => false,
+                };
+                if own {
+                    return self.done(id, found.asset);
+                }
+                if found.asset.folder_id == entry.folder_id {
+                    self.finish(
+                        id,
+                        FileState::AlreadyUploaded {
+                            asset_id,
+                            same_as: None,
+                        },
+                    );
+                } else {
+                    self.finish(
+                        id,
+                        FileState::InOtherFolder {
+                            asset_id,
+                            folder_id: found.asset.folder_id,
+                            folder_name: found.folder_name,
+                        },
+                    );
+                }
+            }
+            Ok(None) => self.proceed(id),
+        }
+    }
+
+    /// The network part, from wherever the journal says the file got to.
+    pub(super) fn proceed(&mut self, id: FileId) {
+        let Some(job) = self.jobs.get(&id) else {
+            return;
+        };
+        let Some(entry) = job.entry.clone() else {
+            return;
+        };
+        match entry.step {
+            Step::Pending => self.create(id),
+            Step::Session { upload_url, .. } => self.put(id, upload_url),
+            Step::Uploaded { .. } if job.confirm_maybe_sent => self.verify(id),
+            Step::Uploaded { asset_id } => self.confirm(id, asset_id),
+        }
+    }
+
+    pub(super) fn create(&mut self, id: FileId) {
+        let Some(entry) = self.entry(id) else {
+            return;
+        };
+        let ticket = self.ticket(id);
+        self.set_phase(id, Phase::Creating);
+        self.set_state(id, FileState::CreatingSession);
+        self.effects
+            .push_back(Effect::CreateSession { ticket, entry });
+    }
+
+    pub(super) fn session_created(&mut self, id: FileId, result: Result<UploadSession, ApiError>) {
+        let session = match result {
+            Ok(session) => session,
+            Err(err) => return self.fail(id, UploadFailure::Api(err)),
+        };
+        // Losing this step to a power cut only costs a fresh session, so it is not flushed.
+        self.advance(
+            id,
+            Step::Session {
+                asset_id: session.asset_id,
+                upload_url: session.upload_url,
+            },
+            false,
+            Next::Put,
+        );
+    }
+
+    /// Records `step` and continues with `next` once it is written.
+    pub(super) fn advance(&mut self, id: FileId, step: Step, durable: bool, next: Next) {
+        let ticket = self.ticket(id);
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let Some(entry) = job.entry.as_mut() else {
+            return;
+        };
+        entry.step = step;
+        let entry = entry.clone();
+        job.phase = Phase::Writing(next);
+        self.effects.push_back(Effect::WriteJournal {
+            entry,
+            durable,
+            ack: Some(ticket),
+        });
+    }
+
+    pub(super) fn journal_written(&mut self, id: FileId, result: Result<(), String>) {
+        if let Err(err) = result {
+            return self.fail(id, UploadFailure::Journal(err));
+        }
+        let Some(job) = self.jobs.get(&id) else {
+            return;
+        };
+        let Phase::Writing(next) = job.phase.clone() else {
+            return;
+        };
+        let Some(entry) = job.entry.clone() else {
+            return;
+        };
+        match (next, entry.step) {
+            (Next::Put, Step::Session { upload_url, .. }) => self.put(id, upload_url),
+            (Next::Confirm, Step::Uploaded { asset_id }) => self.confirm(id, asset_id),
+            (Next::Create, Step::Pending) => self.create(id),
+            _ => {}
+        }
+    }
+
+    pub(super) fn put(&mut self, id: FileId, upload_url: String) {
+        let Some(entry) = self.entry(id) else {
+            return;
+        };
+        let ticket = self.ticket(id);
+        self.set_phase(id, Phase::Putting);
+        self.set_state(id, FileState::Uploading);
+        self.effects.push_back(Effect::Put {
+            ticket,
+            entry,
+            upload_url,
+        });
+    }
+
+    pub(super) fn put_finished(&mut self, id: FileId, result: Result<(), UploadFailure>) {
+        let Some(Step::Session { asset_id, .. }) = self.entry(id).map(|e| e.step) else {
+            return;
+        };
+        match result {
+            // The confirm is guarded by this step, so it is flushed.
+            Ok(()) => self.advance(id, Step::Uploaded { asset_id }, true, Next::Confirm),
+            Err(UploadFailure::Api(err)) if needs_new_link(&err) => self.fresh_session(id, err),
+            Err(failure) => self.fail(id, failure),
+        }
+    }
+
+    /// The journaled session cannot take the bytes (or is not an asset): start a new one, as
+    /// long as the old one cannot be confirmed by anyone.
+    pub(super) fn fresh_session(&mut self, id: FileId, err: ApiError) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        job.sessions += 1;
+        job.confirm_maybe_sent = false;
+        job.confirms_sent = 0;
+        if job.sessions >= MAX_SESSIONS {
+            return self.fail(id, UploadFailure::Api(err));
+        }
+        self.advance(id, Step::Pending, false, Next::Create);
+    }
+
+    pub(super) fn confirm(&mut self, id: FileId, asset_id: String) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        if job.cancel_requested {
+            // Cancelled while the step was being written: the confirm is never sent.
+            return self.cancelled_before_confirm(id);
+        }
+        job.confirm_maybe_sent = true;
+        job.confirms_sent += 1;
+        job.phase = Phase::Confirming;
+        let folder_id = job.entry.as_ref().and_then(|e| e.folder_id.clone());
+        let ticket = self.ticket(id);
+        self.set_state(id, FileState::Confirming);
+        self.effects.push_back(Effect::Confirm {
+            ticket,
+            asset_id,
+            folder_id,
+        });
+    }
+
+    pub(super) fn confirmed(&mut self, id: FileId, result: Result<Asset, ApiError>) {
+        match result {
+            Ok(asset) => self.done(id, asset),
+            // Refusals that no repeat changes; the session is not an asset.
+            Err(err @ ApiError::Validation { .. }) => self.fail(id, UploadFailure::Api(err)),
+            // Anything else (a lost answer, 404, any 409, 5xx): the asset decides.
+            Err(_) => self.verify(id),
+        }
+    }
+
+    /// Asks Runflow whether the journaled session became an asset.
+    pub(super) fn verify(&mut self, id: FileId) {
+        let Some(Step::Uploaded { asset_id } | Step::Session { asset_id, .. }) =
+            self.entry(id).map(|e| e.step)
+        else {
+            return self.proceed(id);
+        };
+        let ticket = self.ticket(id);
+        self.set_phase(id, Phase::Verifying);
+        self.set_state(id, FileState::Confirming);
+        self.effects
+            .push_back(Effect::GetAsset { ticket, asset_id });
+    }
+
+    pub(super) fn asset_checked(&mut self, id: FileId, result: Result<Asset, ApiError>) {
+        let Some(job) = self.jobs.get(&id) else {
+            return;
+        };
+        let cancel_requested = job.cancel_requested;
+        // One more confirm of this session after a 404 is safe (it has this id or none) and
+        // costs no bytes; after two, the session itself is taken to be gone.
+        let unconfirmed = job.confirms_sent < 2;
+        let step = job.entry.as_ref().map(|e| e.step.clone());
+        match result {
+            Ok(asset) => self.done(id, asset),
+            Err(ApiError::NotFound { .. }) if cancel_requested => self.cancelled_before_confirm(id),
+            // A resumed upload whose confirm may never have gone out: confirming this session
+            // cannot make a second asset, and costs no bytes.
+            Err(ApiError::NotFound { .. }) if unconfirmed && matches!(step, Some(Step::Uploaded { .. })) => {
+                if let Some(Step::Uploaded { asset_id }) = step {
+                    self.confirm(id, asset_id);
+                }
+            }
+            // Not an asset, so nobody can make it one: a fresh session is safe.
+            Err(err @ ApiError::NotFound { .. }) => self.fresh_session(id, err),
+            // Unknown: ask again later (a cancelled file too: it is reported as cancelled only
+            // once it is known not to be an asset). The journal keeps `Uploaded` meanwhile.
+            Err(err) => self.fail(id, UploadFailure::Api(err)),
+        }
+    }
+
+    pub(super) fn move_here(&mut self, id: FileId) {
+        let Some(job) = self.jobs.get(&id) else {
+            return;
+        };
+        let FileState::InOtherFolder { asset_id, .. } = job.state.clone() else {
+            return;
+        };
+        let folder_id = job.entry.as_ref().and_then(|e| e.folder_id.clone());
+        self.reopen(id);
+        let ticket = self.ticket(id);
+        self.set_phase(id, Phase::Moving);
+        self.set_state(id, FileState::Confirming);
+        self.effects.push_back(Effect::Move {
+            ticket,
+            asset_id,
+            folder_id,
+        });
+    }
+
+    pub(super) fn moved(&mut self, id: FileId, result: Result<Asset, ApiError>) {
+        match result {
+            Ok(asset) => {
+                self.release_slot(id);
+                self.finish(id, FileState::Done(Box::new(asset)));
+            }
+            Err(err) => {
+                self.release_slot(id);
+                self.finish(id, FileState::Failed(UploadFailure::Api(err)));
+            }
+        }
+    }
+
+    pub(super) fn done(&mut self, id: FileId, asset: Asset) {
+        let Some(entry) = self.entry(id) else {
+            return;
+        };
+        if let (Some(hash), Some(asset_id)) = (entry.hash.clone(), asset.id.clone()) {
+            self.effects.push_back(Effect::Record {
+                hash,
+                size_bytes: entry.size_bytes,
+                asset_id,
+            });
+        }
+        if entry.owned_file {
+            self.effects
+                .push_back(Effect::DeleteOwnedFile { path: entry.path });
+        }
+        self.finish(id, FileState::Done(Box::new(asset)));
+    }
+
+    /// A failure: transient ones are tried again after a wait, others are final.
+    pub(super) fn fail(&mut self, id: FileId, failure: UploadFailure) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        if failure.is_transient() && job.attempts + 1 < self.config.max_file_attempts {
+            job.attempts += 1;
+            let wait = (self.config.file_retry_wait * 2_u32.pow(job.attempts.min(16) - 1))
+                .min(MAX_FILE_RETRY_WAIT);
+            let reason = failure.to_string();
+            let confirm_maybe_sent = job.confirm_maybe_sent;
+            self.release_slot(id);
+            // While its confirm may have made an asset, the content stays reserved: a copy
+            // waiting for it must not upload it a second time.
+            if !confirm_maybe_sent {
+                self.release_content(id, None);
+            }
+            let ticket = self.ticket(id);
+            self.set_phase(id, Phase::Sleeping);
+            self.set_state(id, FileState::Retrying { reason, wait });
+            self.effects.push_back(Effect::SetTimer { ticket, wait });
+            return;
+        }
+        self.finish(id, FileState::Failed(failure));
+    }
+
+    /// The user cancelled and no confirm went out: drop the entry.
+    pub(super) fn cancelled_before_confirm(&mut self, id: FileId) {
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.confirm_maybe_sent = false;
+        }
+        self.finish(id, FileState::Cancelled);
+    }
+
+    /// Ends a file's trip in `state`: journal, slot, reservation and claim are settled.
+    pub(super) fn finish(&mut self, id: FileId, state: FileState) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        job.epoch += 1;
+        job.phase = Phase::Idle;
+        if let Some(entry) = job.entry.as_mut() {
+            let keep = match &state {
+                FileState::Failed(failure) => keeps_journal(failure, &entry.step),
+                // Cancelled while the asset's existence is unknown: the next start only checks.
+                FileState::Cancelled => job.confirm_maybe_sent,
+                _ => false,
+            };
+            if keep {
+                entry.cancelled = job.cancel_requested;
+                let entry = entry.clone();
+                self.effects.push_back(Effect::WriteJournal {
+                    entry,
+                    durable: true,
+                    ack: None,
+                });
+            } else {
+                self.effects
+                    .push_back(Effect::RemoveJournal { id: entry.id });
+            }
+        }
+        if let Some(path) = self.jobs.get(&id).and_then(|job| job.path.clone())
+            && self.active_paths.get(&path) == Some(&id)
+        {
+            self.active_paths.remove(&path);
+        }
+        self.release_slot(id);
+        self.release_content(id, Some(&state));
+        self.set_state(id, state);
+    }
+
+    pub(super) fn release_slot(&mut self, id: FileId) {
+        if let Some(job) = self.jobs.get_mut(&id)
+            && job.slot
+        {
+            job.slot = false;
+            self.running = self.running.saturating_sub(1);
+        }
+    }
+
+    /// Gives up the file's content reservation and claim. Files of this batch waiting for the
+    /// same content learn the outcome: the asset, or their turn.
+    pub(super) fn release_content(&mut self, id: FileId, outcome: Option<&FileState>) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        if job.claimed {
+            job.claimed = false;
+            self.effects.push_back(Effect::Release { id });
+        }
+        if !job.reserved {
+            return;
+        }
+        job.reserved = false;
+        let holder_name = job.name.clone();
+        let holder_folder = job.entry.as_ref().and_then(|e| e.folder_id.clone());
+        if let Some(hash) = job.entry.as_ref().and_then(|e| e.hash.clone()) {
+            self.reserved.remove(&hash);
+        }
+        let asset = match outcome {
+            Some(FileState::Done(asset)) => asset.id.clone().map(|a| (a, asset.folder_id.clone())),
+            Some(FileState::AlreadyUploaded { asset_id, .. }) => {
+                Some((asset_id.clone(), holder_folder))
+            }
+            _ => None,
+        };
+        let waiters: Vec<FileId> = self
+            .jobs
+            .iter()
+            .filter(|(_, job)| job.phase == Phase::WaitingFor(id))
+            .map(|(waiter, _)| *waiter)
+            .collect();
+        for waiter in waiters {
+            self.set_phase(waiter, Phase::Idle);
+            let folder = self.entry(waiter).and_then(|e| e.folder_id);
+            match &asset {
+                Some((asset_id, asset_folder)) if *asset_folder == folder => self.finish(
+                    waiter,
+                    FileState::AlreadyUploaded {
+                        asset_id: asset_id.clone(),
+                        same_as: Some(holder_name.clone()),
+                    },
+                ),
+                Some((asset_id, asset_folder)) => self.finish(
+                    waiter,
+                    FileState::InOtherFolder {
+                        asset_id: asset_id.clone(),
+                        folder_id: asset_folder.clone(),
+                        folder_name: None,
+                    },
+                ),
+                // Failed, cancelled or retrying: the waiter goes on its own, first in line (a
+                // failure may be the holder's file's own, such as a change while uploading).
+                None => {
+                    self.set_state(waiter, FileState::Queued);
+                    self.ready.push_front(waiter);
+                }
+            }
+        }
+    }
+
+}
+
+/// Whether a PUT failure means the link itself is no good: refused (expired) or its storage
+/// does not answer at all (after the client's own retries).
+fn needs_new_link(err: &ApiError) -> bool {
+    matches!(
+        err,
+        ApiError::PresignedUrlRefused { .. } | ApiError::Network(_)
+    )
+}
+
+/// Whether a failed file keeps its journal entry, so the next start tries again.
+fn keeps_journal(failure: &UploadFailure, step: &Step) -> bool {
+    let auth = matches!(
+        failure,
+        UploadFailure::Api(ApiError::Unauthorized { .. } | ApiError::Forbidden { .. })
+    );
+    failure.is_transient() || (auth && matches!(step, Step::Uploaded { .. }))
+}
+
