@@ -170,7 +170,11 @@ async fn start_without_a_key_asks_for_one() {
     backend.send(Command::Start);
     assert_eq!(backend.next().await, Event::Settings(Settings::default()));
     assert_eq!(backend.next().await, Event::NeedsKey { reason: None });
-    // Every event woke the window.
+    // Every event woke the window (the wake follows the send, so it may land a moment later).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while backend.wakes.load(Ordering::SeqCst) < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert!(backend.wakes.load(Ordering::SeqCst) >= 2);
 
     // Commands that need a connection explain themselves instead of failing silently.

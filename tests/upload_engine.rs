@@ -1,173 +1,23 @@
 //! The upload engine against the emulator: faults, bad inputs, duplicates, pause and cancel.
 
+#[path = "support/engine.rs"]
+mod engine_support;
 #[path = "support/journal.rs"]
 mod journal_support;
 mod support;
 
+use engine_support::{
+    PNG_MAGIC, all_asset_names, collect_more, collect_until_idle, engine_config, patient_client,
+    start, wait_for_added, write_files,
+};
 use journal_support::journal_entries;
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use runflow_uploader::api::{ApiKey, ClientConfig, ListQuery, RetryPolicy, RunflowClient};
-use runflow_uploader::emulator::RunningEmulator;
-use runflow_uploader::upload::{
-    self, Command, EngineConfig, EngineHandle, Event, FileId, FileState, UploadFailure,
-};
-use tokio::sync::mpsc::UnboundedReceiver;
-
-const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
-
-/// A client whose retries are quick but still honour a 1 s Retry-After.
-fn patient_client(emu: &RunningEmulator) -> RunflowClient {
-    RunflowClient::new(
-        ApiKey::new(emu.api_keys()[0].clone()).unwrap(),
-        ClientConfig {
-            base_url: emu.api_base(),
-            retry: RetryPolicy {
-                max_attempts: 5,
-                min_delay: Duration::from_millis(10),
-                max_delay: Duration::from_secs(2),
-            },
-            ..ClientConfig::default()
-        },
-    )
-    .unwrap()
-}
-
-fn engine_config(data_dir: &Path, concurrency: usize) -> EngineConfig {
-    EngineConfig {
-        concurrency,
-        stall_timeout: Duration::from_secs(5),
-        file_retry_wait: Duration::from_millis(50),
-        progress_interval: Duration::from_millis(50),
-        ..EngineConfig::new(data_dir.to_path_buf())
-    }
-}
-
-fn start(
-    client: RunflowClient,
-    data_dir: &Path,
-    concurrency: usize,
-) -> (EngineHandle, UnboundedReceiver<Event>) {
-    upload::spawn(
-        &tokio::runtime::Handle::current(),
-        client,
-        engine_config(data_dir, concurrency),
-        Arc::new(|| {}),
-    )
-}
-
-/// What the engine said, gathered until it went idle.
-#[derive(Default)]
-struct Outcomes {
-    names: HashMap<FileId, String>,
-    finals: HashMap<String, FileState>,
-    skipped: Vec<(PathBuf, String)>,
-    progress_seen: bool,
-}
-
-impl Outcomes {
-    fn state(&self, name: &str) -> &FileState {
-        self.finals
-            .get(name)
-            .unwrap_or_else(|| panic!("no outcome for {name}: {:?}", self.finals.keys()))
-    }
-
-    fn failure(&self, name: &str) -> &UploadFailure {
-        match self.state(name) {
-            FileState::Failed(reason) => reason,
-            other => panic!("{name} should have failed, but is {other:?}"),
-        }
-    }
-}
-
-async fn collect_until_idle(events: &mut UnboundedReceiver<Event>, limit: Duration) -> Outcomes {
-    collect_more(events, limit, HashMap::new()).await
-}
-
-/// Like `collect_until_idle`, for files the engine already announced (`names`).
-async fn collect_more(
-    events: &mut UnboundedReceiver<Event>,
-    limit: Duration,
-    names: HashMap<FileId, String>,
-) -> Outcomes {
-    let mut outcomes = Outcomes {
-        names,
-        ..Outcomes::default()
-    };
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let event = tokio::time::timeout_at(deadline, events.recv())
-            .await
-            .expect("the engine went idle in time")
-            .expect("the engine is running");
-        match event {
-            Event::Added {
-                id, name, state, ..
-            } => {
-                if state.is_finished() {
-                    outcomes.finals.insert(name.clone(), state);
-                }
-                outcomes.names.insert(id, name);
-            }
-            Event::State { id, state } if state.is_finished() => {
-                outcomes.finals.insert(outcomes.names[&id].clone(), state);
-            }
-            Event::Progress { .. } => outcomes.progress_seen = true,
-            Event::Skipped { path, reason } => outcomes.skipped.push((path, reason)),
-            Event::Idle => return outcomes,
-            _ => {}
-        }
-    }
-}
-
-/// Waits until `count` files were announced and returns their names.
-async fn wait_for_added(
-    events: &mut UnboundedReceiver<Event>,
-    count: usize,
-) -> HashMap<FileId, String> {
-    let mut names = HashMap::new();
-    while names.len() < count {
-        if let Some(Event::Added { id, name, .. }) = events.recv().await {
-            names.insert(id, name);
-        }
-    }
-    names
-}
-
-/// Writes `count` distinct small PNG-tagged files.
-fn write_files(dir: &Path, count: usize, size: usize) -> Vec<PathBuf> {
-    std::fs::create_dir_all(dir).unwrap();
-    (0..count)
-        .map(|i| {
-            let path = dir.join(format!("file-{i:04}.png"));
-            let mut bytes = PNG_MAGIC.to_vec();
-            bytes.extend((0..size).map(|j| ((i * 31 + j * 7) % 251) as u8));
-            bytes.extend_from_slice(&(i as u64).to_le_bytes());
-            std::fs::write(&path, bytes).unwrap();
-            path
-        })
-        .collect()
-}
-
-async fn all_asset_names(client: &RunflowClient) -> Vec<String> {
-    let mut query = ListQuery {
-        limit: Some(500),
-        ..ListQuery::default()
-    };
-    let mut names = Vec::new();
-    loop {
-        let page = client.list_assets(&query).await.unwrap();
-        names.extend(page.items.iter().filter_map(|a| a.name.clone()));
-        match page.next_cursor() {
-            Some(cursor) => query = query.at_cursor(cursor),
-            None => return names,
-        }
-    }
-}
+use runflow_uploader::upload::{self, Command, EngineConfig, Event, FileState, UploadFailure};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_files_through_every_fault_end_as_exactly_two_hundred_assets() {

@@ -180,11 +180,13 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
              you run `runflow-uploader upload`"
         );
     }
-    Ok(if summary.failed + summary.cancelled + summary.in_other_folder == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(
+        if summary.failed + summary.cancelled + summary.in_other_folder == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
 
 fn bar_style(template: &str) -> ProgressStyle {

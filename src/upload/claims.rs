@@ -88,9 +88,18 @@ mod tests {
     fn a_claim_is_exclusive_until_dropped_and_leaves_no_file() {
         let dir = tempfile::tempdir().unwrap();
         let claims = Claims::new(dir.path());
-        let first = claims.try_claim("abc").unwrap().expect("free content is claimed");
-        assert!(claims.try_claim("abc").unwrap().is_none(), "held content waits");
-        assert!(claims.try_claim("def").unwrap().is_some(), "other content is free");
+        let first = claims
+            .try_claim("abc")
+            .unwrap()
+            .expect("free content is claimed");
+        assert!(
+            claims.try_claim("abc").unwrap().is_none(),
+            "held content waits"
+        );
+        assert!(
+            claims.try_claim("def").unwrap().is_some(),
+            "other content is free"
+        );
         drop(first);
         let again = claims.try_claim("abc").unwrap();
         assert!(again.is_some(), "released content can be claimed again");

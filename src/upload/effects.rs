@@ -69,7 +69,11 @@ async fn ensure_supported(shared: &Shared, mime_type: &str) -> Result<(), Upload
 
 /// Runflow's supported types, or `None` when it does not say.
 async fn supported_types(client: &RunflowClient) -> Option<Vec<AssetType>> {
-    client.asset_types().await.ok().filter(|types| !types.is_empty())
+    client
+        .asset_types()
+        .await
+        .ok()
+        .filter(|types| !types.is_empty())
 }
 
 /// Whether `mime_type` is in Runflow's supported list.
@@ -236,7 +240,11 @@ fn elapsed_ms(since: Instant) -> u64 {
 }
 
 /// Moves an asset into `folder_id`.
-pub(super) async fn move_asset(shared: &Shared, asset_id: &str, folder_id: Option<String>) -> Answer {
+pub(super) async fn move_asset(
+    shared: &Shared,
+    asset_id: &str,
+    folder_id: Option<String>,
+) -> Answer {
     let patch = PatchRequest {
         folder_id: Some(folder_id),
         ..PatchRequest::default()
@@ -247,7 +255,7 @@ pub(super) async fn move_asset(shared: &Shared, asset_id: &str, folder_id: Optio
 /// One journal operation, in the order the queue asked for them.
 pub(super) enum JournalOp {
     Write {
-        entry: Entry,
+        entry: Box<Entry>,
         durable: bool,
         ack: Option<Ticket>,
     },

@@ -376,7 +376,7 @@ impl Engine {
                 durable,
                 ack,
             } => self.to_journal(JournalOp::Write {
-                entry,
+                entry: Box::new(entry),
                 durable,
                 ack,
             }),
@@ -394,11 +394,15 @@ impl Engine {
             Effect::Release { id } => {
                 self.claims.remove(&id);
             }
-            Effect::FindUploaded { ticket, hash } => self.spawn(ticket, true, move |s| async move {
-                Answer::Found(effects::find_uploaded(&s, &hash).await)
-            }),
+            Effect::FindUploaded { ticket, hash } => {
+                self.spawn(ticket, true, move |s| async move {
+                    Answer::Found(effects::find_uploaded(&s, &hash).await)
+                })
+            }
             Effect::CreateSession { ticket, entry } => {
-                self.spawn(ticket, true, move |s| async move { effects::create(&s, &entry).await });
+                self.spawn(ticket, true, move |s| async move {
+                    effects::create(&s, &entry).await
+                });
             }
             Effect::Put {
                 ticket,
@@ -421,11 +425,17 @@ impl Engine {
                 asset_id,
                 folder_id,
             } => self.spawn(ticket, false, move |s| async move {
-                Answer::Confirmed(s.client.confirm_upload(&asset_id, folder_id.as_deref()).await)
+                Answer::Confirmed(
+                    s.client
+                        .confirm_upload(&asset_id, folder_id.as_deref())
+                        .await,
+                )
             }),
-            Effect::GetAsset { ticket, asset_id } => self.spawn(ticket, false, move |s| async move {
-                Answer::AssetChecked(s.client.asset(&asset_id).await)
-            }),
+            Effect::GetAsset { ticket, asset_id } => {
+                self.spawn(ticket, false, move |s| async move {
+                    Answer::AssetChecked(s.client.asset(&asset_id).await)
+                })
+            }
             Effect::Move {
                 ticket,
                 asset_id,
@@ -501,9 +511,7 @@ impl Engine {
                 // The final byte count goes out before the outcome.
                 if let Some(mut transfer) = self.transfers.remove(id) {
                     if matches!(state, FileState::Done(_)) {
-                        transfer
-                            .sent
-                            .store(transfer.size_bytes, Ordering::Relaxed);
+                        transfer.sent.store(transfer.size_bytes, Ordering::Relaxed);
                     }
                     report_file_progress(&self.sink, *id, &mut transfer, Instant::now());
                 }

@@ -123,7 +123,9 @@ mod shared_tests {
         let path = dir.path().join("index.jsonl");
         let mut mine = DuplicateIndex::load(&path).unwrap();
         let mut theirs = DuplicateIndex::load(&path).unwrap();
-        theirs.record("http://a#org", "h1", 10, Some("asset-1")).unwrap();
+        theirs
+            .record("http://a#org", "h1", 10, Some("asset-1"))
+            .unwrap();
         theirs.record("http://a", "h0", 5, Some("asset-0")).unwrap();
         assert_eq!(mine.lookup("http://a#org", "h1"), None);
         mine.refresh().unwrap();

@@ -376,48 +376,48 @@ fn claim(dir: &Path, target: &Path) -> Option<Claimed> {
 }
 
 impl Journal {
-/// Unfinished uploads of the accounts other than `own_key` under `root`.
-pub fn foreign(root: &Path, own_key: &str) -> Vec<ForeignUploads> {
-    let Ok(listing) = std::fs::read_dir(root) else {
-        return Vec::new();
-    };
-    let mut foreign = Vec::new();
-    for dirent in listing.filter_map(Result::ok) {
-        let account_dir = dirent.path();
-        let key = dirent.file_name().to_string_lossy().into_owned();
-        if key == own_key {
-            continue;
-        }
-        let Some(scope) = std::fs::read(account_dir.join(ACCOUNT_FILE))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<AccountScope>(&bytes).ok())
-        else {
-            continue;
+    /// Unfinished uploads of the accounts other than `own_key` under `root`.
+    pub fn foreign(root: &Path, own_key: &str) -> Vec<ForeignUploads> {
+        let Ok(listing) = std::fs::read_dir(root) else {
+            return Vec::new();
         };
-        // Counted without touching anything: another process may be writing there.
-        let files: usize = process_dirs(&account_dir, Path::new(""))
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|dir| std::fs::read_dir(dir).ok())
-            .map(|listing| {
-                listing
-                    .filter_map(Result::ok)
-                    .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-                    .count()
-            })
-            .sum();
-        if files > 0 {
-            foreign.push(ForeignUploads {
-                account_key: key,
-                base_url: scope.base_url,
-                account_label: scope.label,
-                files,
-            });
+        let mut foreign = Vec::new();
+        for dirent in listing.filter_map(Result::ok) {
+            let account_dir = dirent.path();
+            let key = dirent.file_name().to_string_lossy().into_owned();
+            if key == own_key {
+                continue;
+            }
+            let Some(scope) = std::fs::read(account_dir.join(ACCOUNT_FILE))
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<AccountScope>(&bytes).ok())
+            else {
+                continue;
+            };
+            // Counted without touching anything: another process may be writing there.
+            let files: usize = process_dirs(&account_dir, Path::new(""))
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|dir| std::fs::read_dir(dir).ok())
+                .map(|listing| {
+                    listing
+                        .filter_map(Result::ok)
+                        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                        .count()
+                })
+                .sum();
+            if files > 0 {
+                foreign.push(ForeignUploads {
+                    account_key: key,
+                    base_url: scope.base_url,
+                    account_label: scope.label,
+                    files,
+                });
+            }
         }
+        foreign.sort_by(|a, b| a.account_key.cmp(&b.account_key));
+        foreign
     }
-    foreign.sort_by(|a, b| a.account_key.cmp(&b.account_key));
-    foreign
-}
 }
 
 #[cfg(test)]

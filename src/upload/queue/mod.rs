@@ -16,9 +16,9 @@
 //! - Results of work started before a cancel or a restart of the file carry an older ticket and
 //!   are ignored.
 
-mod trip;
 #[cfg(test)]
 mod tests;
+mod trip;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -584,10 +584,18 @@ impl Queue {
     }
 
     fn remove(&mut self, id: FileId) {
-        if self.jobs.get(&id).is_some_and(|job| !job.state.is_finished()) {
+        if self
+            .jobs
+            .get(&id)
+            .is_some_and(|job| !job.state.is_finished())
+        {
             self.cancel(id);
         }
-        if self.jobs.get(&id).is_some_and(|job| job.state.is_finished()) {
+        if self
+            .jobs
+            .get(&id)
+            .is_some_and(|job| job.state.is_finished())
+        {
             self.jobs.remove(&id);
             self.emit(Event::Removed(id));
         }

@@ -106,7 +106,8 @@ impl Sim {
     fn add(&mut self, files: &[(&str, &str)], folder: Option<&str>) {
         let mut found = Vec::new();
         for (path, content) in files {
-            self.contents.insert(PathBuf::from(path), (*content).to_owned());
+            self.contents
+                .insert(PathBuf::from(path), (*content).to_owned());
             let n = self.files.len() as u64;
             self.files.entry(PathBuf::from(path)).or_insert(n);
             found.push(Found::File(local(path, content)));
@@ -537,10 +538,21 @@ fn identical_content_in_one_batch_becomes_one_asset() {
         .iter()
         .map(|p| sim.final_state(p))
         .collect();
-    assert_eq!(same.iter().filter(|s| matches!(s, FileState::Done(_))).count(), 1);
     assert_eq!(
         same.iter()
-            .filter(|s| matches!(s, FileState::AlreadyUploaded { same_as: Some(_), .. }))
+            .filter(|s| matches!(s, FileState::Done(_)))
+            .count(),
+        1
+    );
+    assert_eq!(
+        same.iter()
+            .filter(|s| matches!(
+                s,
+                FileState::AlreadyUploaded {
+                    same_as: Some(_),
+                    ..
+                }
+            ))
             .count(),
         2
     );
@@ -563,7 +575,10 @@ fn content_already_in_another_folder_is_reported_with_that_folder() {
     sim.settle();
     assert!(matches!(sim.queue.state(id), Some(FileState::Done(_))));
     assert_eq!(sim.assets.len(), 1);
-    assert_eq!(sim.assets.values().next().unwrap().1.as_deref(), Some("summer"));
+    assert_eq!(
+        sim.assets.values().next().unwrap().1.as_deref(),
+        Some("summer")
+    );
 }
 
 #[test]

@@ -6,8 +6,8 @@ use crate::api::models::{Asset, UploadSession};
 
 use super::super::journal::Step;
 use super::super::protocol::{FileId, FileState, UploadFailure};
-use super::{Effect, FoundAsset, MAX_FILE_RETRY_WAIT, MAX_SESSIONS, Next, Phase, Queue};
 use super::CLAIM_RETRY_WAIT;
+use super::{Effect, FoundAsset, MAX_FILE_RETRY_WAIT, MAX_SESSIONS, Next, Phase, Queue};
 
 impl Queue {
     /// The first step of a trip (or of a resumed one).
@@ -127,7 +127,8 @@ impl Queue {
         };
         let ticket = self.ticket(id);
         self.set_phase(id, Phase::Finding);
-        self.effects.push_back(Effect::FindUploaded { ticket, hash });
+        self.effects
+            .push_back(Effect::FindUploaded { ticket, hash });
     }
 
     pub(super) fn found(&mut self, id: FileId, result: Result<Option<FoundAsset>, UploadFailure>) {
@@ -355,7 +356,9 @@ impl Queue {
             Err(ApiError::NotFound { .. }) if cancel_requested => self.cancelled_before_confirm(id),
             // A resumed upload whose confirm may never have gone out: confirming this session
             // cannot make a second asset, and costs no bytes.
-            Err(ApiError::NotFound { .. }) if unconfirmed && matches!(step, Some(Step::Uploaded { .. })) => {
+            Err(ApiError::NotFound { .. })
+                if unconfirmed && matches!(step, Some(Step::Uploaded { .. })) =>
+            {
                 if let Some(Step::Uploaded { asset_id }) = step {
                     self.confirm(id, asset_id);
                 }
@@ -558,7 +561,6 @@ impl Queue {
             }
         }
     }
-
 }
 
 /// Whether a PUT failure means the link itself is no good: refused (expired) or its storage
@@ -578,4 +580,3 @@ fn keeps_journal(failure: &UploadFailure, step: &Step) -> bool {
     );
     failure.is_transient() || (auth && matches!(step, Step::Uploaded { .. }))
 }
-

@@ -1,0 +1,243 @@
+//! Exactly one asset per file, through the CLI, in the ways real use breaks it: killed runs
+//! resumed on another account, processes racing over one journal or one batch, identical
+//! content, content already in another folder.
+
+#[path = "support/cli.rs"]
+mod cli_support;
+#[path = "support/journal.rs"]
+mod journal_support;
+mod support;
+
+use cli_support::{Env, PNG_MAGIC, json_lines, run, write_pngs};
+use journal_support::journal_entries;
+
+use std::collections::HashSet;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use runflow_uploader::api::{ListQuery, RunflowClient};
+
+/// Every asset name on the emulator, across pages.
+async fn asset_names(client: &RunflowClient) -> Vec<String> {
+    let mut query = ListQuery {
+        limit: Some(500),
+        ..ListQuery::default()
+    };
+    let mut names = Vec::new();
+    loop {
+        let page = client.list_assets(&query).await.unwrap();
+        names.extend(page.items.iter().filter_map(|a| a.name.clone()));
+        match page.next_cursor() {
+            Some(cursor) => query = query.at_cursor(cursor),
+            None => return names,
+        }
+    }
+}
+
+fn assert_one_each(names: &[String], expected: usize) {
+    let unique: HashSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "duplicates: {names:?}");
+    assert_eq!(names.len(), expected, "{names:?}");
+}
+
+/// Starts an upload and kills it (-9) once `assets` assets exist on `env`'s emulator.
+async fn kill_after(env: &Env, child: &mut Child, assets: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while env.emu.asset_count() < assets && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfinished_uploads_wait_for_their_own_account_and_finish_there_once() {
+    const FILES: usize = 30;
+    let env = Env::new(|c| c.latency_ms = 25).await;
+    let other = support::emulator(|_| {}).await;
+    let batch = env.home.path().join("batch");
+    write_pngs(&batch, FILES);
+    let batch_arg = batch.to_str().unwrap().to_owned();
+
+    let mut child = env
+        .command(&["upload", &batch_arg, "--concurrency", "4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    kill_after(&env, &mut child, 5).await;
+    let first_run = env.emu.asset_count();
+    assert!(first_run < FILES, "killed before the end");
+    assert!(journal_entries(&env.home.path().join("data/journal")) > 0);
+
+    // Another server, another key, unrelated files: none of the first run's files go there.
+    let unrelated = env.home.path().join("unrelated");
+    std::fs::create_dir_all(&unrelated).unwrap();
+    let mut bytes = PNG_MAGIC.to_vec();
+    bytes.extend_from_slice(b"something else entirely");
+    std::fs::write(unrelated.join("other.png"), bytes).unwrap();
+    let output = run({
+        let mut c = env.command(&["upload", unrelated.to_str().unwrap()]);
+        c.env("RUNFLOW_API_KEY", &other.api_keys()[0])
+            .env("RUNFLOW_BASE_URL", other.api_base());
+        c
+    })
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("belong to another account"),
+        "the waiting uploads are mentioned: {stderr}"
+    );
+    assert_eq!(
+        asset_names(&support::client(&other)).await,
+        vec!["other.png".to_owned()]
+    );
+    assert_eq!(
+        env.emu.asset_count(),
+        first_run,
+        "the first server was not touched"
+    );
+
+    // Back on the first account: everything finishes, once.
+    let output = run(env.command(&["upload", &batch_arg])).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_one_each(&asset_names(&support::client(&env.emu)).await, FILES);
+    assert_eq!(journal_entries(&env.home.path().join("data/journal")), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_processes_started_at_once_over_one_dead_journal_finish_each_file_once() {
+    const FILES: usize = 30;
+    let env = Env::new(|c| c.latency_ms = 25).await;
+    let batch = env.home.path().join("batch");
+    write_pngs(&batch, FILES);
+    let mut child = env
+        .command(&["upload", batch.to_str().unwrap(), "--concurrency", "4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    kill_after(&env, &mut child, 4).await;
+
+    // Three runs at once, each with a file of its own; between them they adopt the dead run's
+    // journal exactly once.
+    let mut children = Vec::new();
+    for i in 0..3 {
+        let own = env.home.path().join(format!("own-{i}"));
+        std::fs::create_dir_all(&own).unwrap();
+        let mut bytes = PNG_MAGIC.to_vec();
+        bytes.extend_from_slice(format!("own file {i}").as_bytes());
+        std::fs::write(own.join(format!("own-{i}.png")), bytes).unwrap();
+        children.push(
+            env.command(&["upload", own.to_str().unwrap()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    for child in children {
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_one_each(&asset_names(&support::client(&env.emu)).await, FILES + 3);
+    assert_eq!(journal_entries(&env.home.path().join("data/journal")), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_at_once_over_the_same_files_make_one_asset_per_file() {
+    const FILES: usize = 32;
+    let env = Env::new(|c| c.latency_ms = 10).await;
+    let batch = env.home.path().join("batch");
+    write_pngs(&batch, FILES);
+    let arg = batch.to_str().unwrap().to_owned();
+    let spawn = || {
+        env.command(&["upload", &arg, "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_one_each(&asset_names(&support::client(&env.emu)).await, FILES);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_content_at_the_default_concurrency_is_one_asset() {
+    let env = Env::new(|_| {}).await;
+    let dir = env.home.path().join("copies");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut bytes = PNG_MAGIC.to_vec();
+    bytes.extend_from_slice(b"the same picture three times");
+    for name in ["a.png", "b.png", "c.png"] {
+        std::fs::write(dir.join(name), &bytes).unwrap();
+    }
+    let output = run(env.command(&["upload", dir.to_str().unwrap(), "--json"])).await;
+    let lines = json_lines(&output);
+    assert_eq!(output.status.code(), Some(0), "{lines:?}");
+    assert_eq!(env.emu.asset_count(), 1);
+    let statuses: Vec<&str> = lines.iter().filter_map(|l| l["status"].as_str()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "done").count(), 1);
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == "already_uploaded")
+            .count(),
+        2,
+        "{lines:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_in_another_folder_is_reported_there_and_force_uploads_a_copy() {
+    let env = Env::new(|_| {}).await;
+    let client = support::client(&env.emu);
+    let spring = client.create_folder("Spring 2026", None).await.unwrap();
+    let summer = client.create_folder("Summer 2026", None).await.unwrap();
+    let (spring, summer) = (spring.id.unwrap(), summer.id.unwrap());
+    let dir = env.home.path().join("pics");
+    write_pngs(&dir, 1);
+    let file = dir.join("img-000.png");
+    let file = file.to_str().unwrap();
+
+    let first = run(env.command(&["upload", file, "--folder", &spring])).await;
+    assert_eq!(first.status.code(), Some(0));
+
+    let again = run(env.command(&["upload", file, "--folder", &summer, "--json"])).await;
+    let lines = json_lines(&again);
+    assert_eq!(again.status.code(), Some(1), "not a success: {lines:?}");
+    let line = &lines[0];
+    assert_eq!(line["status"], "in_other_folder", "{line}");
+    let error = line["error"].as_str().unwrap();
+    assert!(error.contains("Spring 2026"), "{error}");
+    assert!(error.contains("--force"), "{error}");
+    assert_eq!(env.emu.asset_count(), 1);
+
+    let forced = run(env.command(&["upload", file, "--folder", &summer, "--force"])).await;
+    assert_eq!(forced.status.code(), Some(0));
+    assert_eq!(env.emu.asset_count(), 2);
+}
