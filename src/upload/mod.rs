@@ -10,7 +10,7 @@ mod protocol;
 mod speed;
 mod worker;
 
-pub use discover::{Found, LocalFile, detect_mime, discover};
+pub use discover::{DiscoverOptions, Found, LocalFile, detect_mime, discover, discover_with};
 pub use engine::{DEFAULT_CONCURRENCY, EngineConfig, EngineHandle, MAX_CONCURRENCY, Waker, spawn};
 pub use protocol::{BatchProgress, Command, Event, FileId, FileState, UploadFailure, human_bytes};
 pub use speed::SpeedMeter;
