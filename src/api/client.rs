@@ -429,7 +429,7 @@ async fn read_capped(response: Response, limit: usize) -> Result<Bytes, ApiError
     let mut stream = response.bytes_stream();
     let mut buffer = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
+        let chunk = chunk.map_err(ApiError::from_body_error)?;
         if buffer.len() + chunk.len() > limit {
             return Err(ApiError::MalformedResponse(format!(
                 "the answer is more than the {limit} bytes the app accepts"
