@@ -15,8 +15,8 @@ use url::Url;
 use super::error::ApiError;
 use super::key::ApiKey;
 use super::models::{
-    Asset, AssetType, ConfirmUploadRequest, CreateFolderRequest, CreateUploadRequest, CurrentUser,
-    Folder, Health, Page, PatchRequest, UploadSession,
+    Asset, AssetType, AssetTypeList, ConfirmUploadRequest, CreateFolderRequest,
+    CreateUploadRequest, CurrentUser, Folder, Health, Page, PatchRequest, UploadSession,
 };
 use super::query::ListQuery;
 use super::retry::RetryPolicy;
@@ -250,12 +250,80 @@ impl RunflowClient {
         self.call(Method::PATCH, &path, &[], Some(patch)).await
     }
 
-    /// `GET /v1/assets/types`: the supported asset types and their MIME types.
+    /// `GET /v1/assets/types`: the supported asset types and their MIME types, from a page
+    /// (every page of it) or a bare array. Fails on any error; [`Self::supported_types`] is
+    /// the form to use as a pre-upload check.
     pub async fn asset_types(&self) -> Result<Vec<AssetType>, ApiError> {
-        let page: Page<AssetType> = self
-            .call(Method::GET, "/v1/assets/types", &[], None::<&()>)
-            .await?;
-        Ok(page.items)
+        /// Reference data is short; a server handing out more pages than this is looping.
+        const MAX_PAGES: usize = 20;
+        let mut types = Vec::new();
+        let mut query = ListQuery::default();
+        for _ in 0..MAX_PAGES {
+            let list: AssetTypeList = self
+                .call(
+                    Method::GET,
+                    "/v1/assets/types",
+                    &query.to_pairs(),
+                    None::<&()>,
+                )
+                .await?;
+            let next = list.next_cursor().map(str::to_owned);
+            types.extend(list.into_types());
+            match next {
+                Some(cursor) if query.pq.as_deref() != Some(cursor.as_str()) => {
+                    query = query.at_cursor(&cursor);
+                }
+                _ => return Ok(types),
+            }
+        }
+        Err(ApiError::MalformedResponse(format!(
+            "the list of supported types did not end after {MAX_PAGES} pages"
+        )))
+    }
+
+    /// The asset types Runflow lists as supported, as a hint for checking files before upload:
+    /// a capability, never a gate. `None` when there is no usable list: the endpoint is
+    /// missing (404/405/501), the answer is not a list, it names no MIME type, or the call
+    /// failed after the retries. The reason is logged once; no error reaches the user, and
+    /// the caller skips the local check and lets the upload itself decide.
+    pub async fn supported_types(&self) -> Option<Vec<AssetType>> {
+        match self.asset_types().await {
+            Ok(types) => {
+                let types: Vec<AssetType> = types
+                    .into_iter()
+                    .filter(|t| !t.mime_types.is_empty())
+                    .collect();
+                if types.is_empty() {
+                    tracing::info!(
+                        "Runflow's list of supported types names no MIME type; files are not \
+                         checked against it before upload"
+                    );
+                    return None;
+                }
+                Some(types)
+            }
+            Err(
+                err @ (ApiError::NotFound { .. }
+                | ApiError::Http {
+                    status: 405 | 501, ..
+                }),
+            ) => {
+                tracing::info!(
+                    %err,
+                    "this server has no list of supported types; files are not checked against \
+                     it before upload"
+                );
+                None
+            }
+            Err(err) => {
+                tracing::warn!(
+                    %err,
+                    "could not read Runflow's list of supported types; files are not checked \
+                     against it before upload"
+                );
+                None
+            }
+        }
     }
 
     /// `GET /v1/asset-folders`: one page of folders.
