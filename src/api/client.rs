@@ -15,9 +15,10 @@ use url::Url;
 use super::error::ApiError;
 use super::key::ApiKey;
 use super::models::{
-    Asset, AssetType, ConfirmUploadRequest, CreateFolderRequest, CreateUploadRequest, CurrentUser,
-    Folder, Health, Page, PatchRequest, UploadSession,
+    Asset, AssetType, AssetTypeList, ConfirmUploadRequest, CreateFolderRequest,
+    CreateUploadRequest, CurrentUser, Folder, Health, Page, PatchRequest, UploadSession,
 };
+use super::mutation::{Attempts, Failure};
 use super::query::ListQuery;
 use super::retry::RetryPolicy;
 use super::throttle::Throttle;
@@ -236,11 +237,11 @@ impl RunflowClient {
             .await
     }
 
-    /// `DELETE /v1/assets/{id}`.
+    /// `DELETE /v1/assets/{id}`. A 404 after an attempt whose answer was lost means that
+    /// attempt deleted it, and is success; a 404 on the first attempt is an error.
     pub async fn delete_asset(&self, id: &str) -> Result<(), ApiError> {
         let path = format!("/v1/assets/{}", path_segment(id));
-        self.call_no_content(Method::DELETE, &path, None::<&()>)
-            .await
+        self.delete(&path).await
     }
 
     /// `PATCH /v1/assets/{id}`: renames and/or moves an asset. A server without this endpoint
@@ -250,12 +251,80 @@ impl RunflowClient {
         self.call(Method::PATCH, &path, &[], Some(patch)).await
     }
 
-    /// `GET /v1/assets/types`: the supported asset types and their MIME types.
+    /// `GET /v1/assets/types`: the supported asset types and their MIME types, from a page
+    /// (every page of it) or a bare array. Fails on any error; [`Self::supported_types`] is
+    /// the form to use as a pre-upload check.
     pub async fn asset_types(&self) -> Result<Vec<AssetType>, ApiError> {
-        let page: Page<AssetType> = self
-            .call(Method::GET, "/v1/assets/types", &[], None::<&()>)
-            .await?;
-        Ok(page.items)
+        /// Reference data is short; a server handing out more pages than this is looping.
+        const MAX_PAGES: usize = 20;
+        let mut types = Vec::new();
+        let mut query = ListQuery::default();
+        for _ in 0..MAX_PAGES {
+            let list: AssetTypeList = self
+                .call(
+                    Method::GET,
+                    "/v1/assets/types",
+                    &query.to_pairs(),
+                    None::<&()>,
+                )
+                .await?;
+            let next = list.next_cursor().map(str::to_owned);
+            types.extend(list.into_types());
+            match next {
+                Some(cursor) if query.pq.as_deref() != Some(cursor.as_str()) => {
+                    query = query.at_cursor(&cursor);
+                }
+                _ => return Ok(types),
+            }
+        }
+        Err(ApiError::MalformedResponse(format!(
+            "the list of supported types did not end after {MAX_PAGES} pages"
+        )))
+    }
+
+    /// The asset types Runflow lists as supported, as a hint for checking files before upload:
+    /// a capability, never a gate. `None` when there is no usable list: the endpoint is
+    /// missing (404/405/501), the answer is not a list, it names no MIME type, or the call
+    /// failed after the retries. The reason is logged once; no error reaches the user, and
+    /// the caller skips the local check and lets the upload itself decide.
+    pub async fn supported_types(&self) -> Option<Vec<AssetType>> {
+        match self.asset_types().await {
+            Ok(types) => {
+                let types: Vec<AssetType> = types
+                    .into_iter()
+                    .filter(|t| !t.mime_types.is_empty())
+                    .collect();
+                if types.is_empty() {
+                    tracing::info!(
+                        "Runflow's list of supported types names no MIME type; files are not \
+                         checked against it before upload"
+                    );
+                    return None;
+                }
+                Some(types)
+            }
+            Err(
+                err @ (ApiError::NotFound { .. }
+                | ApiError::Http {
+                    status: 405 | 501, ..
+                }),
+            ) => {
+                tracing::info!(
+                    %err,
+                    "this server has no list of supported types; files are not checked against \
+                     it before upload"
+                );
+                None
+            }
+            Err(err) => {
+                tracing::warn!(
+                    %err,
+                    "could not read Runflow's list of supported types; files are not checked \
+                     against it before upload"
+                );
+                None
+            }
+        }
     }
 
     /// `GET /v1/asset-folders`: one page of folders.
@@ -275,31 +344,54 @@ impl RunflowClient {
         self.call(Method::GET, &path, &[], None::<&()>).await
     }
 
-    /// `POST /v1/asset-folders`.
+    /// `POST /v1/asset-folders`. A sibling with the same name is refused with a conflict;
+    /// but when an earlier attempt's answer was lost and the retry gets the conflict, the
+    /// folder that attempt made is looked up and returned.
     pub async fn create_folder(
         &self,
         name: &str,
         parent_id: Option<&str>,
     ) -> Result<Folder, ApiError> {
+        let path = "/v1/asset-folders";
         let body = CreateFolderRequest {
             name: name.to_owned(),
             parent_id: parent_id.map(str::to_owned),
         };
-        self.call(Method::POST, "/v1/asset-folders", &[], Some(&body))
+        let attempts = Attempts::default();
+        match self
+            .send_with_retries(Method::POST, path, &[], Some(&body), &attempts)
             .await
+        {
+            Ok(bytes) => decode(&Method::POST, path, &bytes),
+            Err(conflict @ ApiError::Conflict { .. }) if attempts.any_ambiguous() => {
+                self.created_despite(conflict, name, parent_id).await
+            }
+            Err(err) => Err(err),
+        }
     }
 
-    /// `PATCH /v1/asset-folders/{id}`: renames and/or moves a folder.
+    /// `PATCH /v1/asset-folders/{id}`: renames and/or moves a folder. A conflict after an
+    /// attempt whose answer was lost is success if the folder now is as asked.
     pub async fn update_folder(&self, id: &str, patch: &PatchRequest) -> Result<Folder, ApiError> {
         let path = format!("/v1/asset-folders/{}", path_segment(id));
-        self.call(Method::PATCH, &path, &[], Some(patch)).await
+        let attempts = Attempts::default();
+        match self
+            .send_with_retries(Method::PATCH, &path, &[], Some(patch), &attempts)
+            .await
+        {
+            Ok(bytes) => decode(&Method::PATCH, &path, &bytes),
+            Err(conflict @ ApiError::Conflict { .. }) if attempts.any_ambiguous() => {
+                self.patched_despite(conflict, id, patch).await
+            }
+            Err(err) => Err(err),
+        }
     }
 
-    /// `DELETE /v1/asset-folders/{id}`; a non-empty folder is refused with a conflict.
+    /// `DELETE /v1/asset-folders/{id}`; a non-empty folder is refused with a conflict. A 404
+    /// after an attempt whose answer was lost is success, as for assets.
     pub async fn delete_folder(&self, id: &str) -> Result<(), ApiError> {
         let path = format!("/v1/asset-folders/{}", path_segment(id));
-        self.call_no_content(Method::DELETE, &path, None::<&()>)
-            .await
+        self.delete(&path).await
     }
 
     /// `GET /v1/auth/me`: validates the key and tells whose it is.
@@ -326,36 +418,35 @@ impl RunflowClient {
         T: DeserializeOwned,
     {
         let bytes = self
-            .config
-            .retry
-            .run(
-                || self.send_once(method.clone(), path, query, body),
-                |err, wait| self.note_retry(path, err, wait),
-            )
+            .send_with_retries(method.clone(), path, query, body, &Attempts::default())
             .await?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::MalformedResponse(format!("{method} {path} returned unexpected JSON: {e}"))
-        })
+        decode(&method, path, &bytes)
     }
 
-    /// Like [`Self::call`] for endpoints that answer 204 No Content.
-    async fn call_no_content<B>(
+    /// Sends an API call with retries, noting in `attempts` whether any failed attempt may
+    /// have been applied by the server.
+    pub(super) async fn send_with_retries<B>(
         &self,
         method: Method,
         path: &str,
+        query: &[(&str, String)],
         body: Option<&B>,
-    ) -> Result<(), ApiError>
+        attempts: &Attempts,
+    ) -> Result<Bytes, ApiError>
     where
         B: Serialize + ?Sized,
     {
         self.config
             .retry
             .run(
-                || self.send_once(method.clone(), path, &[], body),
+                || async {
+                    self.send_once(method.clone(), path, query, body)
+                        .await
+                        .map_err(|failure| attempts.note(failure))
+                },
                 |err, wait| self.note_retry(path, err, wait),
             )
             .await
-            .map(drop)
     }
 
     async fn send_once<B>(
@@ -364,7 +455,7 @@ impl RunflowClient {
         path: &str,
         query: &[(&str, String)],
         body: Option<&B>,
-    ) -> Result<Bytes, ApiError>
+    ) -> Result<Bytes, Failure>
     where
         B: Serialize + ?Sized,
     {
@@ -382,14 +473,16 @@ impl RunflowClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await?;
+        let response = request.send().await.map_err(Failure::sending)?;
         let status = response.status();
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let bytes = read_capped(response, MAX_RESPONSE_BYTES).await?;
+        let bytes = read_capped(response, MAX_RESPONSE_BYTES)
+            .await
+            .map_err(|err| Failure::reading(status, err))?;
         if status.is_success() {
             if status == StatusCode::NO_CONTENT || !bytes.is_empty() {
                 return Ok(bytes);
@@ -397,12 +490,18 @@ impl RunflowClient {
             // An empty 2xx where JSON was expected still decodes to a clear error upstream.
             return Ok(Bytes::from_static(b"null"));
         }
-        Err(ApiError::from_api_response(
+        Err(Failure::answered(
             status,
-            retry_after.as_deref(),
-            &bytes,
+            ApiError::from_api_response(status, retry_after.as_deref(), &bytes),
         ))
     }
+}
+
+/// Decodes a JSON answer.
+fn decode<T: DeserializeOwned>(method: &Method, path: &str, bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::MalformedResponse(format!("{method} {path} returned unexpected JSON: {e}"))
+    })
 }
 
 impl ApiError {
@@ -429,7 +528,7 @@ async fn read_capped(response: Response, limit: usize) -> Result<Bytes, ApiError
     let mut stream = response.bytes_stream();
     let mut buffer = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
+        let chunk = chunk.map_err(ApiError::from_body_error)?;
         if buffer.len() + chunk.len() > limit {
             return Err(ApiError::MalformedResponse(format!(
                 "the answer is more than the {limit} bytes the app accepts"

@@ -115,7 +115,8 @@ pub enum ApiError {
         detail: String,
     },
 
-    /// The connection failed or broke.
+    /// The connection failed or broke before an answer came: see
+    /// [`ApiError::is_connection_failure`].
     #[error(
         "Could not reach Runflow ({0}). Check your internet connection; the app retries on its \
          own."
@@ -237,13 +238,53 @@ impl From<reqwest::Error> for ApiError {
         // The URL may be a presigned one whose query is a credential: it never goes into a
         // message or a log.
         let err = err.without_url();
-        if err.is_timeout() {
+        // Connecting comes first: a connect timeout is a failure to reach the host, like a
+        // refused connection, not a slow answer.
+        if err.is_connect() {
+            Self::Network(error_chain(&err))
+        } else if err.is_timeout() {
             Self::Timeout
         } else if err.is_decode() {
             Self::MalformedResponse(error_chain(&err))
+        } else if err.is_redirect() {
+            Self::MalformedResponse(format!(
+                "it redirected the app in circles: {}",
+                error_chain(&err)
+            ))
+        } else if err.is_builder() {
+            Self::InvalidUrl(format!(
+                "The request could not be built: {}",
+                error_chain(&err)
+            ))
         } else {
+            // What is left broke on an open connection (reset, closed before the answer).
             Self::Network(error_chain(&err))
         }
+    }
+}
+
+impl ApiError {
+    /// Maps a failure while reading an answer's body. The client asks for no compression, so
+    /// such a failure is the connection breaking (or the time running out), never a decoding
+    /// problem, although reqwest labels it as one.
+    pub(crate) fn from_body_error(err: reqwest::Error) -> Self {
+        let err = err.without_url();
+        if err.is_timeout() {
+            Self::Timeout
+        } else {
+            Self::Network(format!(
+                "the connection broke while the answer was read: {}",
+                error_chain(&err)
+            ))
+        }
+    }
+
+    /// Whether the request never got an HTTP answer because connecting failed (refused, DNS,
+    /// TLS, connect timeout) or the connection broke (reset, closed early), as opposed to an
+    /// HTTP status, a slow answer ([`ApiError::Timeout`]) or a local problem. This is what
+    /// "offline" looks like.
+    pub fn is_connection_failure(&self) -> bool {
+        matches!(self, Self::Network(_))
     }
 }
 

@@ -4,6 +4,7 @@ mod client;
 mod error;
 mod key;
 pub mod models;
+mod mutation;
 mod query;
 mod retry;
 mod throttle;

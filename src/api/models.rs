@@ -161,6 +161,66 @@ pub struct AssetType {
     pub mime_types: Vec<String>,
 }
 
+/// `GET /v1/assets/types` in any shape it plausibly comes in (its shape is undocumented): a bare
+/// array, or a page `{items: [...]}` (which may have a next page); each entry a type record or
+/// a bare MIME type string.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum AssetTypeList {
+    /// `[...]`.
+    Bare(Vec<AssetTypeEntry>),
+    /// `{items: [...], next: ...}`.
+    Page(Page<AssetTypeEntry>),
+}
+
+/// One entry of an [`AssetTypeList`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum AssetTypeEntry {
+    /// `"image/png"`.
+    Mime(String),
+    /// `{name, mime_types}`.
+    Type(AssetType),
+}
+
+impl AssetTypeList {
+    /// The cursor of the next page, for a page that has one.
+    pub fn next_cursor(&self) -> Option<&str> {
+        match self {
+            Self::Bare(_) => None,
+            Self::Page(page) => page.next_cursor(),
+        }
+    }
+
+    /// The types listed. Bare MIME strings are grouped by their prefix (`image/png` is an
+    /// `image`), after the records in the order met.
+    pub fn into_types(self) -> Vec<AssetType> {
+        let entries = match self {
+            Self::Bare(entries) => entries,
+            Self::Page(page) => page.items,
+        };
+        let mut types = Vec::new();
+        let mut loose: Vec<AssetType> = Vec::new();
+        for entry in entries {
+            match entry {
+                AssetTypeEntry::Type(record) => types.push(record),
+                AssetTypeEntry::Mime(mime) => {
+                    let name = mime.split('/').next().unwrap_or_default().to_owned();
+                    match loose.iter_mut().find(|t| t.name == name) {
+                        Some(group) => group.mime_types.push(mime),
+                        None => loose.push(AssetType {
+                            name,
+                            mime_types: vec![mime],
+                        }),
+                    }
+                }
+            }
+        }
+        types.extend(loose);
+        types
+    }
+}
+
 /// A page of a list endpoint. Reads both documented cursor spellings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(bound(deserialize = "T: Deserialize<'de>"))]
@@ -355,6 +415,45 @@ mod tests {
         assert_eq!(prose.previous_cursor(), Some("p"));
         let last: Page<Asset> = serde_json::from_str(r#"{"items":[]}"#).unwrap();
         assert_eq!(last.next_cursor(), None);
+    }
+
+    #[test]
+    fn asset_type_lists_come_in_several_shapes() {
+        let parse = |json: &str| {
+            serde_json::from_str::<AssetTypeList>(json)
+                .map(AssetTypeList::into_types)
+                .map_err(|e| e.to_string())
+        };
+        let image = AssetType {
+            name: "image".into(),
+            mime_types: vec!["image/png".into()],
+        };
+        let record = r#"{"name":"image","mime_types":["image/png"]}"#;
+        assert_eq!(
+            parse(&format!(r#"{{"items":[{record}],"next":null}}"#)),
+            Ok(vec![image.clone()])
+        );
+        assert_eq!(parse(&format!("[{record}]")), Ok(vec![image.clone()]));
+        assert_eq!(
+            parse(r#"["image/png","video/mp4","image/webp"]"#).unwrap(),
+            vec![
+                AssetType {
+                    name: "image".into(),
+                    mime_types: vec!["image/png".into(), "image/webp".into()],
+                },
+                AssetType {
+                    name: "video".into(),
+                    mime_types: vec!["video/mp4".into()],
+                },
+            ]
+        );
+        assert_eq!(parse("[]"), Ok(vec![]));
+        assert_eq!(parse(r#"{"items":[]}"#), Ok(vec![]));
+        assert!(parse(r#""image/png""#).is_err());
+        assert!(parse("42").is_err());
+        let paged: AssetTypeList =
+            serde_json::from_str(&format!(r#"{{"items":[{record}],"next_pq":"c2"}}"#)).unwrap();
+        assert_eq!(paged.next_cursor(), Some("c2"));
     }
 
     #[test]

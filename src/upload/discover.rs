@@ -1,9 +1,17 @@
 //! Turning dropped paths into uploadable files: walking folders, skipping junk, and the checks
 //! that need no network (size, readability, name, MIME type by content and extension).
 //!
+//! A file has one identity however it is reached: paths are made canonical (absolute, links
+//! resolved), and on unix the (device, inode) pair also merges hard links. So overlapping
+//! arguments, `./a.png` next to `a.png`, or a link beside its target make one upload, not
+//! several. A walk stays inside the folder it was given: links back up are loops, and links
+//! out of it are reported rather than followed unless [`DiscoverOptions`] says otherwise.
+//!
 //! Everything here does blocking file I/O; the engine runs it on a blocking thread.
 
-use std::fs::File;
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::fs::{File, Metadata};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -15,9 +23,10 @@ use super::protocol::UploadFailure;
 /// A file that passed the local checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalFile {
-    /// Where it is.
+    /// Where it is: absolute, with symbolic links resolved, so one file has one path.
     pub path: PathBuf,
-    /// Its file name, which becomes the asset name.
+    /// Its file name, which becomes the asset name: the name it was given or found under (a
+    /// link's own name when it was only reached through a link).
     pub name: String,
     /// Its size when checked.
     pub size_bytes: u64,
@@ -25,6 +34,9 @@ pub struct LocalFile {
     pub modified_ns: u128,
     /// MIME type from its content, else its extension.
     pub mime_type: String,
+    /// (device, inode) on unix, which hard links share; `None` where the platform has no such
+    /// identity, and the canonical path stands in.
+    pub file_key: Option<(u64, u64)>,
 }
 
 /// What one dropped path, or one entry inside a dropped folder, turned out to be.
@@ -52,6 +64,14 @@ pub enum Found {
     },
 }
 
+/// How [`discover_with`] treats what it meets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiscoverOptions {
+    /// Follow symbolic links that point outside the folder being walked. Off by default: such
+    /// links are reported as skipped, so dropping a folder never uploads files from elsewhere.
+    pub follow_outside_links: bool,
+}
+
 /// Names that operating systems and tools leave in folders; never anyone's media.
 const JUNK_NAMES: [&str; 9] = [
     ".DS_Store",
@@ -65,87 +85,263 @@ const JUNK_NAMES: [&str; 9] = [
     ".fseventsd",
 ];
 
-/// Expands `paths`: files are checked, folders are walked recursively (following symlinks,
-/// with loops detected and reported). Hidden and system entries inside folders are skipped and
-/// reported; a path given directly is always checked, hidden or not.
+/// [`discover_with`] with the default options.
 pub fn discover(paths: &[PathBuf]) -> Vec<Found> {
-    let mut found = Vec::new();
-    for path in paths {
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => walk_folder(path, &mut found),
-            Ok(_) => found.push(check_file(path)),
-            Err(err) => found.push(rejected(
-                path,
-                None,
-                if err.kind() == std::io::ErrorKind::NotFound {
-                    UploadFailure::Missing
-                } else {
-                    UploadFailure::Unreadable(err.to_string())
-                },
-            )),
-        }
-    }
-    found
+    discover_with(paths, &DiscoverOptions::default())
 }
 
-fn walk_folder(root: &Path, found: &mut Vec<Found>) {
-    let walker = walkdir::WalkDir::new(root)
-        .follow_links(true)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|entry| {
-            entry.depth() == 0 || !is_junk_or_hidden(entry.file_name().to_string_lossy().as_ref())
-        });
-    // `filter_entry` drops junk silently; list it separately so every skip is reported.
-    report_junk(root, found);
-    for entry in walker {
-        match entry {
-            Ok(entry) if entry.file_type().is_dir() => {
-                if entry.depth() > 0 {
-                    report_junk(entry.path(), found);
-                }
-            }
-            Ok(entry) => found.push(check_file(entry.path())),
-            Err(err) => {
-                let path = err
-                    .path()
-                    .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
-                let reason = if let Some(ancestor) = err.loop_ancestor() {
-                    format!(
-                        "symbolic link loop back to {}; skipped to avoid walking forever",
-                        ancestor.display()
-                    )
-                } else {
-                    format!("could not be listed: {err}")
-                };
-                found.push(Found::Skipped { path, reason });
-            }
-        }
-    }
-}
-
-/// Reports the junk and hidden entries directly inside `dir`.
-fn report_junk(dir: &Path, found: &mut Vec<Found>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+/// Expands `paths`: files are checked, folders are walked recursively. Each distinct file is
+/// reported once, however many arguments, links or hard links lead to it; a file reached again
+/// is merged silently. Inside folders, hidden and system entries are skipped and reported,
+/// links back to a folder being walked are reported as loops, and links leading out of the
+/// given folder are reported unless `options` says to follow them. A path given directly is
+/// always checked, hidden or a link or not.
+pub fn discover_with(paths: &[PathBuf], options: &DiscoverOptions) -> Vec<Found> {
+    let mut discovery = Discovery {
+        options: *options,
+        found: Vec::new(),
+        files: HashMap::new(),
+        dirs: HashSet::new(),
     };
-    let mut junk: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .filter(|e| is_junk_or_hidden(e.file_name().to_string_lossy().as_ref()))
-        .map(|e| e.path())
-        .collect();
-    junk.sort();
-    for path in junk {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let reason = if JUNK_NAMES.contains(&name.as_str()) || name.starts_with("._") {
-            "system file, not media".to_owned()
+    for path in paths {
+        discovery.argument(path);
+    }
+    discovery.found
+}
+
+/// What makes two paths the same file or folder.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Identity {
+    /// Device and inode.
+    Key(u64, u64),
+    /// The canonical path, where there is no key (or nothing exists to have one).
+    Path(PathBuf),
+}
+
+impl Identity {
+    fn of(canonical: &Path, meta: &Metadata) -> Self {
+        match file_key(meta) {
+            Some((device, inode)) => Self::Key(device, inode),
+            None => Self::Path(canonical.to_path_buf()),
+        }
+    }
+}
+
+/// (device, inode) of a file.
+#[cfg(unix)]
+fn file_key(meta: &Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+/// No stable file identity is available here; the canonical path stands in.
+#[cfg(not(unix))]
+fn file_key(_meta: &Metadata) -> Option<(u64, u64)> {
+    None
+}
+
+/// An entry waiting to be looked at during a walk.
+struct Pending {
+    /// The path as the walk reached it (through followed links), for reports.
+    shown: PathBuf,
+    /// The canonical folder holding the entry.
+    real_parent: PathBuf,
+    /// The entry's name in that folder.
+    name: OsString,
+}
+
+/// One call's state: what was found, and what was already seen, so every lookup is O(1).
+struct Discovery {
+    options: DiscoverOptions,
+    found: Vec<Found>,
+    /// Files already reported (checked or rejected), with their index in `found`.
+    files: HashMap<Identity, usize>,
+    /// Folders already walked, or being walked.
+    dirs: HashSet<Identity>,
+}
+
+impl Discovery {
+    /// One path from the caller.
+    fn argument(&mut self, path: &Path) {
+        let (canonical, meta) =
+            match std::fs::canonicalize(path).and_then(|c| std::fs::metadata(&c).map(|m| (c, m))) {
+                Ok(found) => found,
+                Err(err) => {
+                    // Nothing there to canonicalise: the spelling given is all there is.
+                    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+                    if self.files.contains_key(&Identity::Path(absolute.clone())) {
+                        return;
+                    }
+                    self.files
+                        .insert(Identity::Path(absolute), self.found.len());
+                    self.found.push(rejected(path, None, io_failure(&err)));
+                    return;
+                }
+            };
+        if meta.is_dir() {
+            self.walk(&canonical, &meta);
         } else {
-            "hidden entry inside a dropped folder".to_owned()
+            let name = path
+                .file_name()
+                .or_else(|| canonical.file_name())
+                .unwrap_or(canonical.as_os_str());
+            self.file(&canonical, name, &meta);
+        }
+    }
+
+    /// A file at `canonical`, reached under `name`.
+    fn file(&mut self, canonical: &Path, name: &OsStr, meta: &Metadata) {
+        let identity = Identity::of(canonical, meta);
+        if let Some(&index) = self.files.get(&identity) {
+            // Reached before through a link: the file's own name wins over the link's, so the
+            // asset name does not depend on which route the walk took first.
+            if let Some(Found::File(existing)) = self.found.get(index)
+                && existing.path == canonical
+                && canonical.file_name() == Some(name)
+                && existing.path.file_name() != Some(OsStr::new(&existing.name))
+            {
+                self.found[index] = check_named(canonical, name, meta);
+            }
+            return;
+        }
+        self.files.insert(identity, self.found.len());
+        self.found.push(check_named(canonical, name, meta));
+    }
+
+    /// Walks the folder `root` (canonical), depth first in name order.
+    fn walk(&mut self, root: &Path, meta: &Metadata) {
+        if !self.dirs.insert(Identity::of(root, meta)) {
+            // Already walked as part of an earlier argument.
+            return;
+        }
+        let mut stack = Vec::new();
+        self.list(root, root, &mut stack);
+        while let Some(entry) = stack.pop() {
+            self.entry(root, entry, &mut stack);
+        }
+    }
+
+    /// Queues the entries of the folder `real` (shown as `shown`), so they pop in name order.
+    fn list(&mut self, shown: &Path, real: &Path, stack: &mut Vec<Pending>) {
+        let entries = match std::fs::read_dir(real) {
+            Ok(entries) => entries,
+            Err(err) => {
+                self.skip(shown, format!("could not be listed: {err}"));
+                return;
+            }
         };
-        found.push(Found::Skipped { path, reason });
+        let mut names: Vec<OsString> = Vec::new();
+        for entry in entries {
+            match entry {
+                Ok(entry) => names.push(entry.file_name()),
+                Err(err) => self.skip(shown, format!("could not be listed fully: {err}")),
+            }
+        }
+        names.sort_unstable();
+        stack.extend(names.into_iter().rev().map(|name| Pending {
+            shown: shown.join(&name),
+            real_parent: real.to_path_buf(),
+            name,
+        }));
+    }
+
+    fn entry(&mut self, root: &Path, entry: Pending, stack: &mut Vec<Pending>) {
+        let name = entry.name.to_string_lossy();
+        if is_junk_or_hidden(&name) {
+            let reason = if JUNK_NAMES.contains(&name.as_ref()) || name.starts_with("._") {
+                "system file, not media"
+            } else {
+                "hidden entry inside a dropped folder"
+            };
+            self.skip(&entry.shown, reason.to_owned());
+            return;
+        }
+        let real = entry.real_parent.join(&entry.name);
+        let link_meta = match std::fs::symlink_metadata(&real) {
+            Ok(meta) => meta,
+            Err(err) => {
+                self.reject_once(&entry.shown, &real, io_failure(&err));
+                return;
+            }
+        };
+        if !link_meta.file_type().is_symlink() {
+            if link_meta.is_dir() {
+                if self.dirs.insert(Identity::of(&real, &link_meta)) {
+                    self.list(&entry.shown, &real, stack);
+                }
+            } else {
+                self.file(&real, &entry.name, &link_meta);
+            }
+            return;
+        }
+        let (target, meta) = match std::fs::canonicalize(&real)
+            .and_then(|t| std::fs::metadata(&t).map(|m| (t, m)))
+        {
+            Ok(resolved) => resolved,
+            Err(err) => {
+                let to = std::fs::read_link(&real)
+                    .map_or_else(|_| "?".to_owned(), |t| t.display().to_string());
+                self.skip(
+                    &entry.shown,
+                    format!("broken symbolic link to {to} ({err}); skipped"),
+                );
+                return;
+            }
+        };
+        // A link to a folder that holds this one, or holds the root, leads back here.
+        if meta.is_dir() && (entry.real_parent.starts_with(&target) || root.starts_with(&target)) {
+            self.skip(
+                &entry.shown,
+                format!(
+                    "symbolic link loop back to {}; skipped to avoid walking forever",
+                    target.display()
+                ),
+            );
+            return;
+        }
+        if !target.starts_with(root) && !self.options.follow_outside_links {
+            self.skip(
+                &entry.shown,
+                format!(
+                    "symbolic link points outside the folder you chose: {}; skipped",
+                    target.display()
+                ),
+            );
+            return;
+        }
+        if meta.is_dir() {
+            // A folder reached a second time (a link to a folder walked anyway) is merged.
+            if self.dirs.insert(Identity::of(&target, &meta)) {
+                self.list(&entry.shown, &target, stack);
+            }
+        } else {
+            self.file(&target, &entry.name, &meta);
+        }
+    }
+
+    /// Rejects an entry that vanished or cannot be read, once per path.
+    fn reject_once(&mut self, shown: &Path, real: &Path, reason: UploadFailure) {
+        let identity = Identity::Path(real.to_path_buf());
+        if self.files.contains_key(&identity) {
+            return;
+        }
+        self.files.insert(identity, self.found.len());
+        self.found.push(rejected(shown, None, reason));
+    }
+
+    fn skip(&mut self, path: &Path, reason: String) {
+        self.found.push(Found::Skipped {
+            path: path.to_path_buf(),
+            reason,
+        });
+    }
+}
+
+fn io_failure(err: &std::io::Error) -> UploadFailure {
+    if err.kind() == std::io::ErrorKind::NotFound {
+        UploadFailure::Missing
+    } else {
+        UploadFailure::Unreadable(err.to_string())
     }
 }
 
@@ -154,34 +350,31 @@ fn is_junk_or_hidden(name: &str) -> bool {
 }
 
 /// Checks one file: regular, named in UTF-8, 1..=50 MiB, readable, with a known MIME type.
-pub fn check_file(path: &Path) -> Found {
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return rejected(path, None, UploadFailure::Missing);
-        }
-        Err(err) => return rejected(path, None, UploadFailure::Unreadable(err.to_string())),
+/// `canonical` is where it is, `meta` its metadata and `name` what it will be called.
+fn check_named(canonical: &Path, name: &OsStr, meta: &Metadata) -> Found {
+    let path = canonical;
+    let reject = |size_bytes, reason| Found::Rejected {
+        path: path.to_path_buf(),
+        name: name.to_string_lossy().into_owned(),
+        size_bytes,
+        reason,
     };
     if !meta.is_file() {
-        return rejected(path, None, UploadFailure::NotAFile);
+        return reject(None, UploadFailure::NotAFile);
     }
     let size = meta.len();
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return rejected(path, Some(size), UploadFailure::NonUtf8Name);
+    let Some(name) = name.to_str() else {
+        return reject(Some(size), UploadFailure::NonUtf8Name);
     };
     if size == 0 {
-        return rejected(path, Some(size), UploadFailure::Empty);
+        return reject(Some(size), UploadFailure::Empty);
     }
     if size > MAX_UPLOAD_BYTES {
-        return rejected(
-            path,
-            Some(size),
-            UploadFailure::TooLarge { size_bytes: size },
-        );
+        return reject(Some(size), UploadFailure::TooLarge { size_bytes: size });
     }
     let head = match read_head(path) {
         Ok(head) => head,
-        Err(err) => return rejected(path, Some(size), UploadFailure::Unreadable(err.to_string())),
+        Err(err) => return reject(Some(size), UploadFailure::Unreadable(err.to_string())),
     };
     Found::File(LocalFile {
         path: path.to_path_buf(),
@@ -189,6 +382,7 @@ pub fn check_file(path: &Path) -> Found {
         size_bytes: size,
         modified_ns: meta.modified().map_or(0, nanos_since_epoch),
         mime_type: detect_mime(name, &head),
+        file_key: file_key(meta),
     })
 }
 
@@ -252,6 +446,39 @@ mod tests {
     use super::*;
 
     const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+    /// What discovery makes of one path given on its own.
+    fn check_file(path: &Path) -> Found {
+        let mut found = discover(&[path.to_path_buf()]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        found.remove(0)
+    }
+
+    fn files(found: &[Found]) -> Vec<&LocalFile> {
+        found
+            .iter()
+            .filter_map(|f| match f {
+                Found::File(file) => Some(file),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn names(found: &[Found]) -> Vec<String> {
+        let mut names: Vec<String> = files(found).iter().map(|f| f.name.clone()).collect();
+        names.sort();
+        names
+    }
+
+    fn skipped_of(found: &[Found]) -> Vec<(String, String)> {
+        found
+            .iter()
+            .filter_map(|f| match f {
+                Found::Skipped { path, reason } => Some((display_name(path), reason.clone())),
+                _ => None,
+            })
+            .collect()
+    }
 
     #[test]
     fn content_wins_over_extension_and_spellings_are_normalised() {
@@ -374,5 +601,233 @@ mod tests {
                 .iter()
                 .any(|(n, r)| n == "loop" && r.contains("loop"))
         );
+    }
+
+    #[test]
+    fn every_spelling_of_a_file_is_one_canonical_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(base.join("x")).unwrap();
+        std::fs::write(base.join("a.png"), PNG_MAGIC).unwrap();
+        // A relative spelling from the working directory, which tests must not change.
+        let cwd = std::env::current_dir().unwrap();
+        let mut relative = PathBuf::new();
+        for _ in cwd.components().skip(1) {
+            relative.push("..");
+        }
+        relative.push(base.strip_prefix("/").unwrap_or(&base));
+        relative.push("a.png");
+        let spellings = vec![
+            base.join("a.png"),
+            base.join(".").join("a.png"),
+            base.join("x/../a.png"),
+            relative,
+        ];
+
+        let found = discover(&spellings);
+        let files = files(&found);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(files[0].path, base.join("a.png"));
+        assert!(files[0].path.is_absolute());
+        assert_eq!(files[0].name, "a.png");
+        for spelling in &spellings {
+            let Found::File(file) = check_file(spelling) else {
+                panic!("{} is fine", spelling.display());
+            };
+            assert_eq!(file.path, base.join("a.png"), "{}", spelling.display());
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_path_through_a_linked_folder_is_resolved() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(base.join("real")).unwrap();
+        std::fs::write(base.join("real/a.png"), PNG_MAGIC).unwrap();
+        std::os::unix::fs::symlink(base.join("real"), base.join("alias")).unwrap();
+
+        let found = discover(&[base.join("alias/a.png"), base.join("real/a.png")]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let Found::File(file) = &found[0] else {
+            panic!("a.png is fine: {found:?}");
+        };
+        assert_eq!(file.path, base.join("real/a.png"));
+        // A folder given through a link is walked as the folder itself.
+        let walked = discover(&[base.join("alias"), base.join("real")]);
+        assert_eq!(names(&walked), vec!["a.png"]);
+        assert_eq!(files(&walked)[0].path, base.join("real/a.png"));
+    }
+
+    #[test]
+    fn overlapping_and_repeated_arguments_are_merged_silently() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("Pictures");
+        std::fs::create_dir_all(root.join("2024")).unwrap();
+        std::fs::write(root.join("a.png"), PNG_MAGIC).unwrap();
+        std::fs::write(root.join("2024/b.png"), PNG_MAGIC).unwrap();
+        let year = root.join("2024");
+        let b = year.join("b.png");
+        let orders = [
+            vec![root.clone(), year.clone()],
+            vec![year.clone(), root.clone()],
+            vec![
+                b.clone(),
+                root.clone(),
+                b.clone(),
+                year.clone(),
+                root.clone(),
+            ],
+        ];
+        for paths in orders {
+            let found = discover(&paths);
+            assert_eq!(found.len(), 2, "{paths:?}: {found:?}");
+            assert_eq!(names(&found), vec!["a.png", "b.png"], "{paths:?}");
+        }
+        // A missing path given twice is one rejection.
+        let missing = dir.path().join("gone.png");
+        let found = discover(&[missing.clone(), missing]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(matches!(
+            found[0],
+            Found::Rejected {
+                reason: UploadFailure::Missing,
+                ..
+            }
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn hard_links_are_one_file() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("drop");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(root.join("a.png"), PNG_MAGIC).unwrap();
+        std::fs::hard_link(root.join("a.png"), root.join("b.png")).unwrap();
+
+        let given = discover(&[root.join("a.png"), root.join("b.png")]);
+        assert_eq!(given.len(), 1, "{given:?}");
+        let walked = discover(std::slice::from_ref(&root));
+        assert_eq!(walked.len(), 1, "{walked:?}");
+        let file = files(&walked)[0];
+        assert_eq!(file.name, "a.png");
+        let meta = std::fs::metadata(root.join("b.png")).unwrap();
+        assert_eq!(file.file_key, Some((meta.dev(), meta.ino())));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_to_the_root_or_an_ancestor_are_loops() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("drop");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/a.png"), PNG_MAGIC).unwrap();
+        std::os::unix::fs::symlink(&root, root.join("sub/to-root")).unwrap();
+        std::os::unix::fs::symlink("..", root.join("sub/up")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), root.join("sub/above")).unwrap();
+
+        for options in [
+            DiscoverOptions::default(),
+            DiscoverOptions {
+                follow_outside_links: true,
+            },
+        ] {
+            let found = discover_with(std::slice::from_ref(&root), &options);
+            assert_eq!(names(&found), vec!["a.png"]);
+            let skipped = skipped_of(&found);
+            for link in ["to-root", "up", "above"] {
+                assert!(
+                    skipped.iter().any(|(n, r)| n == link
+                        && r.contains("link loop back to")
+                        && r.contains("avoid walking forever")),
+                    "{link}: {skipped:?}"
+                );
+            }
+            assert_eq!(skipped.len(), 3, "{skipped:?}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_out_of_the_folder_are_skipped_unless_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("drop");
+        let outside = dir.path().join("elsewhere");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(root.join("mine.png"), PNG_MAGIC).unwrap();
+        std::fs::write(outside.join("theirs.png"), PNG_MAGIC).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("out")).unwrap();
+        std::os::unix::fs::symlink(outside.join("theirs.png"), root.join("link.png")).unwrap();
+        // Outside folders that link to each other must still end.
+        std::os::unix::fs::symlink(&root, outside.join("back")).unwrap();
+
+        let found = discover(std::slice::from_ref(&root));
+        assert_eq!(names(&found), vec!["mine.png"]);
+        let skipped = skipped_of(&found);
+        for link in ["out", "link.png"] {
+            assert!(
+                skipped
+                    .iter()
+                    .any(|(n, r)| n == link && r.contains("points outside the folder you chose")),
+                "{link}: {skipped:?}"
+            );
+        }
+
+        let followed = discover_with(
+            std::slice::from_ref(&root),
+            &DiscoverOptions {
+                follow_outside_links: true,
+            },
+        );
+        // Reached as `link.png` and as `out/theirs.png`: one file, under its own name.
+        assert_eq!(names(&followed), vec!["mine.png", "theirs.png"]);
+        let theirs = files(&followed)
+            .into_iter()
+            .find(|f| f.name == "theirs.png")
+            .unwrap();
+        assert_eq!(
+            theirs.path,
+            std::fs::canonicalize(outside.join("theirs.png")).unwrap()
+        );
+        let loops = skipped_of(&followed);
+        assert!(
+            loops.iter().any(|(n, r)| n == "back" && r.contains("loop")),
+            "{loops:?}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_inside_the_folder_are_followed_and_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("drop");
+        std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
+        std::fs::write(root.join("real.png"), PNG_MAGIC).unwrap();
+        std::fs::write(root.join("sub/deeper/c.png"), PNG_MAGIC).unwrap();
+        // `alias.png` sorts before `real.png`, so it is reached first.
+        std::os::unix::fs::symlink("real.png", root.join("alias.png")).unwrap();
+        std::os::unix::fs::symlink("sub/deeper", root.join("a-shortcut")).unwrap();
+        std::os::unix::fs::symlink("deeper/c.png", root.join("sub/only-link.png")).unwrap();
+        std::os::unix::fs::symlink("nowhere.png", root.join("broken.png")).unwrap();
+
+        let found = discover(std::slice::from_ref(&root));
+        assert_eq!(names(&found), vec!["c.png", "real.png"], "{found:?}");
+        let real = std::fs::canonicalize(&root).unwrap();
+        let paths: HashSet<PathBuf> = files(&found).iter().map(|f| f.path.clone()).collect();
+        assert_eq!(
+            paths,
+            HashSet::from([real.join("real.png"), real.join("sub/deeper/c.png")])
+        );
+        let skipped = skipped_of(&found);
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert_eq!(skipped[0].0, "broken.png");
+        assert!(skipped[0].1.contains("broken symbolic link"), "{skipped:?}");
+
+        // A file reached only through a link keeps the link's name.
+        let only = discover(&[root.join("sub/only-link.png")]);
+        assert_eq!(names(&only), vec!["only-link.png"]);
     }
 }

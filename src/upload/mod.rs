@@ -16,7 +16,7 @@ mod protocol;
 mod queue;
 mod speed;
 
-pub use discover::{Found, LocalFile, detect_mime, discover};
+pub use discover::{DiscoverOptions, Found, LocalFile, detect_mime, discover, discover_with};
 pub use engine::{DEFAULT_CONCURRENCY, EngineConfig, EngineHandle, MAX_CONCURRENCY, Waker, spawn};
 pub use journal::AccountScope;
 pub use protocol::{
