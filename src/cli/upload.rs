@@ -37,6 +37,10 @@ pub struct UploadArgs {
     /// content sits in another folder: a copy is uploaded).
     #[arg(long)]
     force: bool,
+    /// Follow symbolic links that point outside the folders given (by default they are
+    /// reported and skipped).
+    #[arg(long)]
+    follow_links: bool,
     /// Forget the unfinished uploads of other servers or accounts left by earlier runs,
     /// instead of keeping them for when you sign in there again.
     #[arg(long)]
@@ -101,6 +105,9 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     let config = EngineConfig {
         concurrency,
         account: Some(upload::AccountScope::of(&connection.client, &user)),
+        discover: upload::DiscoverOptions {
+            follow_outside_links: args.follow_links,
+        },
         ..EngineConfig::new(paths::data_dir())
     };
     let (engine, mut events) = upload::spawn(

@@ -53,27 +53,12 @@ pub(super) async fn prepare(shared: &Shared, entry: &Entry) -> Result<String, Up
 async fn ensure_supported(shared: &Shared, mime_type: &str) -> Result<(), UploadFailure> {
     let types = shared
         .types
-        .get_or_init(|| async {
-            let types = supported_types(&shared.client).await;
-            if types.is_none() {
-                tracing::info!("Runflow did not list its supported types; the server decides");
-            }
-            types
-        })
+        .get_or_init(|| shared.client.supported_types())
         .await;
     match types {
         Some(types) => check_supported(types, mime_type),
         None => Ok(()),
     }
-}
-
-/// Runflow's supported types, or `None` when it does not say.
-async fn supported_types(client: &RunflowClient) -> Option<Vec<AssetType>> {
-    client
-        .asset_types()
-        .await
-        .ok()
-        .filter(|types| !types.is_empty())
 }
 
 /// Whether `mime_type` is in Runflow's supported list.

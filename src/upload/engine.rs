@@ -16,7 +16,7 @@ use crate::api::RunflowClient;
 use crate::api::models::CurrentUser;
 
 use super::claims::{Claim, Claims};
-use super::discover::discover;
+use super::discover::{DiscoverOptions, discover_with};
 use super::effects::{self, JournalOp, Shared};
 use super::index::DuplicateIndex;
 use super::journal::{AccountScope, Journal};
@@ -44,6 +44,8 @@ pub struct EngineConfig {
     pub progress_interval: Duration,
     /// The server and account the uploads go to; `None`: asked with `/v1/auth/me` at start.
     pub account: Option<AccountScope>,
+    /// How folders are walked (whether links out of a dropped folder are followed).
+    pub discover: DiscoverOptions,
 }
 
 impl EngineConfig {
@@ -57,6 +59,7 @@ impl EngineConfig {
             file_retry_wait: Duration::from_secs(2),
             progress_interval: Duration::from_millis(250),
             account: None,
+            discover: DiscoverOptions::default(),
         }
     }
 }
@@ -327,11 +330,12 @@ impl Engine {
         self.queue.scan_started();
         let internal = self.internal_tx.clone();
         let pasted_dir = self.config.data_dir.join("pasted");
+        let options = self.config.discover;
         tokio::task::spawn_blocking(move || {
             let owned = pasted.is_some();
             let found = match pasted {
                 Some((name, bytes)) => match save_pasted(&pasted_dir, &name, &bytes) {
-                    Ok(path) => discover(&[path]),
+                    Ok(path) => discover_with(&[path], &options),
                     Err(err) => vec![super::Found::Rejected {
                         path: PathBuf::new(),
                         name,
@@ -339,7 +343,7 @@ impl Engine {
                         reason: UploadFailure::Journal(err.to_string()),
                     }],
                 },
-                None => discover(&paths),
+                None => discover_with(&paths, &options),
             };
             let _ = internal.send(Internal::Scanned(Scanned {
                 found,

@@ -79,6 +79,7 @@ fn local(path: &str, hash: &str) -> LocalFile {
         size_bytes: 10 + hash.len() as u64,
         modified_ns: 1,
         mime_type: "image/png".into(),
+        file_key: None,
     }
 }
 

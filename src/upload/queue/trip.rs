@@ -566,10 +566,7 @@ impl Queue {
 /// Whether a PUT failure means the link itself is no good: refused (expired) or its storage
 /// does not answer at all (after the client's own retries).
 fn needs_new_link(err: &ApiError) -> bool {
-    matches!(
-        err,
-        ApiError::PresignedUrlRefused { .. } | ApiError::Network(_)
-    )
+    matches!(err, ApiError::PresignedUrlRefused { .. }) || err.is_connection_failure()
 }
 
 /// Whether a failed file keeps its journal entry, so the next start tries again.
