@@ -241,3 +241,128 @@ async fn content_in_another_folder_is_reported_there_and_force_uploads_a_copy() 
     assert_eq!(forced.status.code(), Some(0));
     assert_eq!(env.emu.asset_count(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_file_named_many_ways_or_inside_overlapping_folders_is_one_asset() {
+    let env = Env::new(|_| {}).await;
+    let home = env.home.path();
+    let pictures = home.join("Pictures");
+    write_pngs(&pictures.join("2024"), 3);
+    std::fs::create_dir_all(home.join("x")).unwrap();
+    let mut bytes = PNG_MAGIC.to_vec();
+    bytes.extend_from_slice(b"a file given four ways");
+    std::fs::write(home.join("a.png"), bytes).unwrap();
+    let absolute = home.join("a.png");
+    let output = run({
+        let mut c = env.command(&[
+            "upload",
+            "Pictures",
+            "Pictures/2024",
+            "a.png",
+            "./a.png",
+            "x/../a.png",
+            absolute.to_str().unwrap(),
+            "--json",
+        ]);
+        c.current_dir(home);
+        c
+    })
+    .await;
+    let lines = json_lines(&output);
+    assert_eq!(output.status.code(), Some(0), "{lines:?}");
+    assert_eq!(env.emu.asset_count(), 4, "{lines:?}");
+    let reported = lines.iter().filter(|l| l["status"] == "done").count();
+    assert_eq!(reported, 4, "each file is reported once: {lines:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_from_another_directory_finishes_the_files_it_was_given() {
+    const FILES: usize = 20;
+    let env = Env::new(|c| c.latency_ms = 25).await;
+    let (one, two) = (env.home.path().join("one"), env.home.path().join("two"));
+    write_pngs(&one.join("batch"), FILES);
+    // The same names under another directory, with other content.
+    std::fs::create_dir_all(two.join("batch")).unwrap();
+    for i in 0..FILES {
+        let mut bytes = PNG_MAGIC.to_vec();
+        bytes.extend_from_slice(format!("another, longer body for number {i}").as_bytes());
+        std::fs::write(two.join(format!("batch/img-{i:03}.png")), bytes).unwrap();
+    }
+    let mut child = env
+        .command(&["upload", "batch", "--concurrency", "2"])
+        .current_dir(&one)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    kill_after(&env, &mut child, 3).await;
+
+    let output = run({
+        let mut c = env.command(&["upload", "batch"]);
+        c.current_dir(&two);
+        c
+    })
+    .await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Every file of both directories, each once: the resumed ones from `one`, not `two`.
+    let page = support::client(&env.emu)
+        .list_assets(&ListQuery {
+            limit: Some(500),
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    let mut sizes: Vec<(String, u64)> = page
+        .items
+        .iter()
+        .map(|a| (a.name.clone().unwrap(), a.size_bytes.unwrap()))
+        .collect();
+    sizes.sort();
+    let before = sizes.len();
+    sizes.dedup();
+    assert_eq!(before, sizes.len(), "no file uploaded twice");
+    assert_eq!(sizes.len(), 2 * FILES, "{sizes:?}");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_walk_never_leaves_the_folder_it_was_given() {
+    let env = Env::new(|_| {}).await;
+    let home = env.home.path();
+    write_pngs(&home.join("outside"), 2);
+    let chosen = home.join("chosen");
+    std::fs::create_dir_all(&chosen).unwrap();
+    let mut bytes = PNG_MAGIC.to_vec();
+    bytes.extend_from_slice(b"the one file of the chosen folder");
+    std::fs::write(chosen.join("mine.png"), bytes).unwrap();
+    std::os::unix::fs::symlink(home, chosen.join("up")).unwrap();
+    std::os::unix::fs::symlink(home.join("outside"), chosen.join("elsewhere")).unwrap();
+    let output = run(env.command(&["upload", chosen.to_str().unwrap(), "--json"])).await;
+    let lines = json_lines(&output);
+    assert_eq!(output.status.code(), Some(0), "{lines:?}");
+    assert_eq!(env.emu.asset_count(), 1, "only the chosen folder's file: {lines:?}");
+    let skipped: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["status"] == "skipped").collect();
+    assert!(
+        skipped.iter().any(|l| l["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("outside the folder"))),
+        "{skipped:?}"
+    );
+
+    // Asked to follow, the outside folder's files come too.
+    let followed = run(env.command(&[
+        "upload",
+        chosen.to_str().unwrap(),
+        "--follow-links",
+        "--json",
+    ]))
+    .await;
+    assert_eq!(followed.status.code(), Some(0));
+    assert_eq!(env.emu.asset_count(), 3);
+}
