@@ -157,3 +157,61 @@ async fn a_full_data_folder_is_a_clear_error_and_loses_nothing() {
     }
     assert_eq!(all_asset_names(&client).await.len(), 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journaled_link_whose_storage_is_gone_gets_a_fresh_session() {
+    let state = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let slow = support::emulator(|c| {
+        c.addr = addr;
+        c.data_dir = Some(state.path().to_path_buf());
+        c.put_bytes_per_sec = Some(16 * 1024);
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let files = write_files(&dir.path().join("src"), 1, 256 * 1024);
+    let (engine, mut events) = start(support::client(&slow), &data, 1);
+    engine.send(Command::Add {
+        paths: files,
+        folder_id: None,
+        force: false,
+    });
+    // Stop while the bytes are moving: the journal keeps the session and its link.
+    loop {
+        if let Some(Event::Progress { sent_bytes, .. }) = events.recv().await
+            && sent_bytes > 0
+        {
+            break;
+        }
+    }
+    engine.send(Command::Shutdown);
+    while events.recv().await.is_some() {}
+    slow.shutdown().await;
+
+    // The same API again, but its storage now listens elsewhere: the old link is refused.
+    let moved = support::emulator(|c| {
+        c.addr = addr;
+        c.data_dir = Some(state.path().to_path_buf());
+    })
+    .await;
+    let client = support::client(&moved);
+    let (engine, mut events) = start(client.clone(), &data, 1);
+    engine.send(Command::Add {
+        paths: Vec::new(),
+        folder_id: None,
+        force: false,
+    });
+    let resumed = collect_until_idle(&mut events, Duration::from_secs(30)).await;
+    assert!(
+        resumed.finals.values().all(FileState::is_success) && resumed.finals.len() == 1,
+        "{:?}",
+        resumed.finals
+    );
+    assert_eq!(all_asset_names(&client).await.len(), 1);
+}
