@@ -179,3 +179,62 @@ fn the_welcome_form_sends_the_key_only_when_there_is_one() {
     harness.run();
     assert!(matches!(&harness.state().1[..], [AppCommand::StartDemo]));
 }
+
+#[test]
+fn content_in_another_folder_offers_move_here_and_a_copy() {
+    let mut queue = QueueState::default();
+    queue.apply(added(1, "beach.png"));
+    queue.apply(Event::State {
+        id: FileId(1),
+        state: FileState::InOtherFolder {
+            asset_id: "asset-1".into(),
+            folder_id: Some("f-spring".into()),
+            folder_name: Some("Spring 2026".into()),
+        },
+    });
+    queue.apply(added(2, "copy.png"));
+    queue.apply(Event::State {
+        id: FileId(2),
+        state: FileState::AlreadyUploaded {
+            asset_id: "asset-9".into(),
+            same_as: Some("original.png".into()),
+        },
+    });
+    let mut harness = queue_harness(queue);
+    harness.run();
+    harness.get_by_label("Already on Runflow in Spring 2026");
+    harness.get_by_label("Same content as original.png, uploaded just now");
+    harness.get_by_label("Move here").click();
+    harness.run();
+    harness.get_by_label("Upload a copy").click();
+    harness.run();
+    assert_eq!(
+        harness.state().1,
+        vec![Command::MoveHere(FileId(1)), Command::UploadCopy(FileId(1))]
+    );
+}
+
+#[test]
+fn uploads_of_another_account_are_named_and_can_be_discarded() {
+    let mut queue = QueueState::default();
+    queue.apply(Event::ForeignUploads(vec![
+        runflow_uploader::upload::ForeignUploads {
+            account_key: "acct-1".into(),
+            base_url: "https://api.runflow.io/".into(),
+            account_label: "ana@example.com".into(),
+            files: 3,
+        },
+    ]));
+    let mut harness = queue_harness(queue);
+    harness.run();
+    harness.get_by_label(
+        "3 unfinished uploads belong to another account (ana@example.com on \
+         https://api.runflow.io/): finish them by signing in as that account, or discard them.",
+    );
+    harness.get_by_label("Discard").click();
+    harness.run();
+    assert_eq!(
+        harness.state().1,
+        vec![Command::DiscardForeign("acct-1".into())]
+    );
+}

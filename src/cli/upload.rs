@@ -270,7 +270,10 @@ impl Output {
                     total.set_position(batch.sent_bytes);
                     total.set_message(format!(
                         "{} of {} files",
-                        batch.succeeded_files + batch.failed_files + batch.cancelled_files,
+                        batch.succeeded_files
+                            + batch.failed_files
+                            + batch.elsewhere_files
+                            + batch.cancelled_files,
                         batch.total_files
                     ));
                 }

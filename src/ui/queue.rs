@@ -61,6 +61,8 @@ pub enum Finished {
         succeeded: usize,
         /// Files that failed.
         failed: usize,
+        /// Files whose content is already in another folder.
+        elsewhere: usize,
     },
 }
 
@@ -132,6 +134,7 @@ impl QueueState {
                 return Some(Finished::BatchEnded {
                     succeeded: self.batch.succeeded_files,
                     failed: self.batch.failed_files,
+                    elsewhere: self.batch.elsewhere_files,
                 });
             }
             Event::ForeignUploads(foreign) => self.foreign = foreign,
@@ -200,15 +203,22 @@ pub fn human_duration(duration: Duration) -> String {
 /// The batch header: counts, overall progress, speed, ETA and the batch buttons.
 pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Command>) {
     let batch = &queue.batch;
-    let finished = batch.succeeded_files + batch.failed_files + batch.cancelled_files;
+    let finished = batch.succeeded_files
+        + batch.failed_files
+        + batch.elsewhere_files
+        + batch.cancelled_files;
     let headline = if batch.active_files + batch.queued_files == 0 {
         if batch.total_files == 0 {
             "Nothing queued".to_owned()
         } else {
-            format!(
+            let mut text = format!(
                 "{} uploaded, {} failed, {} cancelled",
                 batch.succeeded_files, batch.failed_files, batch.cancelled_files
-            )
+            );
+            if batch.elsewhere_files > 0 {
+                text.push_str(&format!(", {} in another folder", batch.elsewhere_files));
+            }
+            text
         }
     } else if batch.paused {
         format!(

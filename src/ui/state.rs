@@ -380,21 +380,31 @@ impl AppState {
                     });
                 }
             }
-            Some(Finished::BatchEnded { succeeded, failed }) => {
+            Some(Finished::BatchEnded {
+                succeeded,
+                failed,
+                elsewhere,
+            }) => {
                 let bytes = human_bytes(self.queue.batch.sent_bytes);
-                let (level, text) = if failed == 0 {
-                    (
+                let (level, text) = match (failed, elsewhere) {
+                    (0, 0) => (
                         Level::Success,
                         format!("All {succeeded} files are on Runflow ({bytes})."),
-                    )
-                } else {
-                    (
+                    ),
+                    (0, _) => (
+                        Level::Info,
+                        format!(
+                            "{succeeded} files uploaded; {elsewhere} already on Runflow in \
+                             another folder: choose Move here or Upload a copy in the list."
+                        ),
+                    ),
+                    _ => (
                         Level::Error,
                         format!(
                             "{succeeded} files uploaded, {failed} failed; see the reasons \
                                  in the list."
                         ),
-                    )
+                    ),
                 };
                 self.toasts.push(level, text, now);
             }

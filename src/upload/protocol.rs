@@ -329,6 +329,9 @@ pub struct BatchProgress {
     pub succeeded_files: usize,
     /// Files that failed.
     pub failed_files: usize,
+    /// Files whose content is already on Runflow in another folder (waiting for "Move here"
+    /// or "Upload a copy").
+    pub elsewhere_files: usize,
     /// Files cancelled.
     pub cancelled_files: usize,
     /// Bytes sent over all unfinished and finished files.

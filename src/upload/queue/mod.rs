@@ -658,7 +658,8 @@ impl Queue {
                     batch.sent_bytes += size;
                     batch.total_bytes += size;
                 }
-                FileState::Failed(_) | FileState::InOtherFolder { .. } => batch.failed_files += 1,
+                FileState::Failed(_) => batch.failed_files += 1,
+                FileState::InOtherFolder { .. } => batch.elsewhere_files += 1,
                 FileState::Cancelled => batch.cancelled_files += 1,
                 FileState::Queued | FileState::Retrying { .. } => {
                     batch.queued_files += 1;
