@@ -345,7 +345,11 @@ async fn a_walk_never_leaves_the_folder_it_was_given() {
     let output = run(env.command(&["upload", chosen.to_str().unwrap(), "--json"])).await;
     let lines = json_lines(&output);
     assert_eq!(output.status.code(), Some(0), "{lines:?}");
-    assert_eq!(env.emu.asset_count(), 1, "only the chosen folder's file: {lines:?}");
+    assert_eq!(
+        env.emu.asset_count(),
+        1,
+        "only the chosen folder's file: {lines:?}"
+    );
     let skipped: Vec<&serde_json::Value> =
         lines.iter().filter(|l| l["status"] == "skipped").collect();
     assert!(

@@ -203,10 +203,8 @@ pub fn human_duration(duration: Duration) -> String {
 /// The batch header: counts, overall progress, speed, ETA and the batch buttons.
 pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Command>) {
     let batch = &queue.batch;
-    let finished = batch.succeeded_files
-        + batch.failed_files
-        + batch.elsewhere_files
-        + batch.cancelled_files;
+    let finished =
+        batch.succeeded_files + batch.failed_files + batch.elsewhere_files + batch.cancelled_files;
     let headline = if batch.active_files + batch.queued_files == 0 {
         if batch.total_files == 0 {
             "Nothing queued".to_owned()

@@ -2,6 +2,7 @@
 //! claims, Runflow calls, and the one journal writer. Each function does one effect and returns
 //! what the queue needs to hear; none of them decides what happens next.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use crate::api::models::{AssetType, CreateUploadRequest, PatchRequest};
 use crate::api::{ApiError, RunflowClient, UploadSource};
 
 use super::claims::{Claim, Claims};
-use super::discover::nanos_since_epoch;
+use super::discover::{DiscoverOptions, Found, discover_with, nanos_since_epoch};
 use super::index::DuplicateIndex;
 use super::journal::{AccountScope, Entry, Journal};
 use super::protocol::UploadFailure;
@@ -27,6 +28,35 @@ pub(super) struct Shared {
     /// Runflow's supported types: `None` when it does not say (then create's 422 decides).
     pub types: OnceCell<Option<Vec<AssetType>>>,
     pub stall_timeout: Duration,
+}
+
+/// Walks and checks `paths`, or saves pasted bytes into `pasted_dir` first (blocking).
+pub(super) fn scan(
+    paths: &[PathBuf],
+    pasted: Option<(String, bytes::Bytes)>,
+    pasted_dir: &Path,
+    options: &DiscoverOptions,
+) -> Vec<Found> {
+    match pasted {
+        Some((name, bytes)) => match save_pasted(pasted_dir, &name, &bytes) {
+            Ok(path) => discover_with(&[path], options),
+            Err(err) => vec![Found::Rejected {
+                path: PathBuf::new(),
+                name,
+                size_bytes: Some(bytes.len() as u64),
+                reason: UploadFailure::Journal(err.to_string()),
+            }],
+        },
+        None => discover_with(paths, options),
+    }
+}
+
+/// Pasted bytes are first written to a file of the app's own, so a crash loses nothing.
+fn save_pasted(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{}-{name}", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, bytes)?;
+    Ok(path)
 }
 
 /// Checks the file is unchanged since it was queued and of a type Runflow takes, then hashes

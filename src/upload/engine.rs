@@ -4,8 +4,8 @@
 //! runtime owned by `main`.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,16 +13,15 @@ use tokio::sync::{OnceCell, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::RunflowClient;
-use crate::api::models::CurrentUser;
 
 use super::claims::{Claim, Claims};
-use super::discover::{DiscoverOptions, discover_with};
+use super::discover::DiscoverOptions;
 use super::effects::{self, JournalOp, Shared};
 use super::index::DuplicateIndex;
 use super::journal::{AccountScope, Journal};
-use super::protocol::{Command, Event, FileId, FileState, UploadFailure};
+use super::protocol::{Command, Event, FileId, FileState};
 use super::queue::{Answer, Effect, Queue, QueueConfig, Scanned, Ticket};
-use super::speed::SpeedMeter;
+use super::speed::{SpeedMeter, Transfer};
 
 /// Called after every event is sent, to wake whoever reads them (e.g. `request_repaint`).
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
@@ -60,24 +59,6 @@ impl EngineConfig {
             progress_interval: Duration::from_millis(250),
             account: None,
             discover: DiscoverOptions::default(),
-        }
-    }
-}
-
-impl AccountScope {
-    /// The scope of `client`'s server and the account `user` belongs to.
-    pub fn of(client: &RunflowClient, user: &CurrentUser) -> Self {
-        let org = user.memberships.iter().find_map(|m| m.org.as_ref());
-        let org_id = org.and_then(|o| o.id.clone()).unwrap_or_default();
-        let label = user
-            .email
-            .clone()
-            .or_else(|| org.and_then(|o| o.name.clone()))
-            .unwrap_or_else(|| "an unnamed account".to_owned());
-        Self {
-            base_url: client.base_url().to_string(),
-            org_id,
-            label,
         }
     }
 }
@@ -153,15 +134,6 @@ enum Internal {
     Timer(Ticket),
     Scanned(Scanned),
     Foreign(Vec<super::protocol::ForeignUploads>),
-}
-
-/// Bytes moving for one file, for progress reports.
-#[derive(Default)]
-struct Transfer {
-    sent: Arc<AtomicU64>,
-    meter: SpeedMeter,
-    reported: Option<u64>,
-    size_bytes: u64,
 }
 
 struct Engine {
@@ -333,18 +305,7 @@ impl Engine {
         let options = self.config.discover;
         tokio::task::spawn_blocking(move || {
             let owned = pasted.is_some();
-            let found = match pasted {
-                Some((name, bytes)) => match save_pasted(&pasted_dir, &name, &bytes) {
-                    Ok(path) => discover_with(&[path], &options),
-                    Err(err) => vec![super::Found::Rejected {
-                        path: PathBuf::new(),
-                        name,
-                        size_bytes: Some(bytes.len() as u64),
-                        reason: UploadFailure::Journal(err.to_string()),
-                    }],
-                },
-                None => discover_with(&paths, &options),
-            };
+            let found = effects::scan(&paths, pasted, &pasted_dir, &options);
             let _ = internal.send(Internal::Scanned(Scanned {
                 found,
                 folder_id,
@@ -517,7 +478,9 @@ impl Engine {
                     if matches!(state, FileState::Done(_)) {
                         transfer.sent.store(transfer.size_bytes, Ordering::Relaxed);
                     }
-                    report_file_progress(&self.sink, *id, &mut transfer, Instant::now());
+                    if let Some(event) = transfer.progress(*id, Instant::now()) {
+                        self.sink.emit(event);
+                    }
                 }
                 self.tokens.remove(id);
                 self.batch_dirty = true;
@@ -534,7 +497,9 @@ impl Engine {
     fn report_progress(&mut self) {
         let now = Instant::now();
         for (id, transfer) in &mut self.transfers {
-            report_file_progress(&self.sink, *id, transfer, now);
+            if let Some(event) = transfer.progress(*id, now) {
+                self.sink.emit(event);
+            }
         }
         self.emit_batch(now);
     }
@@ -558,29 +523,4 @@ impl Engine {
         self.batch_dirty = false;
         self.sink.emit(Event::Batch(batch));
     }
-}
-
-fn report_file_progress(sink: &Sink, id: FileId, transfer: &mut Transfer, now: Instant) {
-    let sent = transfer.sent.load(Ordering::Relaxed);
-    let total = transfer.size_bytes;
-    transfer.meter.update(now, sent);
-    if transfer.reported == Some(sent) {
-        return;
-    }
-    transfer.reported = Some(sent);
-    sink.emit(Event::Progress {
-        id,
-        sent_bytes: sent,
-        total_bytes: total,
-        bytes_per_sec: transfer.meter.bytes_per_sec(now),
-        eta: transfer.meter.eta(now, total.saturating_sub(sent)),
-    });
-}
-
-/// Pasted bytes are first written to a file of the app's own, so a crash loses nothing.
-fn save_pasted(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("{}-{name}", uuid::Uuid::new_v4().simple()));
-    std::fs::write(&path, bytes)?;
-    Ok(path)
 }

@@ -17,6 +17,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::protocol::ForeignUploads;
+use crate::api::RunflowClient;
+use crate::api::models::CurrentUser;
 
 /// Name of the lock file inside each process's journal directory.
 const LOCK_FILE: &str = "lock";
@@ -98,6 +100,24 @@ impl AccountScope {
     /// for another.
     pub fn index_scope(&self) -> String {
         format!("{}#{}", self.base_url, self.org_id)
+    }
+}
+
+impl AccountScope {
+    /// The scope of `client`'s server and the account `user` belongs to.
+    pub fn of(client: &RunflowClient, user: &CurrentUser) -> Self {
+        let org = user.memberships.iter().find_map(|m| m.org.as_ref());
+        let org_id = org.and_then(|o| o.id.clone()).unwrap_or_default();
+        let label = user
+            .email
+            .clone()
+            .or_else(|| org.and_then(|o| o.name.clone()))
+            .unwrap_or_else(|| "an unnamed account".to_owned());
+        Self {
+            base_url: client.base_url().to_string(),
+            org_id,
+            label,
+        }
     }
 }
 

@@ -1,6 +1,10 @@
 //! Smoothed transfer speed and time left, reported only once they are stable.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use super::protocol::{Event, FileId};
 
 /// Exponentially smoothed bytes per second.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +66,35 @@ impl SpeedMeter {
     /// Starts over (after a retry restarts the bytes).
     pub fn reset(&mut self) {
         *self = Self::default();
+    }
+}
+
+/// Bytes moving for one file, for progress reports.
+#[derive(Default)]
+pub(super) struct Transfer {
+    pub sent: Arc<AtomicU64>,
+    pub meter: SpeedMeter,
+    pub reported: Option<u64>,
+    pub size_bytes: u64,
+}
+
+impl Transfer {
+    /// A progress event for file `id` when the count moved since the last one.
+    pub(super) fn progress(&mut self, id: FileId, now: Instant) -> Option<Event> {
+        let sent = self.sent.load(Ordering::Relaxed);
+        let total = self.size_bytes;
+        self.meter.update(now, sent);
+        if self.reported == Some(sent) {
+            return None;
+        }
+        self.reported = Some(sent);
+        Some(Event::Progress {
+            id,
+            sent_bytes: sent,
+            total_bytes: total,
+            bytes_per_sec: self.meter.bytes_per_sec(now),
+            eta: self.meter.eta(now, total.saturating_sub(sent)),
+        })
     }
 }
 

@@ -16,6 +16,7 @@
 //! - Results of work started before a cancel or a restart of the file carry an older ticket and
 //!   are ignored.
 
+mod commands;
 #[cfg(test)]
 mod tests;
 mod trip;
@@ -29,7 +30,7 @@ use crate::api::models::{Asset, UploadSession};
 
 use super::discover::{Found, LocalFile};
 use super::journal::{Entry, Step};
-use super::protocol::{BatchProgress, Command, Event, FileId, FileState, UploadFailure};
+use super::protocol::{BatchProgress, Event, FileId, FileState, UploadFailure};
 
 /// How many fresh sessions one file may need (expired links, lost bytes) before giving up.
 pub(super) const MAX_SESSIONS: u32 = 4;
@@ -379,41 +380,6 @@ impl Queue {
         self.idle = false;
     }
 
-    /// A command from the window or the CLI (`Add`, `AddBytes` and `Shutdown` are the
-    /// engine's: they need files and tasks).
-    pub fn command(&mut self, command: Command) {
-        match command {
-            Command::Cancel(id) => self.cancel(id),
-            Command::CancelAll => {
-                for id in self.ids_where(|s| !s.is_finished()) {
-                    self.cancel(id);
-                }
-            }
-            Command::Retry(id) => self.retry(id, false),
-            Command::RetryFailed => {
-                for id in self.ids_where(|s| matches!(s, FileState::Failed(_))) {
-                    self.retry(id, false);
-                }
-            }
-            Command::UploadCopy(id) => self.retry(id, true),
-            Command::MoveHere(id) => self.move_here(id),
-            Command::Remove(id) => self.remove(id),
-            Command::ClearFinished => {
-                for id in self.ids_where(FileState::is_success) {
-                    self.remove(id);
-                }
-            }
-            Command::Pause => self.paused = true,
-            Command::Resume => self.paused = false,
-            Command::SetConcurrency(n) => self.config.concurrency = n.max(1),
-            Command::Add { .. }
-            | Command::AddBytes { .. }
-            | Command::DiscardForeign(_)
-            | Command::Shutdown => {}
-        }
-        self.schedule();
-    }
-
     /// A timer set with [`Effect::SetTimer`] went off.
     pub fn timer_fired(&mut self, ticket: Ticket) {
         if !self.is_current(ticket) {
@@ -499,106 +465,6 @@ impl Queue {
             self.start(id);
         }
         self.check_idle();
-    }
-
-    fn cancel(&mut self, id: FileId) {
-        let Some(job) = self.jobs.get_mut(&id) else {
-            return;
-        };
-        if job.state.is_finished() {
-            return;
-        }
-        if job.confirm_maybe_sent {
-            // The answer (or, for a file that waits, a check) decides what is reported.
-            job.cancel_requested = true;
-            match job.phase {
-                Phase::Confirming | Phase::Verifying => {}
-                _ => {
-                    if !job.slot {
-                        job.slot = true;
-                        self.running += 1;
-                    }
-                    job.epoch += 1;
-                    self.effects.push_back(Effect::Abort { id });
-                    self.verify(id);
-                }
-            }
-            return;
-        }
-        self.effects.push_back(Effect::Abort { id });
-        self.ready.retain(|queued| *queued != id);
-        self.finish(id, FileState::Cancelled);
-    }
-
-    fn retry(&mut self, id: FileId, force: bool) {
-        let Some(job) = self.jobs.get_mut(&id) else {
-            return;
-        };
-        let retryable = matches!(
-            job.state,
-            FileState::Failed(_) | FileState::Cancelled | FileState::InOtherFolder { .. }
-        );
-        if !retryable {
-            return;
-        }
-        let Some(entry) = job.entry.as_mut() else {
-            // Rejected before queueing: check the path again (it may have been fixed).
-            if let Some(path) = job.path.clone() {
-                self.jobs.remove(&id);
-                self.emit(Event::Removed(id));
-                self.effects.push_back(Effect::Rescan {
-                    path,
-                    folder_id: None,
-                });
-            }
-            return;
-        };
-        entry.force |= force;
-        entry.cancelled = false;
-        let entry = entry.clone();
-        self.reopen(id);
-        self.effects.push_back(Effect::WriteJournal {
-            entry,
-            durable: false,
-            ack: None,
-        });
-        self.set_state(id, FileState::Queued);
-        self.ready.push_back(id);
-    }
-
-    /// Makes a finished file live again (a retry, or a move that takes a slot).
-    fn reopen(&mut self, id: FileId) {
-        let Some(job) = self.jobs.get_mut(&id) else {
-            return;
-        };
-        job.attempts = 0;
-        job.sessions = 0;
-        job.cancel_requested = false;
-        job.prepared = false;
-        job.epoch += 1;
-        job.phase = Phase::Idle;
-        if let Some(path) = job.path.clone() {
-            self.active_paths.insert(path, id);
-        }
-        self.idle = false;
-    }
-
-    fn remove(&mut self, id: FileId) {
-        if self
-            .jobs
-            .get(&id)
-            .is_some_and(|job| !job.state.is_finished())
-        {
-            self.cancel(id);
-        }
-        if self
-            .jobs
-            .get(&id)
-            .is_some_and(|job| job.state.is_finished())
-        {
-            self.jobs.remove(&id);
-            self.emit(Event::Removed(id));
-        }
     }
 
     fn ids_where(&self, matches: impl Fn(&FileState) -> bool) -> Vec<FileId> {

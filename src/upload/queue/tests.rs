@@ -9,6 +9,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
+use crate::upload::Command;
 use crate::upload::discover::LocalFile;
 
 /// How the simulated server and network answer one piece of work.
@@ -605,6 +606,88 @@ fn the_same_path_is_queued_once() {
     sim.add(&[("/a.png", "A")], None);
     assert_eq!(sim.queue.jobs.len(), 1);
     assert_eq!(sim.journal.len(), 1);
+}
+
+#[test]
+fn content_claimed_by_another_process_waits_then_is_found_there() {
+    let mut sim = Sim::new(Repeat::Conflict);
+    // Another process holds the claim on this content.
+    sim.claims.insert("A".into(), FileId(999));
+    sim.add(&[("/a.png", "A")], None);
+    sim.answer(0, Fault::None); // prepared
+    sim.answer(0, Fault::None); // claim refused
+    assert_eq!(sim.timers.len(), 1, "asks again later");
+    // The other process finishes: its asset is in the shared index, and it lets go.
+    sim.assets.insert("theirs".into(), (99, None));
+    sim.index.insert("A".into(), "theirs".into());
+    sim.claims.clear();
+    sim.settle();
+    assert_eq!(
+        sim.final_state("/a.png"),
+        &FileState::AlreadyUploaded {
+            asset_id: "theirs".into(),
+            same_as: None
+        }
+    );
+    assert!(sim.sessions.is_empty());
+}
+
+#[test]
+fn transient_failures_retry_after_a_wait_and_refusals_are_final() {
+    let mut sim = Sim::new(Repeat::Conflict);
+    sim.add(&[("/a.png", "A")], None);
+    for _ in 0..3 {
+        sim.answer(0, Fault::None);
+    }
+    // Create answered 503: a retry after a wait, not a failure.
+    sim.answer(0, Fault::Unavailable);
+    assert!(matches!(
+        sim.states.get(&FileId(1)),
+        Some(FileState::Retrying { .. })
+    ));
+    sim.settle();
+    assert!(matches!(sim.final_state("/a.png"), FileState::Done(_)));
+
+    // A confirm refused as invalid is final, and the session is not an asset.
+    let mut sim = Sim::new(Repeat::Conflict);
+    sim.add(&[("/b.png", "B")], None);
+    for _ in 0..7 {
+        sim.answer(0, Fault::None);
+    }
+    let (ticket, _) = sim.pending.remove(0);
+    sim.queue.answer(
+        ticket,
+        Answer::Confirmed(Err(ApiError::Validation {
+            code: "UPLOAD_SIZE_MISMATCH".into(),
+            message: "too big".into(),
+            fields: Vec::new(),
+        })),
+    );
+    sim.drain_effects();
+    assert!(matches!(sim.final_state("/b.png"), FileState::Failed(_)));
+    assert!(sim.journal.is_empty());
+}
+
+#[test]
+fn a_resumed_session_puts_to_its_link_and_a_changed_file_starts_over() {
+    let mut sim = Sim::new(Repeat::Conflict);
+    sim.add(&[("/a.png", "A"), ("/b.png", "B")], None);
+    // Both get as far as their sessions, then the app dies.
+    for _ in 0..10 {
+        sim.answer(0, Fault::None);
+        if sim.journal.values().all(|e| matches!(e.step, Step::Session { .. })) {
+            break;
+        }
+    }
+    assert!(sim.journal.values().all(|e| matches!(e.step, Step::Session { .. })));
+    // b.png changed meanwhile: its old session is left unconfirmed.
+    sim.contents.insert(PathBuf::from("/b.png"), "B2".into());
+    sim.restart(false);
+    sim.settle();
+    assert!(matches!(sim.final_state("/a.png"), FileState::Done(_)));
+    assert!(matches!(sim.final_state("/b.png"), FileState::Done(_)));
+    assert_eq!(sim.assets.len(), 2);
+    assert_eq!(sim.sessions.len(), 3, "a fresh session for the changed file only");
 }
 
 #[derive(Debug, Clone)]
