@@ -7,29 +7,30 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::errors::{ApiError, method_not_allowed, route_not_found};
+use super::conn::{AbortHandle, AbortableListener};
+use super::errors::{ApiError, error_envelope, method_not_allowed, route_not_found};
 use super::identity::{self, ORG_ID};
 use super::request::PathParam;
 use super::request_log::{LogLayer, log_requests};
-use super::{Shared, asset_routes, faults, folder_routes, upload_routes};
+use super::variants::TypesEndpoint;
+use super::{Shared, asset_routes, faults, folder_routes, paging, upload_routes};
 use crate::api::models::{Health, Page};
 
 /// Builds the API router.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    let authed = Router::new()
+    let mut authed = Router::new()
         .route("/v1/asset-uploads", post(upload_routes::create))
         .route(
             "/v1/asset-uploads/{id}/confirmations",
             post(upload_routes::confirm),
         )
         .route("/v1/assets", get(asset_routes::list))
-        .route("/v1/assets/types", get(asset_types))
         .route("/v1/assets/source-types/{name}", get(source_type))
         .route(
             "/v1/assets/{id}",
@@ -47,15 +48,23 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
                 .patch(folder_routes::patch)
                 .delete(folder_routes::delete),
         )
-        .route("/v1/auth/me", get(current_user))
-        .route_layer(from_fn_with_state(shared.clone(), authenticate));
-    Router::new()
+        .route("/v1/auth/me", get(current_user));
+    let mut open = Router::new()
         .route("/v1/health", get(health))
-        .route("/v1/readiness", get(readiness))
-        .merge(authed)
+        .route("/v1/readiness", get(readiness));
+    if shared.variants.types_endpoint == TypesEndpoint::Missing {
+        // Exactly what an unknown route gets: no auth check, any method, 404 `NOT_FOUND` (and
+        // not `/v1/assets/{id}` with the id `types`).
+        open = open.route("/v1/assets/types", any(route_not_found));
+    } else {
+        authed = authed.route("/v1/assets/types", get(asset_types));
+    }
+    let authed = authed.route_layer(from_fn_with_state(shared.clone(), authenticate));
+    open.merge(authed)
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(shared.clone(), faults::api_faults))
+        .layer(from_fn_with_state(shared.clone(), error_envelope))
         .layer(from_fn_with_state(
             LogLayer {
                 shared: shared.clone(),
@@ -72,8 +81,9 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let app = router(shared);
-    let result = axum::serve(listener, app)
+    // Abortable connections, so `--drop-confirm-response-rate` can lose an answer.
+    let app = router(shared).into_make_service_with_connect_info::<AbortHandle>();
+    let result = axum::serve(AbortableListener(listener), app)
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
         })
@@ -143,15 +153,20 @@ async fn readiness() -> Json<serde_json::Value> {
     Json(json!({"status": "ok", "checks": {"database": "ok", "redis": "ok"}}))
 }
 
-async fn asset_types(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    Json(Page {
+/// `GET /v1/assets/types`: a one-page list, or with `--types-endpoint array` a bare array.
+async fn asset_types(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
+    if shared.variants.types_endpoint == TypesEndpoint::Array {
+        return Ok(Json(shared.asset_types.clone()).into_response());
+    }
+    let page = Page {
         items: shared.asset_types.clone(),
         first: None,
         next: None,
         previous: None,
         next_pq: None,
         prev_pq: None,
-    })
+    };
+    Ok(paging::page_body(page, shared.variants.pagination)?.into_response())
 }
 
 async fn source_type(PathParam(name): PathParam) -> Result<Json<serde_json::Value>, ApiError> {

@@ -119,7 +119,7 @@ fn internal(err: &serde_json::Error) -> ApiError {
 pub(crate) async fn list(
     State(shared): State<Arc<Shared>>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Page<serde_json::Value>>, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let params = QueryParams::parse(raw.as_deref());
     let embed_user = !params.embeds(EMBEDS)?.is_empty();
     let fields = params.list("fields");
@@ -137,14 +137,17 @@ pub(crate) async fn list(
             paging::project(value, &fields)
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(Json(Page {
-        items,
-        first: page.first,
-        next: page.next,
-        previous: page.previous,
-        next_pq: page.next_pq,
-        prev_pq: page.prev_pq,
-    }))
+    paging::page_body(
+        Page {
+            items,
+            first: page.first,
+            next: page.next,
+            previous: page.previous,
+            next_pq: page.next_pq,
+            prev_pq: page.prev_pq,
+        },
+        shared.variants.pagination,
+    )
 }
 
 /// `GET /v1/assets/{id}`.

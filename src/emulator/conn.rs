@@ -1,5 +1,6 @@
-//! A TCP listener whose connections a handler can cut: how `--drop-put-rate` makes the client see
-//! a real network error (a reset mid-upload) instead of an HTTP response.
+//! A TCP listener whose connections a handler can cut: how `--drop-put-rate` (storage) and
+//! `--drop-confirm-response-rate` (API) make the client see a real network error (a reset
+//! mid-upload, or before any byte of the confirm's answer) instead of an HTTP response.
 //!
 //! Each accepted stream shares an [`AbortHandle`] with the request handlers of its connection
 //! (through axum's `ConnectInfo`). Once aborted, the stream fails every read and write, so hyper
@@ -61,7 +62,7 @@ impl Listener for AbortableListener {
                 }
                 Err(err) => {
                     // Usually out of file descriptors: back off instead of spinning.
-                    tracing::warn!(%err, "storage accept failed");
+                    tracing::warn!(%err, "emulator accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
             }

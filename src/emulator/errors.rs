@@ -1,9 +1,17 @@
-//! The API's error responses: always the flat `{code, message, errors}` envelope.
+//! The API's error responses: the flat `{code, message, errors}` envelope, or with
+//! `--error-envelope nested` the same inside `{"error": ...}`.
+
+use std::sync::Arc;
 
 use axum::Json;
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::Shared;
+use super::variants::ErrorEnvelope;
 use crate::api::models::{ErrorBody, FieldError};
 
 /// An API error, rendered as the documented envelope.
@@ -96,7 +104,9 @@ impl IntoResponse for ApiError {
             message: self.message,
             errors: self.errors,
         };
-        let mut response = (self.status, Json(body)).into_response();
+        let mut response = (self.status, Json(body.clone())).into_response();
+        // Kept for `error_envelope`, which re-renders the body without parsing it back.
+        response.extensions_mut().insert(RenderedError(body));
         if let Some(secs) = self.retry_after_secs {
             response
                 .headers_mut()
@@ -109,6 +119,42 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The body an [`ApiError`] response was rendered from.
+#[derive(Debug, Clone)]
+struct RenderedError(ErrorBody);
+
+/// API middleware: with `--error-envelope nested`, wraps every error body in `{"error": ...}`.
+/// Sits outside the fault layer, so injected 429s and 503s are wrapped too.
+pub(crate) async fn error_envelope(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if shared.variants.error_envelope != ErrorEnvelope::Nested {
+        return response;
+    }
+    let Some(RenderedError(body)) = response.extensions_mut().remove::<RenderedError>() else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let nested = NestedErrorBody { error: body };
+    match serde_json::to_vec(&nested) {
+        Ok(bytes) => Response::from_parts(parts, Body::from(bytes)),
+        Err(err) => {
+            tracing::warn!(%err, "could not render a nested error body");
+            Response::from_parts(parts, Body::empty())
+        }
+    }
+}
+
+/// `{"error": {code, message, errors}}`.
+#[derive(serde::Serialize)]
+struct NestedErrorBody {
+    error: ErrorBody,
 }
 
 /// Unknown route.

@@ -1,5 +1,6 @@
-//! Fault injection: latency, random 503s, a request-rate limit (429 + `Retry-After`) on the API,
-//! and cut-off storage PUTs. Every random choice comes from streams seeded by `--seed`, so a
+//! Fault injection: latency, random 503s, a request-rate limit (429, `Retry-After` unless
+//! `--retry-after off`) on the API, confirm answers lost after the confirm was applied, and
+//! cut-off storage PUTs. Every random choice comes from streams seeded by `--seed`, so a
 //! sequence of requests fails the same way on every run.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,6 +14,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
 
 use super::errors::ApiError;
+use super::variants::RetryAfter;
 use super::{EmulatorConfig, Shared};
 
 /// A fixed one-second window counter.
@@ -27,11 +29,13 @@ pub(crate) struct Faults {
     fail_rate: f64,
     drop_put_rate: f64,
     stall_put_rate: f64,
+    drop_confirm_response_rate: f64,
     put_bytes_per_sec: Option<u64>,
     rate_limit: Option<u32>,
     window: Mutex<RateWindow>,
     api_rng: Mutex<StdRng>,
     put_rng: Mutex<StdRng>,
+    confirm_rng: Mutex<StdRng>,
 }
 
 /// Paths that stay healthy whatever the fault settings (clients probe them while backing off).
@@ -57,6 +61,7 @@ impl Faults {
             fail_rate: config.fail_rate,
             drop_put_rate: config.drop_put_rate,
             stall_put_rate: config.stall_put_rate,
+            drop_confirm_response_rate: config.drop_confirm_response_rate,
             put_bytes_per_sec: config.put_bytes_per_sec.filter(|rate| *rate > 0),
             rate_limit: config.rate_limit,
             window: Mutex::new(RateWindow {
@@ -66,6 +71,8 @@ impl Faults {
             api_rng: Mutex::new(StdRng::seed_from_u64(seed)),
             // A separate stream, so storage traffic doesn't shift which API calls fail.
             put_rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15)),
+            // Its own stream too: turning it on changes no other fault's choices.
+            confirm_rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0xc2b2_ae3d_27d4_eb4f)),
         }
     }
 
@@ -92,6 +99,11 @@ impl Faults {
     /// Whether this storage PUT should be cut off midway.
     pub fn drop_this_put(&self) -> bool {
         draw(&self.put_rng, self.drop_put_rate)
+    }
+
+    /// Whether the answer to this (applied) confirm should be lost: the connection is cut.
+    pub fn drop_this_confirm_response(&self) -> bool {
+        draw(&self.confirm_rng, self.drop_confirm_response_rate)
     }
 
     /// Whether this storage PUT should stall midway.
@@ -128,7 +140,9 @@ pub(crate) async fn api_faults(
                     faults.rate_limit.unwrap_or_default()
                 ),
             );
-            error.retry_after_secs = Some(retry_after_secs);
+            if shared.variants.retry_after == RetryAfter::On {
+                error.retry_after_secs = Some(retry_after_secs);
+            }
             return error.into_response();
         }
         if draw(&faults.api_rng, faults.fail_rate) {
@@ -172,6 +186,30 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!(a.iter().any(|x| *x) && a.iter().any(|x| !*x));
+    }
+
+    #[test]
+    fn dropped_confirm_answers_do_not_shift_the_put_faults() {
+        let config = EmulatorConfig {
+            drop_put_rate: 0.5,
+            drop_confirm_response_rate: 0.5,
+            ..EmulatorConfig::default()
+        };
+        let alone: Vec<bool> = {
+            let f = faults(config.clone(), 3);
+            (0..64).map(|_| f.drop_this_put()).collect()
+        };
+        let f = faults(config, 3);
+        let mut confirms = Vec::new();
+        let interleaved: Vec<bool> = (0..64)
+            .map(|_| {
+                confirms.push(f.drop_this_confirm_response());
+                f.drop_this_put()
+            })
+            .collect();
+        assert_eq!(alone, interleaved);
+        assert!(confirms.iter().any(|x| *x) && confirms.iter().any(|x| !*x));
+        assert!(!faults(EmulatorConfig::default(), 3).drop_this_confirm_response());
     }
 
     #[test]

@@ -120,7 +120,7 @@ pub(crate) fn insert_folder(
 pub(crate) async fn list(
     State(shared): State<Arc<Shared>>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Page<serde_json::Value>>, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let params = QueryParams::parse(raw.as_deref());
     let fields = params.list("fields");
     let page = shared.store.read(|db| {
@@ -142,14 +142,17 @@ pub(crate) async fn list(
             paging::project(value, &fields)
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(Json(Page {
-        items,
-        first: page.first,
-        next: page.next,
-        previous: page.previous,
-        next_pq: page.next_pq,
-        prev_pq: page.prev_pq,
-    }))
+    paging::page_body(
+        Page {
+            items,
+            first: page.first,
+            next: page.next,
+            previous: page.previous,
+            next_pq: page.next_pq,
+            prev_pq: page.prev_pq,
+        },
+        shared.variants.pagination,
+    )
 }
 
 /// `POST /v1/asset-folders`.
@@ -171,7 +174,7 @@ pub(crate) async fn create(
     let folder = shared
         .store
         .write(|db| insert_folder(db, &request.name, parent))?;
-    Ok((StatusCode::CREATED, Json(render_folder(&folder))))
+    Ok((shared.variants.created(), Json(render_folder(&folder))))
 }
 
 /// `GET /v1/asset-folders/{id}`.

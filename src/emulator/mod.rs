@@ -20,6 +20,30 @@
 //! - Deletes are soft; a deleted asset or folder is a 404 everywhere but its signed URLs keep
 //!   working until they expire, like any presigned object URL.
 //!
+//! Answer variants (module `variants`), each a flag whose default is the behaviour above, so
+//! the client can be tried against the other readings of a gap:
+//! - `--types-endpoint items|array|missing`: `GET /v1/assets/types` is a list page
+//!   `{items:[{name, mime_types}], first, next, previous}` (default), a bare array of the same
+//!   records, or the unknown-route 404 `NOT_FOUND` (with or without a key, like any unknown
+//!   route). Creates enforce the MIME list (422) in every mode.
+//! - `--repeat-confirm conflict|not-found|same`: a second confirm of a confirmed upload answers
+//!   409 `ASSET_ALREADY_CONFIRMED` (default), 404 `ASSET_UPLOAD_NOT_FOUND` (the session is
+//!   forgotten once confirmed), or the success status with the same asset again (409 once that
+//!   asset is deleted). None of them creates a second asset.
+//! - `--error-envelope flat|nested`: API error bodies are `{code, message, errors}` (default) or
+//!   `{"error": {code, message, errors}}`, every status and route included (401, 404, 405, 422,
+//!   429, 503). Storage keeps its XML errors.
+//! - `--pagination both|next|next-pq`: list answers (assets, folders, types) carry `first`,
+//!   `next`, `previous` and `next_pq`, `prev_pq` (default), only the first three, or only the
+//!   two `_pq` ones. The cursor is passed back as `pq` in every mode.
+//! - `--retry-after on|off`: whether 429 answers carry `Retry-After` (default on).
+//! - `--created-status 201|200`: the success status of `POST /v1/asset-uploads`, the confirm
+//!   (also a `same` repeat) and `POST /v1/asset-folders` (default 201).
+//! - `--drop-confirm-response-rate P` (default 0): that fraction of successful confirms is
+//!   applied, then the connection is reset before any response byte (the request log says
+//!   499), so the client gets a network error and does not know the outcome. Its random stream
+//!   is separate from the other faults', so adding it shifts none of them.
+//!
 //! Layout: [`config`](EmulatorConfig) and lifecycle here; the model in `state`, the API handlers
 //! in `api_routes`, `upload_routes`, `asset_routes` and `folder_routes`, the storage origin in
 //! `storage`, list mechanics in `query` and `paging`, and fault injection in `faults`.
@@ -42,6 +66,7 @@ mod state;
 mod storage;
 mod thumbs;
 mod upload_routes;
+mod variants;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -56,12 +81,16 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use identity::{ORG_ID, USER_EMAIL, USER_ID};
+pub use variants::{
+    CreatedStatus, ErrorEnvelope, Pagination, RepeatConfirm, RetryAfter, TypesEndpoint,
+};
 
 use crate::api::models::AssetType;
 use faults::Faults;
 use request_log::RequestLog;
 use signing::Signer;
 use state::Store;
+use variants::Variants;
 
 /// CLI flags of `runflow-uploader emulator`; also built directly by tests.
 #[derive(clap::Args, Debug, Clone)]
@@ -78,15 +107,17 @@ pub struct EmulatorConfig {
     /// Directory for state and blobs; default: a fresh temporary directory removed on shutdown.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    // The TTLs are u32 to keep this struct small: the CLI's command enum holds it by value
+    // (clippy::large_enum_variant).
     /// Lifetime of presigned upload (PUT) URLs, in seconds.
     #[arg(long, value_name = "N", default_value_t = 900)]
-    pub presign_ttl_secs: u64,
+    pub presign_ttl_secs: u32,
     /// Lifetime of signed download URLs (`url`, `thumbnail_url`), in seconds.
     #[arg(long, value_name = "N", default_value_t = 1800)]
-    pub url_ttl_secs: u64,
+    pub url_ttl_secs: u32,
     /// Age after which an unconfirmed upload session is gone (confirm answers 404), in seconds.
     #[arg(long, value_name = "N", default_value_t = 86_400)]
-    pub upload_session_ttl_secs: u64,
+    pub upload_session_ttl_secs: u32,
     /// Append one JSON line per request (both listeners) to this file. Never logs header values
     /// or query strings.
     #[arg(long, value_name = "FILE")]
@@ -103,7 +134,8 @@ pub struct EmulatorConfig {
     /// Fraction (0..=1) of API requests (not `/v1/health`) answered 503 before any handling.
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     pub fail_rate: f64,
-    /// At most this many API requests per second; the excess gets 429 with `Retry-After`.
+    /// At most this many API requests per second; the excess gets 429 `RATE_LIMITED` (with
+    /// `Retry-After` unless `--retry-after off`).
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<u32>,
     /// Fraction (0..=1) of storage PUTs whose connection is cut halfway through the body.
@@ -120,6 +152,29 @@ pub struct EmulatorConfig {
     /// the default list.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub mime_types: Vec<String>,
+    /// Fraction (0..=1) of successful confirms that are applied (the asset exists) and then
+    /// answered by cutting the connection before any response byte: the client cannot know the
+    /// outcome. A random stream of its own, so it shifts no other fault.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub drop_confirm_response_rate: f64,
+    /// Shape of `GET /v1/assets/types`.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = TypesEndpoint::Items)]
+    pub types_endpoint: TypesEndpoint,
+    /// Answer to a second confirm of an already-confirmed upload; never a second asset.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = RepeatConfirm::Conflict)]
+    pub repeat_confirm: RepeatConfirm,
+    /// Shape of every API error body (storage keeps its XML errors).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = ErrorEnvelope::Flat)]
+    pub error_envelope: ErrorEnvelope,
+    /// Cursor fields in list answers; the cursor is passed back as `pq` in every mode.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = Pagination::Both)]
+    pub pagination: Pagination,
+    /// Whether 429 answers carry `Retry-After` (seconds).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = RetryAfter::On)]
+    pub retry_after: RetryAfter,
+    /// Success status of `POST /v1/asset-uploads`, the confirm and `POST /v1/asset-folders`.
+    #[arg(long, value_enum, value_name = "STATUS", default_value_t = CreatedStatus::Created)]
+    pub created_status: CreatedStatus,
 }
 
 impl Default for EmulatorConfig {
@@ -143,6 +198,13 @@ impl Default for EmulatorConfig {
             stall_put_rate: 0.0,
             put_bytes_per_sec: None,
             mime_types: Vec::new(),
+            drop_confirm_response_rate: 0.0,
+            types_endpoint: TypesEndpoint::default(),
+            repeat_confirm: RepeatConfirm::default(),
+            error_envelope: ErrorEnvelope::default(),
+            pagination: Pagination::default(),
+            retry_after: RetryAfter::default(),
+            created_status: CreatedStatus::default(),
         }
     }
 }
@@ -212,6 +274,7 @@ pub(crate) struct Shared {
     pub url_ttl: Duration,
     pub session_ttl: Duration,
     pub request_log: Option<RequestLog>,
+    pub variants: Variants,
 }
 
 impl Shared {
@@ -281,6 +344,11 @@ impl RunningEmulator {
     pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
         check_rate("--fail-rate", config.fail_rate)?;
         check_rate("--drop-put-rate", config.drop_put_rate)?;
+        check_rate("--stall-put-rate", config.stall_put_rate)?;
+        check_rate(
+            "--drop-confirm-response-rate",
+            config.drop_confirm_response_rate,
+        )?;
         let asset_types = asset_types_from(&config.mime_types)?;
 
         let (data_dir, temp_dir) = match &config.data_dir {
@@ -328,10 +396,11 @@ impl RunningEmulator {
             api_keys: api_keys.clone(),
             asset_types,
             storage_base: storage_base.clone(),
-            presign_ttl: Duration::from_secs(config.presign_ttl_secs),
-            url_ttl: Duration::from_secs(config.url_ttl_secs),
-            session_ttl: Duration::from_secs(config.upload_session_ttl_secs),
+            presign_ttl: Duration::from_secs(u64::from(config.presign_ttl_secs)),
+            url_ttl: Duration::from_secs(u64::from(config.url_ttl_secs)),
+            session_ttl: Duration::from_secs(u64::from(config.upload_session_ttl_secs)),
             request_log,
+            variants: Variants::from_config(&config),
         });
 
         if config.demo_data {

@@ -5,18 +5,25 @@
 //! key values plus the id) and remembers the filter, sort and page size it was issued for, so
 //! `pq` alone continues a listing. Keyset positions stay correct when items are inserted or
 //! deleted between pages. Anything not issued by this emulator run is a 400 `INVALID_CURSOR`.
+//!
+//! [`page_body`] writes the cursor fields `--pagination` asks for; `pq` reads every spelling's
+//! cursor (they are the same token).
 
 use std::cmp::Ordering;
 
+use axum::Json;
+use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::errors::ApiError;
 use super::query::{self, FieldValue, Record};
 use super::request::QueryParams;
 use super::signing::Signer;
+use super::variants::Pagination;
 use crate::api::models::Page;
 
 /// Default page size.
@@ -317,6 +324,33 @@ pub(crate) fn list<'a, R: Record>(
     })
 }
 
+/// The wire form of a list answer: `items` and the cursor fields of `mode` (`null` on the ends).
+pub(crate) fn page_body<T: Serialize>(
+    page: Page<T>,
+    mode: Pagination,
+) -> Result<Json<Value>, ApiError> {
+    let items = serde_json::to_value(page.items).map_err(|err| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            err.to_string(),
+        )
+    })?;
+    let cursor = |token: Option<String>| token.map_or(Value::Null, Value::String);
+    let mut body = Map::new();
+    body.insert("items".to_owned(), items);
+    if mode != Pagination::NextPq {
+        body.insert("first".to_owned(), cursor(page.first));
+        body.insert("next".to_owned(), cursor(page.next));
+        body.insert("previous".to_owned(), cursor(page.previous));
+    }
+    if mode != Pagination::Next {
+        body.insert("next_pq".to_owned(), cursor(page.next_pq));
+        body.insert("prev_pq".to_owned(), cursor(page.prev_pq));
+    }
+    Ok(Json(Value::Object(body)))
+}
+
 /// Applies a `fields` projection to a serialised item; unknown names are a 422.
 pub(crate) fn project(
     value: serde_json::Value,
@@ -524,5 +558,36 @@ mod tests {
         let projected = project(value.clone(), &["id".into(), "name".into()]).unwrap();
         assert_eq!(projected, serde_json::json!({"id": "a", "name": "b"}));
         assert!(project(value, &["nope".into()]).is_err());
+    }
+
+    #[test]
+    fn page_bodies_carry_the_cursor_fields_of_their_mode() {
+        let page = || Page {
+            items: vec![1, 2],
+            first: Some("f".to_owned()),
+            next: Some("n".to_owned()),
+            previous: None,
+            next_pq: Some("n".to_owned()),
+            prev_pq: None,
+        };
+        let keys = |mode| {
+            let Json(body) = page_body(page(), mode).unwrap();
+            let mut keys: Vec<String> = body.as_object().unwrap().keys().cloned().collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(
+            keys(Pagination::Both),
+            ["first", "items", "next", "next_pq", "prev_pq", "previous"]
+        );
+        assert_eq!(
+            keys(Pagination::Next),
+            ["first", "items", "next", "previous"]
+        );
+        assert_eq!(keys(Pagination::NextPq), ["items", "next_pq", "prev_pq"]);
+        let Json(body) = page_body(page(), Pagination::NextPq).unwrap();
+        assert_eq!(body["next_pq"], "n");
+        assert_eq!(body["prev_pq"], Value::Null);
+        assert_eq!(body["items"], serde_json::json!([1, 2]));
     }
 }

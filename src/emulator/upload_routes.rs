@@ -1,17 +1,22 @@
 //! `POST /v1/asset-uploads` (presigned upload sessions) and
 //! `POST /v1/asset-uploads/{id}/confirmations` (turning stored bytes into an asset).
+//!
+//! A session becomes at most one asset: a repeated confirm answers as `--repeat-confirm` says
+//! but never records a second one.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse as _, Response};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Shared;
 use super::asset_routes::render_asset;
+use super::conn::AbortHandle;
 use super::errors::{ApiError, field_error};
 use super::identity::ORG_ID;
 use super::request::{
@@ -19,6 +24,7 @@ use super::request::{
 };
 use super::state::{AssetRecord, Db, ObjectMeta, UploadRecord, now};
 use super::thumbs;
+use super::variants::RepeatConfirm;
 use crate::api::models::{
     Asset, ConfirmUploadRequest, CreateUploadRequest, MAX_UPLOAD_BYTES, UploadSession,
 };
@@ -134,7 +140,7 @@ pub(crate) async fn create(
         shared.presign_ttl.as_secs(),
     );
     Ok((
-        StatusCode::CREATED,
+        shared.variants.created(),
         Json(UploadSession {
             asset_id: id.to_string(),
             upload_url,
@@ -146,20 +152,48 @@ fn upload_not_found() -> ApiError {
     ApiError::not_found("ASSET_UPLOAD_NOT_FOUND", "Asset upload not found")
 }
 
-/// The checks of a confirm, in order; returns the session and the object to record.
+/// What a confirm does after its checks.
+enum Step {
+    /// Record a new asset from this session and stored object.
+    Record(UploadRecord, ObjectMeta),
+    /// The session is already confirmed and `--repeat-confirm same` answers with its asset.
+    Again(AssetRecord),
+}
+
+fn already_confirmed() -> ApiError {
+    ApiError::conflict(
+        "ASSET_ALREADY_CONFIRMED",
+        "This upload was already confirmed; GET /v1/assets/{id} returns the asset",
+    )
+}
+
+/// The answer to confirming a confirmed session, per `--repeat-confirm`.
+fn repeated(shared: &Shared, db: &Db, upload: &UploadRecord) -> Result<Step, ApiError> {
+    match shared.variants.repeat_confirm {
+        RepeatConfirm::Conflict => Err(already_confirmed()),
+        RepeatConfirm::NotFound => Err(upload_not_found()),
+        // The asset has the session's id; once deleted there is nothing to hand back.
+        RepeatConfirm::Same => db
+            .assets
+            .get(&upload.id)
+            .filter(|asset| asset.deleted_at.is_none())
+            .cloned()
+            .map(Step::Again)
+            .ok_or_else(already_confirmed),
+    }
+}
+
+/// The checks of a confirm, in order; returns what to do next.
 fn confirmable(
     shared: &Shared,
     db: &Db,
     id: Uuid,
     folder: Option<Uuid>,
     at: OffsetDateTime,
-) -> Result<(UploadRecord, ObjectMeta), ApiError> {
+) -> Result<Step, ApiError> {
     let upload = db.uploads.get(&id).ok_or_else(upload_not_found)?;
     if upload.confirmed {
-        return Err(ApiError::conflict(
-            "ASSET_ALREADY_CONFIRMED",
-            "This upload was already confirmed; GET /v1/assets/{id} returns the asset",
-        ));
+        return repeated(shared, db, upload);
     }
     if at - upload.created_at > shared.session_ttl {
         return Err(ApiError::not_found(
@@ -192,7 +226,7 @@ fn confirmable(
             ),
         ));
     }
-    Ok((upload.clone(), object.clone()))
+    Ok(Step::Record(upload.clone(), object.clone()))
 }
 
 /// Records the asset (and its thumbnail object) for a confirmable upload.
@@ -238,9 +272,13 @@ pub(crate) async fn confirm_upload(
 ) -> Result<AssetRecord, ApiError> {
     for _attempt in 0..3 {
         let at = now();
-        let (upload, object) = shared
+        let (upload, object) = match shared
             .store
-            .read(|db| confirmable(shared, db, id, folder, at))?;
+            .read(|db| confirmable(shared, db, id, folder, at))?
+        {
+            Step::Record(upload, object) => (upload, object),
+            Step::Again(asset) => return Ok(asset),
+        };
         let thumbnail = if asset_type_of(&object.content_type) == "image" {
             thumbs::make_thumbnail(shared, id, &object).await
         } else {
@@ -248,7 +286,11 @@ pub(crate) async fn confirm_upload(
         };
         let at = now();
         let recorded = shared.store.write(|db| {
-            let (upload_now, object_now) = confirmable(shared, db, id, folder, at)?;
+            let (upload_now, object_now) = match confirmable(shared, db, id, folder, at)? {
+                Step::Record(upload, object) => (upload, object),
+                // A concurrent confirm recorded it meanwhile.
+                Step::Again(asset) => return Ok(Some(asset)),
+            };
             if object_now != object {
                 return Ok(None);
             }
@@ -272,13 +314,17 @@ pub(crate) async fn confirm_upload(
     ))
 }
 
+/// Status recorded in the request log for an answer lost on purpose (nginx's "client closed").
+const CUT_STATUS: u16 = 499;
+
 /// `POST /v1/asset-uploads/{id}/confirmations`.
 pub(crate) async fn confirm(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<AbortHandle>,
     PathParam(raw_id): PathParam,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<Asset>), ApiError> {
+) -> Result<Response, ApiError> {
     let request: ConfirmUploadRequest = match json_object(&headers, body).await? {
         Some(body) => typed_body(body, CONFIRM_FIELDS)?,
         None => ConfirmUploadRequest::default(),
@@ -286,10 +332,20 @@ pub(crate) async fn confirm(
     let folder = folder_ref("folder_id", request.folder_id.as_deref())?;
     let id = parse_id(&raw_id).ok_or_else(upload_not_found)?;
     let asset = confirm_upload(&shared, id, folder).await?;
+    if shared.faults.drop_this_confirm_response() {
+        // Nothing has been written yet: hyper writes the head only after the handler returns,
+        // and from now on every write to this connection fails, so the client sees a reset.
+        conn.abort();
+        tracing::info!(%id, "confirmed, then cut the connection unanswered (fault injection)");
+        return Ok(StatusCode::from_u16(CUT_STATUS)
+            .unwrap_or(StatusCode::BAD_REQUEST)
+            .into_response());
+    }
     Ok((
-        StatusCode::CREATED,
-        Json(render_asset(&shared, &asset, now(), false)),
-    ))
+        shared.variants.created(),
+        Json::<Asset>(render_asset(&shared, &asset, now(), false)),
+    )
+        .into_response())
 }
 
 #[cfg(test)]
