@@ -64,7 +64,7 @@ impl Queue {
             return;
         }
         self.effects.push_back(Effect::Abort { id });
-        self.ready.retain(|queued| *queued != id);
+        // Left in `ready`: the scheduler passes over files that are not queued.
         self.finish(id, FileState::Cancelled);
     }
 

@@ -223,6 +223,10 @@ pub(super) struct Queue {
     reserved: HashMap<String, FileId>,
     /// Unfinished files by path, so one file is queued once.
     active_paths: HashMap<PathBuf, FileId>,
+    /// Files waiting for another file of the batch with the same content, by that file.
+    waiters: HashMap<FileId, Vec<FileId>>,
+    /// How many files are not finished (kept, so no step scans every file).
+    unfinished: usize,
     next_id: u64,
     idle: bool,
     effects: VecDeque<Effect>,
@@ -243,6 +247,8 @@ impl Queue {
             scanning: 0,
             reserved: HashMap::new(),
             active_paths: HashMap::new(),
+            waiters: HashMap::new(),
+            unfinished: 0,
             next_id: last_id + 1,
             idle: true,
             effects: VecDeque::new(),
@@ -365,6 +371,9 @@ impl Queue {
     }
 
     fn insert(&mut self, id: FileId, mut job: Job, state: FileState) {
+        if !state.is_finished() {
+            self.unfinished += 1;
+        }
         job.state = state.clone();
         let event = Event::Added {
             id,
@@ -482,6 +491,11 @@ impl Queue {
         if job.state == state {
             return;
         }
+        match (job.state.is_finished(), state.is_finished()) {
+            (false, true) => self.unfinished -= 1,
+            (true, false) => self.unfinished += 1,
+            _ => {}
+        }
         job.state = state.clone();
         self.emit(Event::State { id, state });
     }
@@ -500,7 +514,7 @@ impl Queue {
 
     /// Nothing queued, running, waiting or being scanned.
     pub fn is_idle(&self) -> bool {
-        self.scanning == 0 && self.running == 0 && self.jobs.values().all(|j| j.state.is_finished())
+        self.scanning == 0 && self.running == 0 && self.unfinished == 0
     }
 
     /// A file's state.

@@ -71,6 +71,7 @@ impl Queue {
                 // Waits without a slot; the holder's outcome decides.
                 self.release_slot(id);
                 self.set_phase(id, Phase::WaitingFor(holder));
+                self.waiters.entry(holder).or_default().push(id);
                 self.set_state(id, FileState::Queued);
                 return;
             }
@@ -527,11 +528,13 @@ impl Queue {
             }
             _ => None,
         };
+        // Those still waiting for this file (a waiter may have been cancelled meanwhile).
         let waiters: Vec<FileId> = self
-            .jobs
-            .iter()
-            .filter(|(_, job)| job.phase == Phase::WaitingFor(id))
-            .map(|(waiter, _)| *waiter)
+            .waiters
+            .remove(&id)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|w| self.jobs.get(w).is_some_and(|j| j.phase == Phase::WaitingFor(id)))
             .collect();
         for waiter in waiters {
             self.set_phase(waiter, Phase::Idle);
