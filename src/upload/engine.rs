@@ -408,16 +408,13 @@ impl Engine {
             } => self.spawn(ticket, false, move |s| async move {
                 effects::move_asset(&s, &asset_id, folder_id).await
             }),
+            // Written before the claim is released (the next effect), so another process that
+            // takes the claim finds the asset in the index. One short append.
             Effect::Record {
                 hash,
                 size_bytes,
                 asset_id,
-            } => {
-                let shared = Arc::clone(&self.shared);
-                tokio::task::spawn_blocking(move || {
-                    effects::record(&shared, &hash, size_bytes, Some(&asset_id));
-                });
-            }
+            } => effects::record(&self.shared, &hash, size_bytes, Some(&asset_id)),
             Effect::Abort { id } => {
                 if let Some(token) = self.tokens.remove(&id) {
                     token.cancel();
