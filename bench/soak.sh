@@ -9,6 +9,7 @@
 #
 # Environment: SOAK_FILES (1000), SOAK_KILL_SECS (4), SOAK_SEED (20261201),
 # SOAK_MAX_RESTARTS (300), SOAK_MAX_SECS (1800), SOAK_CONCURRENCY (the CLI's default when unset),
+# SOAK_VARIANTS (the emulator's answer-variant flags; default: every non-default variant below),
 # SOAK_KEEP=1 keeps the work dir (logs, journals) for a post-mortem,
 # CARGO_TARGET_DIR (/var/tmp/runflow-uploader-target).
 # Needs: cargo, curl, jq, awk. All traffic goes to 127.0.0.1; nothing outside the work dir is touched.
@@ -21,6 +22,8 @@ KILL_SECS="${SOAK_KILL_SECS:-4}"
 SEED="${SOAK_SEED:-20261201}"
 MAX_RESTARTS="${SOAK_MAX_RESTARTS:-300}"
 MAX_SECS="${SOAK_MAX_SECS:-1800}"
+VARIANTS="${SOAK_VARIANTS:---repeat-confirm not-found --drop-confirm-response-rate 0.1 --types-endpoint missing --error-envelope nested --pagination next-pq --created-status 200}"
+read -r -a variant_args <<<"$VARIANTS"
 KEY="rf_soak_key"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/runflow-uploader-target}"
 for tool in curl jq; do
@@ -47,9 +50,7 @@ export NO_PROXY=127.0.0.1 no_proxy=127.0.0.1
 # The emulator, every fault at once, seeded; state in the work dir.
 "$BIN" emulator --addr 127.0.0.1:0 --api-key "$KEY" --data-dir "$WORK/emulator" \
   --seed "$SEED" --fail-rate 0.1 --drop-put-rate 0.05 --stall-put-rate 0.01 \
-  --latency-ms 20 --rate-limit 200 --repeat-confirm not-found \
-  --drop-confirm-response-rate 0.1 --types-endpoint missing --error-envelope nested \
-  --pagination next-pq --created-status 200 \
+  --latency-ms 20 --rate-limit 200 "${variant_args[@]}" \
   >"$WORK/emulator.out" 2>"$WORK/emulator.err" &
 EMU_PID=$!
 for _ in $(seq 1 100); do
@@ -59,6 +60,7 @@ for _ in $(seq 1 100); do
 done
 BASE="$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$WORK/emulator.out" | grep -o 'http://.*' || true)"
 [ -n "$BASE" ] || { echo "the emulator did not start:" >&2; cat "$WORK/emulator.err" >&2; exit 2; }
+echo "soak: $FILES files, emulator $BASE, variants: $VARIANTS" >&2
 
 # Distinct small PNGs: the PNG signature and IHDR tag, then bytes unique to each file.
 mkdir -p "$WORK/files"
@@ -69,13 +71,11 @@ done
 
 # The uploader with an isolated home: its journal, settings and keyring live in the work dir.
 mkdir -p "$WORK/home"
-uploader() {
-  env HOME="$WORK/home" XDG_CONFIG_HOME="$WORK/home/.config" XDG_DATA_HOME="$WORK/home/.local/share" \
-    XDG_CACHE_HOME="$WORK/home/.cache" XDG_STATE_HOME="$WORK/home/.local/state" \
-    RUNFLOW_API_KEY="$KEY" RUNFLOW_BASE_URL="$BASE" \
-    RUNFLOW_UPLOADER_DATA_DIR="$WORK/home/data" RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/home/config" \
-    RUNFLOW_UPLOADER_KEYRING=memory "$BIN" "$@"
-}
+uploader_env=(HOME="$WORK/home" XDG_CONFIG_HOME="$WORK/home/.config"
+  XDG_DATA_HOME="$WORK/home/.local/share" XDG_CACHE_HOME="$WORK/home/.cache"
+  XDG_STATE_HOME="$WORK/home/.local/state" RUNFLOW_API_KEY="$KEY" RUNFLOW_BASE_URL="$BASE"
+  RUNFLOW_UPLOADER_DATA_DIR="$WORK/home/data" RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/home/config"
+  RUNFLOW_UPLOADER_KEYRING=memory)
 upload_args=(upload "$WORK/files" --json)
 [ -n "${SOAK_CONCURRENCY:-}" ] && upload_args+=(--concurrency "$SOAK_CONCURRENCY")
 
@@ -88,7 +88,10 @@ rc=""
 outcome="failed"
 while :; do
   runs=$((runs + 1))
-  uploader "${upload_args[@]}" >"$WORK/run-$runs.jsonl" 2>"$WORK/run-$runs.err" </dev/null &
+  # `env` execs the uploader, so $! is the uploader itself and `kill -9` reaches it (a shell
+  # function here would leave it running, orphaned, next to the next run).
+  env "${uploader_env[@]}" "$BIN" "${upload_args[@]}" \
+    >"$WORK/run-$runs.jsonl" 2>"$WORK/run-$runs.err" </dev/null &
   UP_PID=$!
   run_started=$(now_ms)
   while kill -0 "$UP_PID" 2>/dev/null && [ $(($(now_ms) - run_started)) -lt "$kill_ms" ]; do
