@@ -287,6 +287,33 @@ pub enum Event {
     Idle,
 }
 
+/// The reason of the [`Event::Skipped`] for a file that is already in the queue (the same file
+/// given twice, or resumed from the journal and given again): it is still one file.
+pub const ALREADY_QUEUED: &str = "already in the upload queue";
+
+/// The start of the reason of the [`Event::Skipped`] (with an empty path) sent when the engine
+/// could not start at all.
+pub const ENGINE_DISABLED: &str = "Uploads are disabled";
+
+/// A stable code for the reason of an [`Event::Skipped`], for scripts (`upload --json`):
+/// `system_file`, `hidden`, `broken_link`, `link_loop`, `outside_link`, `already_queued`,
+/// `engine_disabled`, or `skipped` for anything else.
+pub fn skip_code(reason: &str) -> &'static str {
+    const CODES: [(&str, &str); 7] = [
+        ("system file", "system_file"),
+        ("hidden entry", "hidden"),
+        ("broken symbolic link", "broken_link"),
+        ("symbolic link loop", "link_loop"),
+        ("symbolic link points outside", "outside_link"),
+        (ALREADY_QUEUED, "already_queued"),
+        (ENGINE_DISABLED, "engine_disabled"),
+    ];
+    CODES
+        .iter()
+        .find(|(start, _)| reason.starts_with(start))
+        .map_or("skipped", |(_, code)| code)
+}
+
 /// Unfinished uploads of one other server or account, left in the journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForeignUploads {
@@ -375,6 +402,21 @@ mod tests {
         assert!(text.contains("52428801 bytes"), "{text}");
         assert!(text.contains("50 MiB"), "{text}");
         assert!(text.contains("public URL"), "{text}");
+    }
+
+    #[test]
+    fn skip_reasons_have_codes() {
+        assert_eq!(skip_code("system file, not media"), "system_file");
+        assert_eq!(skip_code("hidden entry inside a dropped folder"), "hidden");
+        assert_eq!(skip_code("broken symbolic link to x (gone); skipped"), "broken_link");
+        assert_eq!(skip_code("symbolic link loop back to /a; skipped"), "link_loop");
+        assert_eq!(
+            skip_code("symbolic link points outside the folder you chose: /b; skipped"),
+            "outside_link"
+        );
+        assert_eq!(skip_code(ALREADY_QUEUED), "already_queued");
+        assert_eq!(skip_code("Uploads are disabled: no disk"), "engine_disabled");
+        assert_eq!(skip_code("something new"), "skipped");
     }
 
     #[test]
