@@ -208,3 +208,33 @@ async fn exit_130_when_interrupted_and_the_rerun_counts_resumed_files_once() {
     assert_eq!(summary["files"], FILES);
     assert_eq!(env.emu.asset_count(), FILES);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_without_a_display_says_so_once() {
+    let env = Env::new(|_| {}).await;
+    let mut command = env.command(&[]);
+    command
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("RUNFLOW_UPLOADER_INSTANCE_DIR", env.home.path().join("instance"));
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "error: no display: run a subcommand (see --help) or start it from your desktop\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_folder_says_nothing_was_found() {
+    let env = Env::new(|_| {}).await;
+    let empty = env.home.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let output = run(env.command(&["upload", empty.to_str().unwrap()])).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("nothing to upload: no files found in"),
+        "{}",
+        stderr(&output)
+    );
+}

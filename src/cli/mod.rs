@@ -114,7 +114,8 @@ pub fn unknown_command(files: &[PathBuf]) -> Option<String> {
         .filter(|e| e.kind() == ErrorKind::InvalidSubcommand)?;
     let suggestion = match err.get(ContextKind::SuggestedSubcommand) {
         Some(ContextValue::String(s)) => Some(s.clone()),
-        Some(ContextValue::Strings(list)) => list.first().cloned(),
+        // Sorted by confidence, the best last.
+        Some(ContextValue::Strings(list)) => list.last().cloned(),
         _ => None,
     };
     let word = context::sanitize(word);
