@@ -606,7 +606,7 @@ async fn the_base_url_can_come_from_the_settings() {
     assert!(run.stdout.contains(USER_EMAIL), "{}", run.stdout);
 
     write_settings(&settings, "{oops");
-    let run = h.run(Some(KEY), &["whoami"]).await.exits(2);
+    let run = h.run(Some(KEY), &["whoami"]).await.exits(1);
     assert!(run.stderr.contains("is not valid"), "{}", run.stderr);
     assert!(run.stderr.contains("delete it"), "{}", run.stderr);
 }
