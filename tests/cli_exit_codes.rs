@@ -27,7 +27,12 @@ async fn exit_0_when_everything_was_done() {
     assert_eq!(listed.items.len(), 1);
     for args in [&["assets", "list"][..], &["folders", "list"], &["whoami"]] {
         let output = run(env.command(args)).await;
-        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            stderr(&output)
+        );
     }
 }
 
@@ -89,7 +94,12 @@ async fn exit_3_for_a_missing_or_rejected_key() {
         let mut command = env.command(args);
         command.env("RUNFLOW_API_KEY", "rf_live_not_a_real_key");
         let output = run(command).await;
-        assert_eq!(output.status.code(), Some(3), "{args:?}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{args:?}: {}",
+            stderr(&output)
+        );
     }
     // No key at all, and an empty one, which is said as such.
     let mut command = env.command(&["whoami"]);
@@ -100,7 +110,11 @@ async fn exit_3_for_a_missing_or_rejected_key() {
     command.env("RUNFLOW_API_KEY", "");
     let output = run(command).await;
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    assert!(stderr(&output).contains("RUNFLOW_API_KEY is set but empty"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("RUNFLOW_API_KEY is set but empty"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(env.emu.upload_session_count(), 0);
 }
 
@@ -200,7 +214,10 @@ async fn exit_130_when_interrupted_and_the_rerun_counts_resumed_files_once() {
     let lines = json_lines(&again);
     let summary = lines.last().unwrap();
     assert_eq!(summary["counts"]["skipped"], 0, "{lines:?}");
-    assert!(summary["counts"]["resumed"].as_u64().unwrap() > 0, "{summary}");
+    assert!(
+        summary["counts"]["resumed"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
     let done = summary["counts"]["uploaded"].as_u64().unwrap()
         + summary["counts"]["resumed"].as_u64().unwrap()
         + summary["counts"]["already_uploaded"].as_u64().unwrap();
@@ -216,7 +233,10 @@ async fn the_window_without_a_display_says_so_once() {
     command
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
-        .env("RUNFLOW_UPLOADER_INSTANCE_DIR", env.home.path().join("instance"));
+        .env(
+            "RUNFLOW_UPLOADER_INSTANCE_DIR",
+            env.home.path().join("instance"),
+        );
     let output = run(command).await;
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(

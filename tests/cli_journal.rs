@@ -43,7 +43,10 @@ async fn unfinished_uploads_are_listed_with_their_account_and_can_be_discarded()
     let output = run(list).await;
     assert_eq!(output.status.code(), Some(0));
     let entries = json_lines(&output);
-    assert!(!entries.is_empty(), "the killed run left unfinished uploads");
+    assert!(
+        !entries.is_empty(),
+        "the killed run left unfinished uploads"
+    );
     for entry in &entries {
         assert_eq!(entry["schema"], 1);
         assert_eq!(entry["type"], "journal_entry");
@@ -58,7 +61,10 @@ async fn unfinished_uploads_are_listed_with_their_account_and_can_be_discarded()
     let table = run(env.command(&["journal", "list"])).await;
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.starts_with("ID "), "{text}");
-    assert!(text.contains(&env.emu.api_base().trim_end_matches('/').to_string()), "{text}");
+    assert!(
+        text.contains(&env.emu.api_base().trim_end_matches('/').to_string()),
+        "{text}"
+    );
     assert!(text.contains("journal discard"), "{text}");
 
     // Journal files hold presigned links: only their owner may read them.
@@ -68,8 +74,16 @@ async fn unfinished_uploads_are_listed_with_their_account_and_can_be_discarded()
         let mut checked = 0;
         let root = env.home.path().join("data/journal");
         for account in std::fs::read_dir(&root).unwrap().filter_map(Result::ok) {
-            for process in std::fs::read_dir(account.path()).into_iter().flatten().flatten() {
-                for file in std::fs::read_dir(process.path()).into_iter().flatten().flatten() {
+            for process in std::fs::read_dir(account.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                for file in std::fs::read_dir(process.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
                     if file.path().extension().is_some_and(|e| e == "json") {
                         let mode = file.metadata().unwrap().permissions().mode();
                         assert_eq!(mode & 0o777, 0o600, "{}", file.path().display());
@@ -84,7 +98,12 @@ async fn unfinished_uploads_are_listed_with_their_account_and_can_be_discarded()
     // One by one, by id; an unknown id is a usage error.
     let first = entries[0]["id"].as_str().unwrap().to_owned();
     let output = run(env.command(&["journal", "discard", &first])).await;
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let after = json_lines(&run(env.command(&["journal", "list", "--json"])).await);
     assert_eq!(after.len(), entries.len() - 1);
     assert!(after.iter().all(|e| e["id"] != first.as_str()));
@@ -95,9 +114,20 @@ async fn unfinished_uploads_are_listed_with_their_account_and_can_be_discarded()
     let output = run(env.command(&["journal", "discard", "--all"])).await;
     assert_eq!(output.status.code(), Some(0));
     let output = run(env.command(&["journal", "list"])).await;
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "No unfinished uploads.");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "No unfinished uploads."
+    );
     let again = run(env.command(&["upload", &dir, "--json"])).await;
     let lines = json_lines(&again);
+    let assets = support::client(&env.emu)
+        .list_assets(&runflow_uploader::api::ListQuery {
+            limit: Some(500),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(assets.items.len() >= FILES, "every file is on Runflow");
     let summary = lines.last().unwrap();
     assert_eq!(summary["counts"]["resumed"], 0, "{summary}");
     assert_eq!(summary["files"], FILES, "{summary}");

@@ -17,8 +17,7 @@ use serde_json::Value;
 
 /// Replaces what differs between runs with placeholders.
 fn normalize(value: &mut Value, home: &str) {
-    let uuid =
-        Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
+    let uuid = Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
     let time = Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d").unwrap();
     match value {
         Value::String(text) => {
@@ -135,7 +134,10 @@ async fn upload_json_matches_the_golden_files() {
         .filter(|l| l["type"] == "file" && l["status"] != "skipped")
     {
         assert_eq!(line["status"], "already_uploaded", "{line}");
-        assert_eq!(line["url"], "<url>", "already uploaded files have a URL: {line}");
+        assert_eq!(
+            line["url"], "<url>",
+            "already uploaded files have a URL: {line}"
+        );
     }
     golden("upload_again", &lines);
 

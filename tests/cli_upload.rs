@@ -214,6 +214,12 @@ async fn a_scheduled_upload_leaves_a_trace_and_stderr_stays_quiet() {
     assert!(log.contains("reason=\"empty\""), "{log}");
     assert!(log.contains("upload finished: 5 uploaded"), "{log}");
     assert!(log.contains("exit_code=1"), "{log}");
-    assert!(!log.contains(&env.emu.api_keys()[0]), "the key is never logged");
-    assert!(!log.contains('\u{1b}'), "names are sanitised in the log too");
+    assert!(
+        !log.contains(&env.emu.api_keys()[0]),
+        "the key is never logged"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "names are sanitised in the log too"
+    );
 }

@@ -60,7 +60,12 @@ struct OrgRecord {
 }
 
 impl AccountRecord {
-    fn new(user: &CurrentUser, key_source: &auth::KeySource, base_url: &str, base_url_source: String) -> Self {
+    fn new(
+        user: &CurrentUser,
+        key_source: &auth::KeySource,
+        base_url: &str,
+        base_url_source: String,
+    ) -> Self {
         let name = full_name(user);
         Self {
             email: user.email.clone(),

@@ -409,7 +409,10 @@ mod tests {
         assert_eq!(delete_exit(2, &[]), Exit::Success);
         assert_eq!(delete_exit(2, &[Exit::Failed]), Exit::Failed);
         assert_eq!(delete_exit(2, &[Exit::Auth, Exit::Auth]), Exit::Auth);
-        assert_eq!(delete_exit(2, &[Exit::Auth, Exit::Unreachable]), Exit::Failed);
+        assert_eq!(
+            delete_exit(2, &[Exit::Auth, Exit::Unreachable]),
+            Exit::Failed
+        );
         assert_eq!(delete_exit(1, &[Exit::Unreachable]), Exit::Unreachable);
     }
 

@@ -26,7 +26,11 @@ pub enum JournalCommand {
     /// running window or `upload` is working on are left alone.
     Discard {
         /// The IDs to forget.
-        #[arg(value_name = "ID", required_unless_present = "all", conflicts_with = "all")]
+        #[arg(
+            value_name = "ID",
+            required_unless_present = "all",
+            conflicts_with = "all"
+        )]
         ids: Vec<String>,
         /// Forget every unfinished upload of every server and account.
         #[arg(long)]
@@ -126,7 +130,11 @@ fn list(found: &[Unfinished], json: bool) -> anyhow::Result<()> {
             let account = if u.base_url.is_empty() {
                 u.account_label.clone()
             } else {
-                format!("{} on {}", u.account_label, u.base_url.trim_end_matches('/'))
+                format!(
+                    "{} on {}",
+                    u.account_label,
+                    u.base_url.trim_end_matches('/')
+                )
             };
             table.row([
                 u.id.clone(),

@@ -22,11 +22,13 @@ use super::json::{self, JsonPath, Status};
 
 /// Arguments of `upload`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Exit codes: 0 every file uploaded or already there; 1 some files \
+#[command(
+    after_help = "Exit codes: 0 every file uploaded or already there; 1 some files \
     failed, were already in another folder, or were cancelled; 2 usage (including a --folder \
     that does not exist); 3 the key is missing, rejected or may not upload; 4 Runflow could not \
     be reached and nothing was uploaded; 130 interrupted (unfinished files resume on the next \
-    run). With --json, stdout carries one JSON object per file and a summary (docs/cli-json.md).")]
+    run). With --json, stdout carries one JSON object per file and a summary (docs/cli-json.md)."
+)]
 pub struct UploadArgs {
     /// Files and folders to upload; folders are walked recursively.
     #[arg(required = true, value_name = "PATH")]
@@ -363,13 +365,16 @@ fn bar_style(template: &str) -> ProgressStyle {
 /// The first sentence of a failure's prose: what happened, without the advice (which belongs
 /// to the final failure, not to each retry).
 fn first_sentence(text: &str) -> &str {
-    text.find(". ").map_or(text.trim_end_matches('.'), |end| &text[..end])
+    text.find(". ")
+        .map_or(text.trim_end_matches('.'), |end| &text[..end])
 }
 
 /// The last component of `path`, for names of skipped entries.
 fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 impl Output {
@@ -788,21 +793,24 @@ mod tests {
             ..Counts::default()
         };
         assert_eq!(tally(ok.clone(), &[]).exit(), Exit::Success);
-        let some_failed = Counts {
-            failed: 1,
-            ..ok
-        };
+        let some_failed = Counts { failed: 1, ..ok };
         assert_eq!(tally(some_failed, &["too_large"]).exit(), Exit::Failed);
         let refused = Counts {
             failed: 2,
             ..Counts::default()
         };
-        assert_eq!(tally(refused.clone(), &["auth", "permission"]).exit(), Exit::Auth);
+        assert_eq!(
+            tally(refused.clone(), &["auth", "permission"]).exit(),
+            Exit::Auth
+        );
         assert_eq!(
             tally(refused.clone(), &["network", "server"]).exit(),
             Exit::Unreachable
         );
-        assert_eq!(tally(refused, &["network", "too_large"]).exit(), Exit::Failed);
+        assert_eq!(
+            tally(refused, &["network", "too_large"]).exit(),
+            Exit::Failed
+        );
     }
 
     #[test]
@@ -819,7 +827,12 @@ mod tests {
             "1 uploaded, 0 already uploaded, 0 failed, 2 resumed from an earlier run, 3 cancelled"
         );
         let json = serde_json::to_value(&counts).unwrap();
-        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         let mut names: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
         names.sort_unstable();
         let mut keys = keys;

@@ -520,7 +520,10 @@ pub fn list(root: &Path) -> Vec<Unfinished> {
                 found.push(Unfinished {
                     id: format!("{}-{}", short_process(&process), entry.id),
                     account_key: key.clone(),
-                    base_url: scope.as_ref().map(|s| s.base_url.clone()).unwrap_or_default(),
+                    base_url: scope
+                        .as_ref()
+                        .map(|s| s.base_url.clone())
+                        .unwrap_or_default(),
                     account_label: scope
                         .as_ref()
                         .map_or_else(|| "an unknown account".to_owned(), |s| s.label.clone()),
@@ -530,8 +533,11 @@ pub fn list(root: &Path) -> Vec<Unfinished> {
         }
     }
     found.sort_by(|a, b| {
-        (a.account_key.as_str(), a.id.as_str(), a.entry.id)
-            .cmp(&(b.account_key.as_str(), b.id.as_str(), b.entry.id))
+        (a.account_key.as_str(), a.id.as_str(), a.entry.id).cmp(&(
+            b.account_key.as_str(),
+            b.id.as_str(),
+            b.entry.id,
+        ))
     });
     found
 }
@@ -814,7 +820,10 @@ mod tests {
         assert_eq!(listed.len(), 3, "{listed:?}");
         assert!(listed.iter().all(|u| u.base_url == "http://127.0.0.1:1/"));
         // Running processes own their entries: nothing is taken from them.
-        assert_eq!(discard(root.path(), &listed[0].id).unwrap(), Discarded::InUse);
+        assert_eq!(
+            discard(root.path(), &listed[0].id).unwrap(),
+            Discarded::InUse
+        );
         assert_eq!(discard_all(root.path()).unwrap(), 0);
         drop(a);
         drop(b);
@@ -824,7 +833,10 @@ mod tests {
             .find(|u| u.account_label == "org-a@example.com" && u.entry.id == 1)
             .unwrap();
         assert_eq!(discard(root.path(), &first.id).unwrap(), Discarded::Removed);
-        assert_eq!(discard(root.path(), &first.id).unwrap(), Discarded::NotFound);
+        assert_eq!(
+            discard(root.path(), &first.id).unwrap(),
+            Discarded::NotFound
+        );
         assert_eq!(list(root.path()).len(), 2);
         assert_eq!(discard_all(root.path()).unwrap(), 2);
         assert!(list(root.path()).is_empty());

@@ -19,8 +19,8 @@ mod speed;
 pub use discover::{DiscoverOptions, Found, LocalFile, detect_mime, discover, discover_with};
 pub use engine::{DEFAULT_CONCURRENCY, EngineConfig, EngineHandle, MAX_CONCURRENCY, Waker, spawn};
 pub use journal::{
-    AccountScope, Discarded, Entry as JournalEntry, JOURNAL_DIR, Step as JournalStep, Unfinished, discard,
-    discard_all, list as list_journal,
+    AccountScope, Discarded, Entry as JournalEntry, JOURNAL_DIR, Step as JournalStep, Unfinished,
+    discard, discard_all, list as list_journal,
 };
 pub use protocol::{
     ALREADY_QUEUED, BatchProgress, Command, ENGINE_DISABLED, Event, FileId, FileState,

@@ -408,14 +408,23 @@ mod tests {
     fn skip_reasons_have_codes() {
         assert_eq!(skip_code("system file, not media"), "system_file");
         assert_eq!(skip_code("hidden entry inside a dropped folder"), "hidden");
-        assert_eq!(skip_code("broken symbolic link to x (gone); skipped"), "broken_link");
-        assert_eq!(skip_code("symbolic link loop back to /a; skipped"), "link_loop");
+        assert_eq!(
+            skip_code("broken symbolic link to x (gone); skipped"),
+            "broken_link"
+        );
+        assert_eq!(
+            skip_code("symbolic link loop back to /a; skipped"),
+            "link_loop"
+        );
         assert_eq!(
             skip_code("symbolic link points outside the folder you chose: /b; skipped"),
             "outside_link"
         );
         assert_eq!(skip_code(ALREADY_QUEUED), "already_queued");
-        assert_eq!(skip_code("Uploads are disabled: no disk"), "engine_disabled");
+        assert_eq!(
+            skip_code("Uploads are disabled: no disk"),
+            "engine_disabled"
+        );
         assert_eq!(skip_code("something new"), "skipped");
     }
 

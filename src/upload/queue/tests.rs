@@ -675,11 +675,19 @@ fn a_resumed_session_puts_to_its_link_and_a_changed_file_starts_over() {
     // Both get as far as their sessions, then the app dies.
     for _ in 0..10 {
         sim.answer(0, Fault::None);
-        if sim.journal.values().all(|e| matches!(e.step, Step::Session { .. })) {
+        if sim
+            .journal
+            .values()
+            .all(|e| matches!(e.step, Step::Session { .. }))
+        {
             break;
         }
     }
-    assert!(sim.journal.values().all(|e| matches!(e.step, Step::Session { .. })));
+    assert!(
+        sim.journal
+            .values()
+            .all(|e| matches!(e.step, Step::Session { .. }))
+    );
     // b.png changed meanwhile: its old session is left unconfirmed.
     sim.contents.insert(PathBuf::from("/b.png"), "B2".into());
     sim.restart(false);
@@ -687,7 +695,11 @@ fn a_resumed_session_puts_to_its_link_and_a_changed_file_starts_over() {
     assert!(matches!(sim.final_state("/a.png"), FileState::Done(_)));
     assert!(matches!(sim.final_state("/b.png"), FileState::Done(_)));
     assert_eq!(sim.assets.len(), 2);
-    assert_eq!(sim.sessions.len(), 3, "a fresh session for the changed file only");
+    assert_eq!(
+        sim.sessions.len(),
+        3,
+        "a fresh session for the changed file only"
+    );
 }
 
 #[derive(Debug, Clone)]
