@@ -163,7 +163,7 @@ pub enum UploadFailure {
         "The file is {} ({size_bytes} bytes), over Runflow's upload limit of 50 MiB \
          ({MAX_UPLOAD_BYTES} bytes). Host larger media at a public URL and pass that URL to \
          the run instead.",
-        human_bytes(*size_bytes)
+        human_bytes_over_limit(*size_bytes)
     )]
     TooLarge {
         /// The file's size.
@@ -389,6 +389,22 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// A size over the upload limit for messages: rounded up, with as many decimals as it takes
+/// not to read as the limit itself (52,428,801 bytes is `50.1 MiB`, never `50.0 MiB`).
+fn human_bytes_over_limit(bytes: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    let mib = bytes as f64 / MIB;
+    let limit = MAX_UPLOAD_BYTES as f64 / MIB;
+    for decimals in 1..=6_i32 {
+        let scale = 10_f64.powi(decimals);
+        let shown = (mib * scale).ceil() / scale;
+        if shown > limit {
+            return format!("{shown:.prec$} MiB", prec = decimals as usize);
+        }
+    }
+    format!("{mib:.6} MiB")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,6 +416,9 @@ mod tests {
         }
         .to_string();
         assert!(text.contains("52428801 bytes"), "{text}");
+        assert!(text.starts_with("The file is 50.1 MiB"), "{text}");
+        assert_eq!(human_bytes_over_limit(60 * 1024 * 1024), "60.0 MiB");
+        assert_eq!(human_bytes_over_limit(MAX_UPLOAD_BYTES + 1), "50.1 MiB");
         assert!(text.contains("50 MiB"), "{text}");
         assert!(text.contains("public URL"), "{text}");
     }
