@@ -111,6 +111,7 @@ async fn upload_json_matches_the_golden_files() {
     write_pngs(&dir, 2);
     std::fs::write(dir.join("empty.png"), b"").unwrap();
     std::fs::write(dir.join(".DS_Store"), b"junk").unwrap();
+    std::fs::write(dir.join("random.png"), b"random bytes, named as a picture").unwrap();
     let big = std::fs::File::create(dir.join("big.png")).unwrap();
     big.set_len(52_428_801).unwrap();
     drop(big);
@@ -125,6 +126,7 @@ async fn upload_json_matches_the_golden_files() {
     // Again: the two good files are there; their URLs come from a GET.
     std::fs::remove_file(dir.join("empty.png")).unwrap();
     std::fs::remove_file(dir.join("big.png")).unwrap();
+    std::fs::remove_file(dir.join("random.png")).unwrap();
     std::fs::remove_file(&odd).unwrap();
     let again = run(env.command(&["upload", dir_arg, "--json"])).await;
     assert_eq!(again.status.code(), Some(0));

@@ -137,6 +137,7 @@ pub(crate) fn failure_reason(failure: &UploadFailure) -> &'static str {
         UploadFailure::Unreadable(_) => "unreadable",
         UploadFailure::NonUtf8Name => "non_utf8_name",
         UploadFailure::UnsupportedType { .. } => "unsupported_type",
+        UploadFailure::NotAnImage { .. } => "not_an_image",
         UploadFailure::Changed(_) => "changed_during_upload",
         UploadFailure::Missing => "missing",
         UploadFailure::Stalled(_) => "stalled",

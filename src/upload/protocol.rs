@@ -192,6 +192,15 @@ pub enum UploadFailure {
         /// What Runflow accepts, comma separated.
         supported: String,
     },
+    /// Named as an image (`.png`, ...) but its content is no image format.
+    #[error(
+        "The content is not a {format} image; the file may be damaged. Runflow could not show \
+         or use it either: open it in an image viewer, and save it again or replace it."
+    )]
+    NotAnImage {
+        /// The format the file name promises, e.g. `PNG`.
+        format: String,
+    },
     /// The file changed while it was being uploaded.
     #[error(
         "The file changed while it was being uploaded ({0}). Wait until whatever is writing it \
