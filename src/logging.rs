@@ -89,6 +89,7 @@ pub fn init(mode: Mode, verbose: u8) -> LogGuard {
     let plain = mode == Mode::Cli && verbose == 0 && std::env::var_os("RUST_LOG").is_none();
     let (stderr_plain, stderr) = if plain {
         let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
             .event_format(PlainFormat)
             .with_writer(Redacting::new(io::stderr, false))
             .with_filter(EnvFilter::new(QUIET_CLI_FILTER));

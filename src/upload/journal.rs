@@ -314,7 +314,9 @@ impl Journal {
 /// Writes `bytes` to `path` through a temporary file and a rename, so a reader sees the old or
 /// the new content, never a mix. A failed write removes its temporary file.
 fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
+    // A temp name of this write's own: two processes starting at once both write an account's
+    // `account.json`, and one's rename must not take the other's half-written file.
+    let tmp = path.with_extension(format!("{}.tmp", uuid::Uuid::new_v4().simple()));
     let written = (|| {
         let mut file = private_file(&tmp)?;
         file.write_all(bytes)?;
