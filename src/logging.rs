@@ -82,10 +82,25 @@ pub fn init(mode: Mode, verbose: u8) -> LogGuard {
         console::set_colors_enabled_stderr(false);
     }
     let ansi = color_allowed() && io::IsTerminal::is_terminal(&io::stderr());
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_ansi(ansi)
-        .with_writer(Redacting::new(io::stderr, false))
-        .with_filter(filter(stderr_level(verbose)));
+    // A command line run without -v (and without RUST_LOG) shows warnings as plain
+    // `warning: ...` lines, and not the client's per-request retries: the command reports
+    // what matters itself (one line per file-level retry). Timestamps, module paths and
+    // per-request lines are behind -v.
+    let plain = mode == Mode::Cli && verbose == 0 && std::env::var_os("RUST_LOG").is_none();
+    let (stderr_plain, stderr) = if plain {
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .event_format(PlainFormat)
+            .with_writer(Redacting::new(io::stderr, false))
+            .with_filter(EnvFilter::new(QUIET_CLI_FILTER));
+        (Some(layer), None)
+    } else {
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
+            .with_writer(Redacting::new(io::stderr, false))
+            .with_filter(filter(stderr_level(verbose)));
+        (None, Some(layer))
+    };
 
     let dir = log_dir();
     let (file, guard, file_error) = match mode {
@@ -103,6 +118,7 @@ pub fn init(mode: Mode, verbose: u8) -> LogGuard {
         },
     };
     let installed = tracing_subscriber::registry()
+        .with(stderr_plain)
         .with(stderr)
         .with(file)
         .try_init();
@@ -114,6 +130,36 @@ pub fn init(mode: Mode, verbose: u8) -> LogGuard {
         tracing::warn!(dir = %dir.display(), %err, "cannot write log files; logging to stderr only");
     }
     LogGuard { _file: guard }
+}
+
+/// The stderr filter of a command line run without -v: warnings, but not the API client's
+/// per-request retry lines (they are in the log file and behind -v).
+pub const QUIET_CLI_FILTER: &str = "warn,runflow_uploader::api::client=error";
+
+/// `warning: message key=value`, nothing else: the stderr format of a command line run
+/// without -v.
+struct PlainFormat;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for PlainFormat
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = match *event.metadata().level() {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warning",
+            _ => "note",
+        };
+        write!(writer, "{level}: ")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
 }
 
 fn filter(default: &str) -> EnvFilter {

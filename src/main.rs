@@ -43,7 +43,13 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(command) => runtime.block_on(cli::run(command)),
-        None => window(&runtime, cli.demo, &cli.files),
+        None => {
+            if let Some(message) = cli::unknown_command(&cli.files) {
+                let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+                return cli::Exit::Usage.into();
+            }
+            window(&runtime, cli.demo, &cli.files)
+        }
     }
 }
 
@@ -75,6 +81,13 @@ fn window(runtime: &tokio::runtime::Runtime, demo: bool, files: &[PathBuf]) -> E
     }
     drop(open_files);
 
+    if !has_display() {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "error: no display: run a subcommand (see --help) or start it from your desktop"
+        );
+        return ExitCode::FAILURE;
+    }
     let (drag_and_drop, _) = ui::display_backend();
     let options = AppOptions {
         demo,
@@ -86,9 +99,21 @@ fn window(runtime: &tokio::runtime::Runtime, demo: bool, files: &[PathBuf]) -> E
     match ui::run(runtime.handle().clone(), options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!(%err, "the window failed");
-            let _ = writeln!(std::io::stderr().lock(), "error: {err}");
+            // Once on stderr; the log file gets it at info (stderr shows warnings).
+            tracing::info!(%err, "the window failed");
+            let _ = writeln!(std::io::stderr().lock(), "error: the window failed: {err}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether a window can open here: on Linux and the BSDs an X11 or Wayland display must be
+/// named; elsewhere there always is one.
+fn has_display() -> bool {
+    if cfg!(any(target_os = "macos", target_os = "windows")) {
+        return true;
+    }
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
 }

@@ -56,12 +56,13 @@ impl Run {
         self
     }
 
+    /// Asserts the exit code (the README's table: 1 failed, 2 usage, 3 key, 4 unreachable).
     #[track_caller]
-    fn failed(self) -> Self {
+    fn exits(self, code: i32) -> Self {
         assert_eq!(
             self.code,
-            Some(1),
-            "expected exit code 1\nstdout:\n{}\nstderr:\n{}",
+            Some(code),
+            "expected exit code {code}\nstdout:\n{}\nstderr:\n{}",
             self.stdout,
             self.stderr
         );
@@ -218,7 +219,7 @@ async fn whoami_shows_the_account_and_where_key_and_url_came_from() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_key_fails_with_what_to_do_and_without_echoing_the_key() {
     let h = Harness::start().await;
-    let run = h.run(Some(WRONG_KEY), &["whoami"]).await.failed();
+    let run = h.run(Some(WRONG_KEY), &["whoami"]).await.exits(3);
     assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
     assert!(run.stderr.contains("API key"), "{}", run.stderr);
     assert!(run.stderr.contains("rejected"), "{}", run.stderr);
@@ -227,7 +228,7 @@ async fn a_wrong_key_fails_with_what_to_do_and_without_echoing_the_key() {
     assert!(!run.stderr.contains(WRONG_KEY), "{}", run.stderr);
 
     // Other commands explain a rejected key the same way.
-    let run = h.run(Some(WRONG_KEY), &["assets", "list"]).await.failed();
+    let run = h.run(Some(WRONG_KEY), &["assets", "list"]).await.exits(3);
     assert!(
         run.stderr.contains("could not list assets"),
         "{}",
@@ -240,7 +241,7 @@ async fn a_wrong_key_fails_with_what_to_do_and_without_echoing_the_key() {
 async fn no_key_at_all_says_to_log_in() {
     let h = Harness::start().await;
     for args in [&["whoami"][..], &["folders", "list"], &["assets", "list"]] {
-        let run = h.run(None, args).await.failed();
+        let run = h.run(None, args).await.exits(3);
         assert!(run.stderr.contains("no API key found"), "{}", run.stderr);
         assert!(
             run.stderr.contains("runflow-uploader login"),
@@ -251,7 +252,7 @@ async fn no_key_at_all_says_to_log_in() {
         assert!(run.stderr.contains("Settings > API Keys"), "{}", run.stderr);
     }
     // A blank RUNFLOW_API_KEY counts as unset.
-    let run = h.run(Some("  "), &["whoami"]).await.failed();
+    let run = h.run(Some("  "), &["whoami"]).await.exits(3);
     assert!(
         run.stderr.contains("runflow-uploader login"),
         "{}",
@@ -269,27 +270,31 @@ async fn login_checks_the_key_before_storing_it() {
         Some(&format!("{WRONG_KEY}\n")),
     )
     .await
-    .failed();
+    .exits(3);
     assert!(run.stderr.contains("nothing was stored"), "{}", run.stderr);
     assert!(run.stderr.contains("Settings > API Keys"), "{}", run.stderr);
     assert!(!run.stderr.contains(WRONG_KEY), "{}", run.stderr);
 
-    // Stdin that is not a terminal is read even without --key-stdin.
+    // Stdin that is not a terminal is read even without --key-stdin. Without an OS keyring
+    // the key cannot be kept for the next command: `login` says so and fails, so that
+    // `login && upload` does not go on as if it had worked.
     let run = exec(h.command(None), &["login"], Some(&format!("\n  {KEY}  \n")))
         .await
-        .ok();
+        .exits(1);
     assert!(
-        run.stdout.contains(&format!(
-            "Logged in as {USER_EMAIL} (Runflow Emulator). The key is stored in in-memory"
+        run.stderr.contains(&format!(
+            "Runflow accepted the key for {USER_EMAIL}, but it was not stored"
         )),
         "{}",
-        run.stdout
+        run.stderr
     );
-    assert!(!run.stdout.contains(KEY), "{}", run.stdout);
+    assert!(run.stderr.contains("RUNFLOW_API_KEY"), "{}", run.stderr);
+    assert!(!run.stdout.contains("in-memory"), "{}", run.stdout);
+    assert!(!run.stdout.contains(KEY) && !run.stderr.contains(KEY));
 
     let run = exec(h.command(None), &["login", "--key-stdin"], Some("\n"))
         .await
-        .failed();
+        .exits(1);
     assert!(
         run.stderr.contains("no API key was given"),
         "{}",
@@ -375,7 +380,7 @@ async fn folders_create_list_rename_delete() {
     let refused = h
         .run(Some(KEY), &["folders", "delete", &parent])
         .await
-        .failed();
+        .exits(1);
     assert!(refused.stderr.contains("not empty"), "{}", refused.stderr);
     assert!(
         refused.stderr.contains("subfolders first"),
@@ -394,7 +399,7 @@ async fn folders_create_list_rename_delete() {
     let missing = h
         .run(Some(KEY), &["folders", "delete", &parent])
         .await
-        .failed();
+        .exits(1);
     assert!(
         missing.stderr.contains("could not delete folder"),
         "{}",
@@ -536,7 +541,7 @@ async fn assets_list_get_delete() {
     let run = h
         .run(Some(KEY), &["assets", "delete", &a, bogus, &b])
         .await
-        .failed();
+        .exits(1);
     assert!(
         run.stdout.contains(&format!("Deleted {a}")),
         "{}",
@@ -554,7 +559,7 @@ async fn assets_list_get_delete() {
         run.stderr
     );
     assert_eq!(h.emulator.asset_count(), 1);
-    let run = h.run(Some(KEY), &["assets", "get", &a]).await.failed();
+    let run = h.run(Some(KEY), &["assets", "get", &a]).await.exits(1);
     assert!(run.stderr.contains("Not found"), "{}", run.stderr);
     h.run(Some(KEY), &["assets", "delete", &c]).await.ok();
     assert_eq!(h.emulator.asset_count(), 0);
@@ -565,7 +570,7 @@ async fn plain_http_to_a_remote_host_is_refused() {
     let h = Harness::start().await;
     let mut command = h.command(Some(KEY));
     command.env("RUNFLOW_BASE_URL", "http://api.example.com");
-    let run = exec(command, &["assets", "list"], None).await.failed();
+    let run = exec(command, &["assets", "list"], None).await.exits(2);
     assert!(run.stderr.contains("RUNFLOW_BASE_URL"), "{}", run.stderr);
     assert!(run.stderr.contains("only https://"), "{}", run.stderr);
 
@@ -574,7 +579,7 @@ async fn plain_http_to_a_remote_host_is_refused() {
     write_settings(&settings, r#"{"base_url":"http://10.1.2.3:8787"}"#);
     let mut command = h.command(Some(KEY));
     command.env_remove("RUNFLOW_BASE_URL");
-    let run = exec(command, &["whoami"], None).await.failed();
+    let run = exec(command, &["whoami"], None).await.exits(2);
     assert!(
         run.stderr.contains(&settings.display().to_string()),
         "{}",
@@ -601,7 +606,7 @@ async fn the_base_url_can_come_from_the_settings() {
     assert!(run.stdout.contains(USER_EMAIL), "{}", run.stdout);
 
     write_settings(&settings, "{oops");
-    let run = h.run(Some(KEY), &["whoami"]).await.failed();
+    let run = h.run(Some(KEY), &["whoami"]).await.exits(1);
     assert!(run.stderr.contains("is not valid"), "{}", run.stderr);
     assert!(run.stderr.contains("delete it"), "{}", run.stderr);
 }
@@ -625,7 +630,7 @@ async fn a_missing_secret_service_is_detected_quickly() {
         )
         .env("XDG_RUNTIME_DIR", h.dirs.path());
     let started = Instant::now();
-    let run = exec(command, &["whoami"], None).await.failed();
+    let run = exec(command, &["whoami"], None).await.exits(3);
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "took {:?}",
@@ -646,12 +651,12 @@ async fn a_missing_secret_service_is_detected_quickly() {
             "unix:path=/nonexistent/runflow-test-bus",
         )
         .env("XDG_RUNTIME_DIR", h.dirs.path());
-    let run = exec(command, &["logout"], None).await.failed();
+    let run = exec(command, &["logout"], None).await.exits(3);
     assert!(run.stderr.contains("not available"), "{}", run.stderr);
 
     let mut command = h.command(None);
     command.env("RUNFLOW_UPLOADER_KEYRING", "floppy");
-    let run = exec(command, &["logout"], None).await.failed();
+    let run = exec(command, &["logout"], None).await.exits(2);
     assert!(run.stderr.contains("auto, os or memory"), "{}", run.stderr);
 }
 
@@ -692,7 +697,7 @@ async fn login_whoami_logout_through_the_os_keyring() {
 
     let run = exec(os_command(), &["logout"], None).await.ok();
     assert!(run.stdout.contains("Removed the API key"), "{}", run.stdout);
-    let run = exec(os_command(), &["whoami"], None).await.failed();
+    let run = exec(os_command(), &["whoami"], None).await.exits(3);
     assert!(
         run.stderr.contains("runflow-uploader login"),
         "{}",

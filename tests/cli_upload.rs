@@ -54,7 +54,7 @@ async fn json_output_reports_each_file_and_the_exit_code_reflects_failures() {
     };
     for i in 0..3 {
         let line = by_name(&format!("img-{i:03}.png"));
-        assert_eq!(line["status"], "done");
+        assert_eq!(line["status"], "uploaded");
         assert!(line["asset_id"].is_string());
         assert!(line["url"].is_string());
     }
@@ -75,8 +75,9 @@ async fn json_output_reports_each_file_and_the_exit_code_reflects_failures() {
         "{locked_line}"
     );
     let summary = lines.last().unwrap();
-    assert_eq!(summary["summary"]["uploaded"], 3);
-    assert_eq!(summary["summary"]["failed"], 2);
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["counts"]["uploaded"], 3);
+    assert_eq!(summary["counts"]["failed"], 2);
 
     // The same folder again: the good files are already there, and say so.
     std::fs::remove_file(dir.join("empty.png")).unwrap();
@@ -105,7 +106,7 @@ async fn a_bad_key_is_one_clear_error_not_one_per_file() {
     })
     .await;
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("API key"), "{stderr}");
     assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
     assert_eq!(env.emu.upload_session_count(), 0);
@@ -158,4 +159,67 @@ async fn a_batch_killed_mid_way_finishes_on_the_next_run_with_one_asset_per_file
     assert_eq!(names.len(), FILES, "exactly one asset per file: {names:?}");
     assert_eq!(unique.len(), FILES);
     assert_eq!(journal_entries(&journal), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_upload_leaves_a_trace_and_stderr_stays_quiet() {
+    const FILES: usize = 4;
+    // Every fifth API call fails once: the client retries them on its own.
+    let env = Env::new(|c| {
+        c.fail_rate = 0.2;
+        c.seed = Some(7);
+    })
+    .await;
+    let dir = env.home.path().join("cron");
+    write_pngs(&dir, FILES);
+    std::fs::write(dir.join("empty.png"), b"").unwrap();
+    let name = "evil\u{1b}[31mred\n.png";
+    std::fs::write(dir.join(name), PNG_MAGIC).unwrap();
+    let output = run(env.command(&["upload", dir.to_str().unwrap()])).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+
+    // Human lines never carry control characters from names.
+    assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    assert!(stdout.contains("evil?[31mred?.png"), "{stdout}");
+    // At default verbosity: no per-request retry lines, no timestamps or module paths.
+    assert!(!stderr.contains("runflow_uploader::"), "{stderr}");
+    assert!(!stderr.contains("call failed; retrying"), "{stderr}");
+    for line in stderr.lines() {
+        assert!(
+            line.starts_with("warning: ") || line.starts_with("error: "),
+            "a plain line: {line:?}"
+        );
+    }
+
+    // The daily log: server and account, one line per file, the summary; never the key.
+    let logs = env.home.path().join("state/logs");
+    let log: String = std::fs::read_dir(&logs)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    let server = env.emu.api_base();
+    let server = server.trim_end_matches('/');
+    assert!(log.contains("upload started"), "{log}");
+    assert!(log.contains(&format!("server={server}")), "{log}");
+    assert!(log.contains("account="), "{log}");
+    assert_eq!(
+        log.matches("file finished").count(),
+        FILES + 2,
+        "one line per file: {log}"
+    );
+    assert!(log.contains("status=\"uploaded\""), "{log}");
+    assert!(log.contains("reason=\"empty\""), "{log}");
+    assert!(log.contains("upload finished: 5 uploaded"), "{log}");
+    assert!(log.contains("exit_code=1"), "{log}");
+    assert!(
+        !log.contains(&env.emu.api_keys()[0]),
+        "the key is never logged"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "names are sanitised in the log too"
+    );
 }

@@ -201,7 +201,7 @@ async fn identical_content_at_the_default_concurrency_is_one_asset() {
     assert_eq!(output.status.code(), Some(0), "{lines:?}");
     assert_eq!(env.emu.asset_count(), 1);
     let statuses: Vec<&str> = lines.iter().filter_map(|l| l["status"].as_str()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == "done").count(), 1);
+    assert_eq!(statuses.iter().filter(|s| **s == "uploaded").count(), 1);
     assert_eq!(
         statuses
             .iter()
@@ -271,7 +271,7 @@ async fn one_file_named_many_ways_or_inside_overlapping_folders_is_one_asset() {
     let lines = json_lines(&output);
     assert_eq!(output.status.code(), Some(0), "{lines:?}");
     assert_eq!(env.emu.asset_count(), 4, "{lines:?}");
-    let reported = lines.iter().filter(|l| l["status"] == "done").count();
+    let reported = lines.iter().filter(|l| l["status"] == "uploaded").count();
     assert_eq!(reported, 4, "each file is reported once: {lines:?}");
 }
 

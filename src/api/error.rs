@@ -33,7 +33,7 @@ pub enum ApiError {
     },
 
     /// 404: the asset, folder or upload does not exist (or was deleted).
-    #[error("Not found on Runflow: {message}. It may have been deleted; refresh and try again.")]
+    #[error("Not found on Runflow: {message}. It may have been deleted, or the id may be wrong.")]
     NotFound {
         /// Stable error code, e.g. `ASSET_NOT_FOUND`.
         code: String,

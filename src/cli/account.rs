@@ -4,7 +4,11 @@ use std::io::{self, IsTerminal as _, Read as _, Write as _};
 
 use anyhow::{Context as _, bail};
 
+use serde::Serialize;
+
 use super::context::{self, finish_output, warn};
+use super::exit::Exit;
+use super::{JsonArgs, json};
 use crate::api::models::CurrentUser;
 use crate::api::{ApiError, ApiKey, ClientConfig, RunflowClient};
 use crate::auth::{self, API_KEY_ENV, KeyStore};
@@ -29,10 +33,82 @@ pub struct LoginArgs {
     /// also what happens when standard input is not a terminal.
     #[arg(long)]
     pub key_stdin: bool,
+    /// Print the result as one JSON object (see docs/cli-json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `login --json` and `whoami --json`: the account a key belongs to.
+#[derive(Debug, Serialize)]
+struct AccountRecord {
+    email: Option<String>,
+    name: Option<String>,
+    organisations: Vec<OrgRecord>,
+    /// `env` or `keyring`.
+    key_source: &'static str,
+    /// Where the key is kept now (login) or was read from (whoami), e.g. `Secret Service`.
+    keyring: Option<&'static str>,
+    base_url: String,
+    base_url_source: String,
+}
+
+#[derive(Debug, Serialize)]
+struct OrgRecord {
+    id: Option<String>,
+    name: Option<String>,
+    role: Option<String>,
+}
+
+impl AccountRecord {
+    fn new(
+        user: &CurrentUser,
+        key_source: &auth::KeySource,
+        base_url: &str,
+        base_url_source: String,
+    ) -> Self {
+        let name = full_name(user);
+        Self {
+            email: user.email.clone(),
+            name: (!name.is_empty()).then_some(name),
+            organisations: user
+                .memberships
+                .iter()
+                .map(|m| OrgRecord {
+                    id: m.org.as_ref().and_then(|o| o.id.clone()),
+                    name: m
+                        .org
+                        .as_ref()
+                        .and_then(|o| o.name.clone().or_else(|| o.slug.clone())),
+                    role: m.role_code.clone(),
+                })
+                .collect(),
+            key_source: match key_source {
+                auth::KeySource::Env => "env",
+                auth::KeySource::Keyring { .. } => "keyring",
+            },
+            keyring: match key_source {
+                auth::KeySource::Env => None,
+                auth::KeySource::Keyring { backend } => Some(backend),
+            },
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            base_url_source,
+        }
+    }
+}
+
+fn full_name(user: &CurrentUser) -> String {
+    [user.first_name.as_deref(), user.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Checks a key with `GET /v1/auth/me` and, when Runflow accepts it, stores it in the keyring.
-pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
+/// Fails (exit 1) when there is no OS keyring to store it in: a key kept in memory would be
+/// gone before the next command, so `login && upload` must not look like it worked.
+pub async fn login(args: LoginArgs) -> anyhow::Result<Exit> {
     let (base_url, base_url_source) = context::base_url().await?;
     // Open the store first, so a broken keyring is reported before the user types a key.
     let store = KeyStore::open()
@@ -69,39 +145,54 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
         }
     };
 
+    if !store.is_persistent() {
+        let why = store.fallback_reason().map_or_else(
+            || format!("{} is set to memory", auth::BACKEND_ENV),
+            |reason| format!("no OS keyring is available ({reason})"),
+        );
+        bail!(
+            "Runflow accepted the key for {}, but it was not stored: {why}. Set {API_KEY_ENV} \
+             to the key in the environment of each command instead (e.g. `export \
+             {API_KEY_ENV}=...`), or start a Secret Service such as gnome-keyring and run \
+             `runflow-uploader login` again",
+            context::sanitize(user.email.as_deref().unwrap_or("this account")),
+        );
+    }
     store
         .save(&key)
         .await
         .context("Runflow accepted the key, but it could not be stored")?;
 
     let mut out = io::stdout().lock();
-    let result = writeln!(
-        out,
-        "Logged in as {} ({}). The key is stored in {}.",
-        context::sanitize(user.email.as_deref().unwrap_or("an account without email")),
-        context::sanitize(&org_names(&user)),
-        store.backend_name()
-    );
+    let result = if args.json {
+        let record = AccountRecord::new(
+            &user,
+            &auth::KeySource::Keyring {
+                backend: store.backend_name(),
+            },
+            base_url.as_str(),
+            base_url_source.to_string(),
+        );
+        json::write_record(&mut out, "login", &record)
+    } else {
+        writeln!(
+            out,
+            "Logged in as {} ({}). The key is stored in the {}.",
+            context::sanitize(user.email.as_deref().unwrap_or("an account without email")),
+            context::sanitize(&org_names(&user)),
+            store.backend_name()
+        )
+    };
     finish_output(&mut out, result)?;
     drop(out);
 
-    if !store.is_persistent() {
-        let why = store.fallback_reason().map_or_else(
-            || "the key is kept in memory only".to_owned(),
-            |reason| format!("no OS keyring is available ({reason})"),
-        );
-        warn(format_args!(
-            "{why}, so it is forgotten when this command ends. Set {API_KEY_ENV} for the other \
-             commands, or start a Secret Service such as gnome-keyring and log in again."
-        ));
-    }
     if auth::env_api_key().is_some() {
         warn(format_args!(
             "{API_KEY_ENV} is set in this environment and is used instead of the stored key; \
              unset it to use the key you just stored."
         ));
     }
-    Ok(())
+    Ok(Exit::Success)
 }
 
 /// Reads the key from stdin, or from a hidden prompt on the terminal. Blocks.
@@ -152,7 +243,7 @@ fn read_key(from_stdin: bool) -> anyhow::Result<ApiKey> {
 }
 
 /// Removes the key from the keyring.
-pub async fn logout() -> anyhow::Result<()> {
+pub async fn logout(args: JsonArgs) -> anyhow::Result<Exit> {
     let store = KeyStore::open()
         .await
         .context("could not open the keyring to remove the API key")?;
@@ -161,7 +252,21 @@ pub async fn logout() -> anyhow::Result<()> {
         .await
         .context("could not remove the API key")?;
     let mut out = io::stdout().lock();
-    let result = if removed {
+    let result = if args.json {
+        #[derive(Serialize)]
+        struct LogoutRecord {
+            removed: bool,
+            keyring: &'static str,
+        }
+        json::write_record(
+            &mut out,
+            "logout",
+            &LogoutRecord {
+                removed,
+                keyring: store.backend_name(),
+            },
+        )
+    } else if removed {
         writeln!(out, "Removed the API key from {}.", store.backend_name())
     } else {
         writeln!(
@@ -178,24 +283,31 @@ pub async fn logout() -> anyhow::Result<()> {
              it to log out completely."
         ));
     }
-    Ok(())
+    Ok(Exit::Success)
 }
 
 /// Shows the account, organisations, where the key came from and the base URL.
-pub async fn whoami() -> anyhow::Result<()> {
+pub async fn whoami(args: JsonArgs) -> anyhow::Result<Exit> {
     let connection = context::connect().await?;
     let user = connection
         .client
         .current_user()
         .await
         .map_err(|err| connection.explain(err, "check the API key"))?;
+    if args.json {
+        let record = AccountRecord::new(
+            &user,
+            &connection.key_source,
+            connection.client.base_url().as_str(),
+            connection.base_url_source.to_string(),
+        );
+        let mut out = io::stdout().lock();
+        let written = json::write_record(&mut out, "account", &record);
+        finish_output(&mut out, written)?;
+        return Ok(Exit::Success);
+    }
 
-    let name = [user.first_name.as_deref(), user.last_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let name = full_name(&user);
     let orgs: Vec<String> = user
         .memberships
         .iter()
@@ -255,7 +367,8 @@ pub async fn whoami() -> anyhow::Result<()> {
             context::sanitize(value)
         )
     });
-    finish_output(&mut out, result)
+    finish_output(&mut out, result)?;
+    Ok(Exit::Success)
 }
 
 /// The user's organisation names, comma-separated.

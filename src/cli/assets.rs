@@ -4,11 +4,13 @@ use std::collections::HashSet;
 use std::io::{self, Write as _};
 
 use anyhow::bail;
+use serde::Serialize;
 
 use super::context::{
     self, Align, Connection, Table, finish_output, format_bytes, format_time, or_dash,
-    write_json_line,
 };
+use super::exit::Exit;
+use super::json;
 use crate::api::models::Asset;
 use crate::api::{Filter, ListQuery};
 
@@ -21,7 +23,8 @@ pub enum AssetsCommand {
     /// List assets, newest first, as a table (or JSON Lines with --json).
     #[command(
         after_help = "With --json, each asset is printed as one JSON object on its own \
-        line (JSON Lines), with the API's field names; pipe it to `jq` for example.\n\n\
+        line (JSON Lines): `schema`, `\"type\":\"asset\"` and the API's field names; see \
+        docs/cli-json.md.\n\n\
         Examples:\n  runflow-uploader assets list --folder root --type image\n  \
         runflow-uploader assets list --search 'cat.png' --json\n  \
         runflow-uploader assets list --all --json | jq -r .id"
@@ -61,11 +64,14 @@ pub enum AssetsCommand {
         json: bool,
     },
     /// Delete assets. Each id is reported; a failure does not stop the others, and the exit
-    /// code is 1 if any failed.
+    /// code is 1 if any failed (3 if the key may not delete). An id given twice is deleted once.
     Delete {
         /// The asset ids.
         #[arg(required = true, value_name = "ID")]
         ids: Vec<String>,
+        /// Print one JSON object per id, then a summary (see docs/cli-json.md).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -91,8 +97,17 @@ impl AssetKind {
     }
 }
 
+impl AssetsCommand {
+    /// Whether `--json` was given.
+    pub(crate) fn wants_json(&self) -> bool {
+        match self {
+            Self::List { json, .. } | Self::Get { json, .. } | Self::Delete { json, .. } => *json,
+        }
+    }
+}
+
 /// Runs an asset subcommand.
-pub async fn run(command: AssetsCommand) -> anyhow::Result<()> {
+pub async fn run(command: AssetsCommand) -> anyhow::Result<Exit> {
     let connection = context::connect().await?;
     match command {
         AssetsCommand::List {
@@ -104,14 +119,19 @@ pub async fn run(command: AssetsCommand) -> anyhow::Result<()> {
             json,
             page_size,
         } => {
+            context::check_folder(&connection, folder.as_deref()).await?;
             let query = ListQuery {
                 q: list_filter(folder.as_deref(), asset_type, search.as_deref()).build(),
                 ..ListQuery::default()
             };
-            list(&connection, query, (!all).then_some(limit), page_size, json).await
+            list(&connection, query, (!all).then_some(limit), page_size, json).await?;
+            Ok(Exit::Success)
         }
-        AssetsCommand::Get { id, json } => get(&connection, &id, json).await,
-        AssetsCommand::Delete { ids } => delete(&connection, &ids).await,
+        AssetsCommand::Get { id, json } => {
+            get(&connection, &id, json).await?;
+            Ok(Exit::Success)
+        }
+        AssetsCommand::Delete { ids, json } => delete(&connection, &ids, json).await,
     }
 }
 
@@ -157,7 +177,7 @@ async fn list(
             let mut out = io::stdout().lock();
             let written = shown
                 .iter()
-                .try_for_each(|asset| write_json_line(&mut out, asset));
+                .try_for_each(|asset| json::write_record(&mut out, "asset", asset));
             if let Err(err) = written {
                 // A closed pipe (`| head`) ends the listing quietly; anything else is an error.
                 return finish_output(&mut out, Err(err));
@@ -232,7 +252,7 @@ async fn get(connection: &Connection, id: &str, json: bool) -> anyhow::Result<()
         .map_err(|err| connection.explain(err, &format!("get asset {id}")))?;
     let mut out = io::stdout().lock();
     let written = if json {
-        write_json_line(&mut out, &asset)
+        json::write_record(&mut out, "asset", &asset)
     } else {
         let size = asset.size_bytes.map_or_else(
             || "-".to_owned(),
@@ -265,35 +285,136 @@ async fn get(connection: &Connection, id: &str, json: bool) -> anyhow::Result<()
     finish_output(&mut out, written)
 }
 
-async fn delete(connection: &Connection, ids: &[String]) -> anyhow::Result<()> {
-    let mut failed = 0_usize;
-    for id in ids {
-        match connection.client.delete_asset(id).await {
-            Ok(()) => {
-                let mut out = io::stdout().lock();
-                let written = writeln!(out, "Deleted {}", context::sanitize(id));
-                finish_output(&mut out, written)?;
-            }
+/// `assets delete --json`: one line per id.
+#[derive(Debug, Serialize)]
+struct DeleteRecord<'a> {
+    id: &'a str,
+    /// `deleted` or `failed`.
+    status: &'static str,
+    reason: Option<&'static str>,
+    error: Option<String>,
+}
+
+/// The summary of `assets delete --json`.
+#[derive(Debug, Serialize)]
+struct DeleteSummary {
+    ids: usize,
+    counts: DeleteCounts,
+    exit_code: u8,
+}
+
+#[derive(Debug, Serialize)]
+struct DeleteCounts {
+    deleted: usize,
+    failed: usize,
+}
+
+async fn delete(connection: &Connection, ids: &[String], json: bool) -> anyhow::Result<Exit> {
+    // The same id twice is one asset: deleting it a second time could only fail.
+    let mut seen = HashSet::new();
+    let ids: Vec<&String> = ids.iter().filter(|id| seen.insert(id.as_str())).collect();
+    let mut failures: Vec<Exit> = Vec::new();
+    for id in &ids {
+        let outcome = connection.client.delete_asset(id).await;
+        let mut out = io::stdout().lock();
+        let written = match outcome {
+            Ok(()) if json => json::write_record(
+                &mut out,
+                "delete",
+                &DeleteRecord {
+                    id,
+                    status: "deleted",
+                    reason: None,
+                    error: None,
+                },
+            ),
+            Ok(()) => writeln!(out, "Deleted {}", context::sanitize(id)),
             Err(err) => {
-                failed += 1;
+                failures.push(Exit::of_api_error(&err));
+                let reason = json::api_reason(&err);
                 let err = connection.explain(err, &format!("delete asset {id}"));
-                let _ = writeln!(io::stderr().lock(), "error: {err:#}");
+                let _ = writeln!(
+                    io::stderr().lock(),
+                    "error: {}",
+                    context::sanitize(&format!("{err:#}"))
+                );
+                if json {
+                    json::write_record(
+                        &mut out,
+                        "delete",
+                        &DeleteRecord {
+                            id,
+                            status: "failed",
+                            reason: Some(reason),
+                            error: Some(format!("{err:#}")),
+                        },
+                    )
+                } else {
+                    Ok(())
+                }
             }
-        }
+        };
+        finish_output(&mut out, written)?;
     }
-    if failed > 0 {
-        bail!(
-            "{failed} of {} asset{} could not be deleted (see the errors above)",
+    let exit = delete_exit(ids.len(), &failures);
+    if json {
+        let mut out = io::stdout().lock();
+        let written = json::write_record(
+            &mut out,
+            "summary",
+            &DeleteSummary {
+                ids: ids.len(),
+                counts: DeleteCounts {
+                    deleted: ids.len() - failures.len(),
+                    failed: failures.len(),
+                },
+                exit_code: exit.code(),
+            },
+        );
+        finish_output(&mut out, written)?;
+    }
+    if !failures.is_empty() {
+        context::warn(format_args!(
+            "{} of {} asset{} could not be deleted (see the errors above)",
+            failures.len(),
             ids.len(),
             if ids.len() == 1 { "" } else { "s" }
-        );
+        ));
     }
-    Ok(())
+    Ok(exit)
+}
+
+/// 0 when all went, 1 when some failed; when every delete failed for the same reason of the
+/// key (3) or of the connection (4), that code.
+fn delete_exit(total: usize, failures: &[Exit]) -> Exit {
+    match failures.first() {
+        None => Exit::Success,
+        Some(&first)
+            if failures.len() == total
+                && matches!(first, Exit::Auth | Exit::Unreachable)
+                && failures.iter().all(|f| *f == first) =>
+        {
+            first
+        }
+        Some(_) => Exit::Failed,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delete_exit_codes() {
+        assert_eq!(delete_exit(2, &[]), Exit::Success);
+        assert_eq!(delete_exit(2, &[Exit::Failed]), Exit::Failed);
+        assert_eq!(delete_exit(2, &[Exit::Auth, Exit::Auth]), Exit::Auth);
+        assert_eq!(
+            delete_exit(2, &[Exit::Auth, Exit::Unreachable]),
+            Exit::Failed
+        );
+        assert_eq!(delete_exit(1, &[Exit::Unreachable]), Exit::Unreachable);
+    }
 
     #[test]
     fn list_filters_combine_folder_type_and_exact_name() {

@@ -5,9 +5,9 @@ use std::fmt::Display;
 use std::io::{self, Write};
 
 use anyhow::Context as _;
-use serde::Serialize;
 use url::Url;
 
+use super::exit::{MissingKey, UsageError};
 use crate::api::{ApiError, ClientConfig, RunflowClient};
 use crate::auth::{self, BaseUrlSource, KeySource, Settings};
 
@@ -39,6 +39,28 @@ impl Connection {
     }
 }
 
+/// Checks once, before anything is sent, that the folder a command names exists, so an unknown
+/// `--folder` is one usage error (exit 2), not a failure per file or an empty listing. `root`
+/// (or nothing) is the root and needs no check.
+pub(crate) async fn check_folder(
+    connection: &Connection,
+    folder_id: Option<&str>,
+) -> anyhow::Result<Option<crate::api::models::Folder>> {
+    let Some(id) = folder_id.filter(|id| *id != "root") else {
+        return Ok(None);
+    };
+    match connection.client.folder(id).await {
+        Ok(folder) => Ok(Some(folder)),
+        Err(ApiError::NotFound { .. }) => Err(UsageError(format!(
+            "there is no folder with id {} on Runflow; `runflow-uploader folders list` shows \
+             the folders and their ids",
+            sanitize(id)
+        ))
+        .into()),
+        Err(err) => Err(connection.explain(err, &format!("look up folder {}", sanitize(id)))),
+    }
+}
+
 /// Reads the settings and resolves the base URL (`RUNFLOW_BASE_URL`, settings, default).
 pub(crate) async fn base_url() -> anyhow::Result<(Url, BaseUrlSource)> {
     let settings = Settings::load().await?;
@@ -49,7 +71,21 @@ pub(crate) async fn base_url() -> anyhow::Result<(Url, BaseUrlSource)> {
 /// `connection.client` is the client; the sources are there for messages ([`Connection::explain`]).
 pub(crate) async fn connect() -> anyhow::Result<Connection> {
     let (url, base_url_source) = base_url().await?;
-    let (key, key_source) = auth::resolve_api_key().await?;
+    let (key, key_source) = match auth::resolve_api_key().await {
+        Ok(found) => found,
+        Err(auth::ResolveError::NoApiKey { backend })
+            if std::env::var_os(auth::API_KEY_ENV).is_some() =>
+        {
+            return Err(MissingKey(format!(
+                "{} is set but empty, and the keyring ({backend}) holds no key; set it to your \
+                 API key, or unset it and run `runflow-uploader login`; create a key in the \
+                 Runflow dashboard under Settings > API Keys",
+                auth::API_KEY_ENV
+            ))
+            .into());
+        }
+        Err(err) => return Err(err.into()),
+    };
     let client = RunflowClient::new(
         key,
         ClientConfig {
@@ -71,12 +107,6 @@ pub(crate) fn finish_output(out: &mut impl Write, result: io::Result<()>) -> any
         Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("could not write to standard output"),
     }
-}
-
-/// Writes `value` as one line of compact JSON (the `--json` format: JSON Lines).
-pub(crate) fn write_json_line(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, value)?;
-    out.write_all(b"\n")
 }
 
 /// Writes `warning: MESSAGE` to stderr. A failed write to stderr is ignored: there is nowhere
@@ -261,17 +291,6 @@ mod tests {
             "ID        SIZE  NAME\n\
              a          1 B  x?y\n\
              bbbb  10.0 KiB\n"
-        );
-    }
-
-    #[test]
-    fn json_lines_are_one_object_per_line() {
-        let mut out = Vec::new();
-        write_json_line(&mut out, &serde_json::json!({"a": 1})).unwrap();
-        write_json_line(&mut out, &serde_json::json!({"b": "x\ny"})).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "{\"a\":1}\n{\"b\":\"x\\ny\"}\n"
         );
     }
 }

@@ -5,9 +5,11 @@ use std::io::{self, Write as _};
 
 use anyhow::bail;
 
-use super::context::{
-    self, Align, Connection, Table, finish_output, format_time, or_dash, write_json_line,
-};
+use serde::Serialize;
+
+use super::context::{self, Align, Connection, Table, finish_output, format_time, or_dash};
+use super::exit::Exit;
+use super::json;
 use crate::api::models::{Folder, PatchRequest};
 use crate::api::{ApiError, Filter, ListQuery};
 
@@ -21,7 +23,8 @@ pub enum FoldersCommand {
     /// --json.
     #[command(
         after_help = "With --json, each folder is printed as one JSON object on its own \
-        line (JSON Lines), with the API's field names."
+        line (JSON Lines): `schema`, `\"type\":\"folder\"` and the API's field names; see \
+        docs/cli-json.md."
     )]
     List {
         /// Only the direct children of the folder with this id; `root` for top-level folders.
@@ -48,19 +51,47 @@ pub enum FoldersCommand {
         id: String,
         /// The new name.
         name: String,
+        /// Print the renamed folder as one JSON object instead of a sentence.
+        #[arg(long)]
+        json: bool,
     },
     /// Delete an empty folder.
     Delete {
         /// The folder id.
         id: String,
+        /// Print the result as one JSON object instead of a sentence.
+        #[arg(long)]
+        json: bool,
     },
 }
 
+impl FoldersCommand {
+    /// Whether `--json` was given.
+    pub(crate) fn wants_json(&self) -> bool {
+        match self {
+            Self::List { json, .. }
+            | Self::Create { json, .. }
+            | Self::Rename { json, .. }
+            | Self::Delete { json, .. } => *json,
+        }
+    }
+}
+
+/// `folders delete --json`.
+#[derive(Debug, Serialize)]
+struct DeleteRecord<'a> {
+    id: &'a str,
+    status: &'static str,
+}
+
 /// Runs a folder subcommand.
-pub async fn run(command: FoldersCommand) -> anyhow::Result<()> {
+pub async fn run(command: FoldersCommand) -> anyhow::Result<Exit> {
     let connection = context::connect().await?;
     match command {
-        FoldersCommand::List { parent, json } => list(&connection, parent.as_deref(), json).await,
+        FoldersCommand::List { parent, json } => {
+            context::check_folder(&connection, parent.as_deref()).await?;
+            list(&connection, parent.as_deref(), json).await
+        }
         FoldersCommand::Create { name, parent, json } => {
             let folder = connection
                 .client
@@ -74,7 +105,7 @@ pub async fn run(command: FoldersCommand) -> anyhow::Result<()> {
                 })?;
             let mut out = io::stdout().lock();
             let written = if json {
-                write_json_line(&mut out, &folder)
+                json::write_record(&mut out, "folder", &folder)
             } else {
                 writeln!(
                     out,
@@ -85,7 +116,7 @@ pub async fn run(command: FoldersCommand) -> anyhow::Result<()> {
             };
             finish_output(&mut out, written)
         }
-        FoldersCommand::Rename { id, name } => {
+        FoldersCommand::Rename { id, name, json } => {
             let patch = PatchRequest {
                 name: Some(name.clone()),
                 ..PatchRequest::default()
@@ -96,15 +127,19 @@ pub async fn run(command: FoldersCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|err| connection.explain(err, &format!("rename folder {id}")))?;
             let mut out = io::stdout().lock();
-            let written = writeln!(
-                out,
-                "Renamed folder {} to \"{}\"",
-                context::sanitize(&id),
-                context::sanitize(folder.name.as_deref().unwrap_or(&name))
-            );
+            let written = if json {
+                json::write_record(&mut out, "folder", &folder)
+            } else {
+                writeln!(
+                    out,
+                    "Renamed folder {} to \"{}\"",
+                    context::sanitize(&id),
+                    context::sanitize(folder.name.as_deref().unwrap_or(&name))
+                )
+            };
             finish_output(&mut out, written)
         }
-        FoldersCommand::Delete { id } => {
+        FoldersCommand::Delete { id, json } => {
             match connection.client.delete_folder(&id).await {
                 Ok(()) => {}
                 Err(err @ ApiError::Conflict { .. }) => {
@@ -117,10 +152,22 @@ pub async fn run(command: FoldersCommand) -> anyhow::Result<()> {
                 Err(err) => return Err(connection.explain(err, &format!("delete folder {id}"))),
             }
             let mut out = io::stdout().lock();
-            let written = writeln!(out, "Deleted folder {}", context::sanitize(&id));
+            let written = if json {
+                json::write_record(
+                    &mut out,
+                    "delete",
+                    &DeleteRecord {
+                        id: &id,
+                        status: "deleted",
+                    },
+                )
+            } else {
+                writeln!(out, "Deleted folder {}", context::sanitize(&id))
+            };
             finish_output(&mut out, written)
         }
-    }
+    }?;
+    Ok(Exit::Success)
 }
 
 /// Lists every folder (or the children of `parent`), following cursors.
@@ -159,7 +206,7 @@ async fn list(connection: &Connection, parent: Option<&str>, json: bool) -> anyh
     let written = if json {
         folders
             .iter()
-            .try_for_each(|folder| write_json_line(&mut out, folder))
+            .try_for_each(|folder| json::write_record(&mut out, "folder", folder))
     } else if folders.is_empty() {
         writeln!(out, "No folders found.")
     } else {

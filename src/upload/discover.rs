@@ -376,6 +376,9 @@ fn check_named(canonical: &Path, name: &OsStr, meta: &Metadata) -> Found {
         Ok(head) => head,
         Err(err) => return reject(Some(size), UploadFailure::Unreadable(err.to_string())),
     };
+    if let Some(format) = not_an_image(name, &head) {
+        return reject(Some(size), UploadFailure::NotAnImage { format });
+    }
     Found::File(LocalFile {
         path: path.to_path_buf(),
         name: name.to_owned(),
@@ -413,6 +416,33 @@ fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(8192);
     File::open(path)?.take(8192).read_to_end(&mut head)?;
     Ok(head)
+}
+
+/// Image formats whose content can be recognised, by the MIME type their extension names, and
+/// how to call them in a message.
+const RECOGNISABLE_IMAGES: [(&str, &str); 10] = [
+    ("image/png", "PNG"),
+    ("image/jpeg", "JPEG"),
+    ("image/gif", "GIF"),
+    ("image/webp", "WebP"),
+    ("image/bmp", "BMP"),
+    ("image/tiff", "TIFF"),
+    ("image/avif", "AVIF"),
+    ("image/heic", "HEIC"),
+    ("image/heif", "HEIF"),
+    ("image/jxl", "JPEG XL"),
+];
+
+/// A file named as an image (`.png`, `.jpg`, ...) whose content is no image format at all:
+/// the format its name promises. Runflow's thumbnailer could not use it either, so it is
+/// refused before upload. Content of another image format than the name says is fine (its
+/// type comes from the content); video and audio keep the fallback to the extension.
+pub fn not_an_image(name: &str, head: &[u8]) -> Option<String> {
+    let named = mime_guess::from_path(name).first()?;
+    let (_, format) = RECOGNISABLE_IMAGES
+        .iter()
+        .find(|(mime, _)| *mime == normalize_mime(named.essence_str()))?;
+    (!infer::is_image(head)).then(|| (*format).to_owned())
 }
 
 /// The MIME type of a file: from its content when recognisable, else from its extension, else
@@ -488,6 +518,37 @@ mod tests {
         assert_eq!(detect_mime("notes.txt", b"hello"), "text/plain");
         assert_eq!(detect_mime("blob", b"\x01\x02"), "application/octet-stream");
         assert_eq!(detect_mime("x.jpg", b""), "image/jpeg");
+    }
+
+    #[test]
+    fn files_named_as_images_must_hold_one() {
+        assert_eq!(
+            not_an_image("random.png", b"\x00\x01random bytes"),
+            Some("PNG".into())
+        );
+        assert_eq!(not_an_image("photo.JPG", b"<html>"), Some("JPEG".into()));
+        assert_eq!(not_an_image("ok.png", PNG_MAGIC), None);
+        // Another image format than the name says is still an image.
+        assert_eq!(not_an_image("really-a-png.jpg", PNG_MAGIC), None);
+        // Video, audio and unknown extensions keep the fallback to the extension.
+        assert_eq!(not_an_image("clip.mp4", b"random"), None);
+        assert_eq!(not_an_image("notes.txt", b"random"), None);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("random.png");
+        std::fs::write(&path, b"definitely not pixels").unwrap();
+        match check_file(&path) {
+            Found::Rejected { reason, .. } => {
+                assert_eq!(
+                    reason,
+                    UploadFailure::NotAnImage {
+                        format: "PNG".into()
+                    }
+                );
+                assert!(reason.to_string().contains("not a PNG image"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

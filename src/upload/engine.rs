@@ -101,7 +101,7 @@ pub fn spawn(
                 tracing::error!(%err, "the upload engine could not start");
                 sink.emit(Event::Skipped {
                     path: PathBuf::new(),
-                    reason: format!("Uploads are disabled: {err}"),
+                    reason: format!("{}: {err}", super::protocol::ENGINE_DISABLED),
                 });
             }
         }
@@ -167,7 +167,7 @@ impl Engine {
             }
         };
         let data_dir = config.data_dir.clone();
-        let journal_root = data_dir.join("journal");
+        let journal_root = data_dir.join(super::journal::JOURNAL_DIR);
         let (opened, index) = {
             let (root, scope) = (journal_root.clone(), scope.clone());
             tokio::task::spawn_blocking(move || {

@@ -22,6 +22,8 @@ use crate::api::models::CurrentUser;
 
 /// Name of the lock file inside each process's journal directory.
 const LOCK_FILE: &str = "lock";
+/// The journal's directory under the data directory.
+pub const JOURNAL_DIR: &str = "journal";
 /// The file naming an account directory's server and account.
 const ACCOUNT_FILE: &str = "account.json";
 /// Prefix of directories being created or claimed; never adopted under that name.
@@ -312,9 +314,11 @@ impl Journal {
 /// Writes `bytes` to `path` through a temporary file and a rename, so a reader sees the old or
 /// the new content, never a mix. A failed write removes its temporary file.
 fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
+    // A temp name of this write's own: two processes starting at once both write an account's
+    // `account.json`, and one's rename must not take the other's half-written file.
+    let tmp = path.with_extension(format!("{}.tmp", uuid::Uuid::new_v4().simple()));
     let written = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
+        let mut file = private_file(&tmp)?;
         file.write_all(bytes)?;
         if durable {
             file.sync_data()?;
@@ -326,6 +330,26 @@ fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()>
         let _ = std::fs::remove_file(&tmp);
     }
     written
+}
+
+/// Creates (truncating) a file only its owner may read: journal entries hold presigned upload
+/// links, which are credentials for as long as they last.
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let file = options.open(path)?;
+    // A leftover temp file keeps the mode it was created with; make sure.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
 }
 
 /// Process directories of an account, other than `own`: public names, and private claims left
@@ -438,6 +462,163 @@ impl Journal {
         foreign.sort_by(|a, b| a.account_key.cmp(&b.account_key));
         foreign
     }
+}
+
+/// An unfinished upload found in the journal, as `journal list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfinished {
+    /// Names it for [`discard`]: `<process>-<entry id>`, unique under the journal root.
+    pub id: String,
+    /// The journal's key for its account (as in [`ForeignUploads::account_key`]).
+    pub account_key: String,
+    /// The API base it is for (empty for journals from before accounts were recorded).
+    pub base_url: String,
+    /// Who it is for, as far as known.
+    pub account_label: String,
+    /// The entry itself.
+    pub entry: Entry,
+}
+
+/// Every unfinished upload under the journal `root`, of every account and process, read without
+/// touching anything (a running process may be writing there). Sorted by account, then id.
+pub fn list(root: &Path) -> Vec<Unfinished> {
+    let mut found = Vec::new();
+    let Ok(listing) = std::fs::read_dir(root) else {
+        return found;
+    };
+    for dirent in listing.filter_map(Result::ok) {
+        let account_dir = dirent.path();
+        let key = dirent.file_name().to_string_lossy().into_owned();
+        if key.starts_with(PRIVATE_PREFIX) || !account_dir.is_dir() {
+            continue;
+        }
+        let scope = std::fs::read(account_dir.join(ACCOUNT_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<AccountScope>(&bytes).ok());
+        // A journal of the layout before accounts: a process directory right under the root.
+        let process_dirs = if scope.is_none() && account_dir.join(LOCK_FILE).is_file() {
+            vec![account_dir.clone()]
+        } else {
+            process_dirs(&account_dir, Path::new("")).unwrap_or_default()
+        };
+        for dir in process_dirs {
+            let process = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+                if path.extension().is_none_or(|x| x != "json") {
+                    continue;
+                }
+                let Some(entry) = std::fs::read(&path)
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice::<Entry>(&bytes).ok())
+                else {
+                    continue;
+                };
+                found.push(Unfinished {
+                    id: format!("{}-{}", short_process(&process), entry.id),
+                    account_key: key.clone(),
+                    base_url: scope
+                        .as_ref()
+                        .map(|s| s.base_url.clone())
+                        .unwrap_or_default(),
+                    account_label: scope
+                        .as_ref()
+                        .map_or_else(|| "an unknown account".to_owned(), |s| s.label.clone()),
+                    entry,
+                });
+            }
+        }
+    }
+    found.sort_by(|a, b| {
+        (a.account_key.as_str(), a.id.as_str(), a.entry.id).cmp(&(
+            b.account_key.as_str(),
+            b.id.as_str(),
+            b.entry.id,
+        ))
+    });
+    found
+}
+
+/// The part of a process directory's name that [`Unfinished::id`] shows: enough to tell
+/// processes apart, short enough to type.
+fn short_process(name: &str) -> &str {
+    let name = name.trim_start_matches(PRIVATE_PREFIX);
+    name.get(..8).unwrap_or(name)
+}
+
+/// What [`discard`] did with one id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discarded {
+    /// The entry is gone.
+    Removed,
+    /// No unfinished upload has this id.
+    NotFound,
+    /// A running process owns it (the window, another `upload`): stop that first.
+    InUse,
+}
+
+/// Forgets the unfinished upload `id` (from [`list`]). Its process directory is claimed the way
+/// a starting engine claims it (an atomic rename, with the lock held), so an entry a running
+/// process owns is never touched, then given its name back.
+pub fn discard(root: &Path, id: &str) -> std::io::Result<Discarded> {
+    let Some(found) = list(root).into_iter().find(|u| u.id == id) else {
+        return Ok(Discarded::NotFound);
+    };
+    let account_dir = root.join(&found.account_key);
+    let legacy = !account_dir.join(ACCOUNT_FILE).exists() && account_dir.join(LOCK_FILE).is_file();
+    let process_dir = if legacy {
+        account_dir.clone()
+    } else {
+        process_dirs(&account_dir, Path::new(""))?
+            .into_iter()
+            .find(|dir| {
+                dir.file_name().is_some_and(|n| {
+                    id.starts_with(&format!("{}-", short_process(&n.to_string_lossy())))
+                })
+            })
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?
+    };
+    let parent = process_dir.parent().unwrap_or(root).to_path_buf();
+    let me = uuid::Uuid::new_v4().simple().to_string();
+    let target = parent.join(format!("{PRIVATE_PREFIX}discard-{me}"));
+    let Some(claimed) = claim(&process_dir, &target) else {
+        return Ok(Discarded::InUse);
+    };
+    let journal = Journal::open(&claimed.dir)?;
+    journal.remove(found.entry.id)?;
+    let empty = journal.load()?.is_empty();
+    if empty {
+        std::fs::remove_dir_all(&claimed.dir)?;
+    } else {
+        std::fs::rename(&claimed.dir, &process_dir)?;
+    }
+    Ok(Discarded::Removed)
+}
+
+/// Forgets every unfinished upload under `root` that no running process owns. Returns how many.
+pub fn discard_all(root: &Path) -> std::io::Result<usize> {
+    let mut keys: Vec<String> = list(root).into_iter().map(|u| u.account_key).collect();
+    keys.dedup();
+    let mut dropped = 0;
+    for key in keys {
+        let account_dir = root.join(&key);
+        if !account_dir.join(ACCOUNT_FILE).exists() && account_dir.join(LOCK_FILE).is_file() {
+            let me = uuid::Uuid::new_v4().simple().to_string();
+            let target = root.join(format!("{PRIVATE_PREFIX}discard-{me}"));
+            if let Some(claimed) = claim(&account_dir, &target) {
+                dropped += Journal::open(&claimed.dir)?.load()?.len();
+                std::fs::remove_dir_all(&claimed.dir)?;
+            }
+            continue;
+        }
+        dropped += Journal::discard_account(root, &key)?;
+    }
+    Ok(dropped)
 }
 
 #[cfg(test)]
@@ -612,6 +793,55 @@ mod tests {
         let opened = Journal::open_exclusive(root.path(), &scope("org-a")).unwrap();
         assert_eq!(opened.entries.len(), 1);
         assert!(!stale.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn entries_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        journal.write(&entry(1, Step::Pending), false).unwrap();
+        let mode = std::fs::metadata(dir.path().join(format!("{:016}.json", 1)))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn unfinished_uploads_are_listed_and_discarded_one_by_one_or_all() {
+        let root = tempfile::tempdir().unwrap();
+        let a = Journal::open_exclusive(root.path(), &scope("org-a")).unwrap();
+        a.journal.write(&entry(1, Step::Pending), false).unwrap();
+        a.journal.write(&entry(2, Step::Pending), false).unwrap();
+        let b = Journal::open_exclusive(root.path(), &scope("org-b")).unwrap();
+        b.journal.write(&entry(1, Step::Pending), false).unwrap();
+
+        let listed = list(root.path());
+        assert_eq!(listed.len(), 3, "{listed:?}");
+        assert!(listed.iter().all(|u| u.base_url == "http://127.0.0.1:1/"));
+        // Running processes own their entries: nothing is taken from them.
+        assert_eq!(
+            discard(root.path(), &listed[0].id).unwrap(),
+            Discarded::InUse
+        );
+        assert_eq!(discard_all(root.path()).unwrap(), 0);
+        drop(a);
+        drop(b);
+
+        let first = listed
+            .iter()
+            .find(|u| u.account_label == "org-a@example.com" && u.entry.id == 1)
+            .unwrap();
+        assert_eq!(discard(root.path(), &first.id).unwrap(), Discarded::Removed);
+        assert_eq!(
+            discard(root.path(), &first.id).unwrap(),
+            Discarded::NotFound
+        );
+        assert_eq!(list(root.path()).len(), 2);
+        assert_eq!(discard_all(root.path()).unwrap(), 2);
+        assert!(list(root.path()).is_empty());
     }
 
     #[test]

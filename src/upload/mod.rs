@@ -18,8 +18,12 @@ mod speed;
 
 pub use discover::{DiscoverOptions, Found, LocalFile, detect_mime, discover, discover_with};
 pub use engine::{DEFAULT_CONCURRENCY, EngineConfig, EngineHandle, MAX_CONCURRENCY, Waker, spawn};
-pub use journal::AccountScope;
+pub use journal::{
+    AccountScope, Discarded, Entry as JournalEntry, JOURNAL_DIR, Step as JournalStep, Unfinished,
+    discard, discard_all, list as list_journal,
+};
 pub use protocol::{
-    BatchProgress, Command, Event, FileId, FileState, ForeignUploads, UploadFailure, human_bytes,
+    ALREADY_QUEUED, BatchProgress, Command, ENGINE_DISABLED, Event, FileId, FileState,
+    ForeignUploads, UploadFailure, human_bytes, skip_code,
 };
 pub use speed::SpeedMeter;

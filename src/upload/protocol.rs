@@ -163,7 +163,7 @@ pub enum UploadFailure {
         "The file is {} ({size_bytes} bytes), over Runflow's upload limit of 50 MiB \
          ({MAX_UPLOAD_BYTES} bytes). Host larger media at a public URL and pass that URL to \
          the run instead.",
-        human_bytes(*size_bytes)
+        human_bytes_over_limit(*size_bytes)
     )]
     TooLarge {
         /// The file's size.
@@ -191,6 +191,15 @@ pub enum UploadFailure {
         mime_type: String,
         /// What Runflow accepts, comma separated.
         supported: String,
+    },
+    /// Named as an image (`.png`, ...) but its content is no image format.
+    #[error(
+        "The content is not a {format} image; the file may be damaged. Runflow could not show \
+         or use it either: open it in an image viewer, and save it again or replace it."
+    )]
+    NotAnImage {
+        /// The format the file name promises, e.g. `PNG`.
+        format: String,
     },
     /// The file changed while it was being uploaded.
     #[error(
@@ -287,6 +296,33 @@ pub enum Event {
     Idle,
 }
 
+/// The reason of the [`Event::Skipped`] for a file that is already in the queue (the same file
+/// given twice, or resumed from the journal and given again): it is still one file.
+pub const ALREADY_QUEUED: &str = "already in the upload queue";
+
+/// The start of the reason of the [`Event::Skipped`] (with an empty path) sent when the engine
+/// could not start at all.
+pub const ENGINE_DISABLED: &str = "Uploads are disabled";
+
+/// A stable code for the reason of an [`Event::Skipped`], for scripts (`upload --json`):
+/// `system_file`, `hidden`, `broken_link`, `link_loop`, `outside_link`, `already_queued`,
+/// `engine_disabled`, or `skipped` for anything else.
+pub fn skip_code(reason: &str) -> &'static str {
+    const CODES: [(&str, &str); 7] = [
+        ("system file", "system_file"),
+        ("hidden entry", "hidden"),
+        ("broken symbolic link", "broken_link"),
+        ("symbolic link loop", "link_loop"),
+        ("symbolic link points outside", "outside_link"),
+        (ALREADY_QUEUED, "already_queued"),
+        (ENGINE_DISABLED, "engine_disabled"),
+    ];
+    CODES
+        .iter()
+        .find(|(start, _)| reason.starts_with(start))
+        .map_or("skipped", |(_, code)| code)
+}
+
 /// Unfinished uploads of one other server or account, left in the journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForeignUploads {
@@ -362,6 +398,22 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// A size over the upload limit for messages: rounded up, with as many decimals as it takes
+/// not to read as the limit itself (52,428,801 bytes is `50.1 MiB`, never `50.0 MiB`).
+fn human_bytes_over_limit(bytes: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    let mib = bytes as f64 / MIB;
+    let limit = MAX_UPLOAD_BYTES as f64 / MIB;
+    for decimals in 1..=6_i32 {
+        let scale = 10_f64.powi(decimals);
+        let shown = (mib * scale).ceil() / scale;
+        if shown > limit {
+            return format!("{shown:.prec$} MiB", prec = decimals as usize);
+        }
+    }
+    format!("{mib:.6} MiB")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,8 +425,35 @@ mod tests {
         }
         .to_string();
         assert!(text.contains("52428801 bytes"), "{text}");
+        assert!(text.starts_with("The file is 50.1 MiB"), "{text}");
+        assert_eq!(human_bytes_over_limit(60 * 1024 * 1024), "60.0 MiB");
+        assert_eq!(human_bytes_over_limit(MAX_UPLOAD_BYTES + 1), "50.1 MiB");
         assert!(text.contains("50 MiB"), "{text}");
         assert!(text.contains("public URL"), "{text}");
+    }
+
+    #[test]
+    fn skip_reasons_have_codes() {
+        assert_eq!(skip_code("system file, not media"), "system_file");
+        assert_eq!(skip_code("hidden entry inside a dropped folder"), "hidden");
+        assert_eq!(
+            skip_code("broken symbolic link to x (gone); skipped"),
+            "broken_link"
+        );
+        assert_eq!(
+            skip_code("symbolic link loop back to /a; skipped"),
+            "link_loop"
+        );
+        assert_eq!(
+            skip_code("symbolic link points outside the folder you chose: /b; skipped"),
+            "outside_link"
+        );
+        assert_eq!(skip_code(ALREADY_QUEUED), "already_queued");
+        assert_eq!(
+            skip_code("Uploads are disabled: no disk"),
+            "engine_disabled"
+        );
+        assert_eq!(skip_code("something new"), "skipped");
     }
 
     #[test]

@@ -50,6 +50,8 @@ impl Env {
                 "RUNFLOW_UPLOADER_CONFIG_DIR",
                 self.home.path().join("config"),
             )
+            .env("RUNFLOW_UPLOADER_CACHE_DIR", self.home.path().join("cache"))
+            .env("RUNFLOW_UPLOADER_STATE_DIR", self.home.path().join("state"))
             .env("RUNFLOW_UPLOADER_KEYRING", "memory")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null());

@@ -299,7 +299,7 @@ impl Queue {
                     if self.active_paths.contains_key(&file.path) {
                         self.emit(Event::Skipped {
                             path: file.path,
-                            reason: "already in the upload queue".to_owned(),
+                            reason: crate::upload::ALREADY_QUEUED.to_owned(),
                         });
                         continue;
                     }
