@@ -82,14 +82,14 @@ pub(crate) fn certificate_problem(err: &(dyn std::error::Error + 'static)) -> Op
         if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
             return describe(tls);
         }
-        // I/O errors hide what they wrap from `source()`.
-        if let Some(io) = cause.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(tls) = inner.downcast_ref::<rustls::Error>()
-        {
-            return describe(tls);
-        }
-        current = cause.source();
+        // An I/O error hides what it wraps from `source()` (and TLS errors arrive wrapped in
+        // one or two of them): look inside instead.
+        current = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
     }
     None
 }
@@ -133,7 +133,8 @@ mod tests {
     fn certificate_problems_are_found_behind_io_errors() {
         let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, tls);
-        let problem = certificate_problem(&io).unwrap();
+        let twice = std::io::Error::other(io);
+        let problem = certificate_problem(&twice).unwrap();
         assert!(problem.contains("does not trust"), "{problem}");
         let other = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         assert_eq!(certificate_problem(&other), None);
