@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::protocol::Connection;
 use crate::api::models::CurrentUser;
-use crate::api::{ApiError, ApiKey, ClientConfig, RetryPolicy, RunflowClient};
+use crate::api::{ApiError, ApiKey, ClientConfig, KeyScopes, RetryPolicy, RunflowClient};
 
 /// Retries of a check the user waits on: one quick retry, so someone offline hears back in
 /// seconds rather than after the minute the uploads' policy may spend.
@@ -121,6 +121,7 @@ impl Target {
                 .to_owned(),
             key_source: self.key_source.clone(),
             demo: self.demo,
+            scopes: KeyScopes::of_user(user),
         }
     }
 }
