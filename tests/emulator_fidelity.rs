@@ -15,9 +15,7 @@ use reqwest::header::{
 };
 use reqwest::{Client, Method, StatusCode};
 use runflow_uploader::api::models::{Asset, CurrentUser, ErrorBody, Page, UploadSession};
-use runflow_uploader::api::{
-    ApiError, ApiKey, ClientConfig, KeyScopes, RunflowClient, Scope,
-};
+use runflow_uploader::api::{ApiError, ApiKey, ClientConfig, KeyScopes, RunflowClient, Scope};
 use runflow_uploader::emulator::{RunningEmulator, ThumbnailPolicy};
 use serde_json::{Value, json};
 
@@ -73,8 +71,14 @@ impl<'a> Wire<'a> {
     /// Create, PUT and confirm; returns the confirmed asset.
     async fn upload(&self, name: &str, mime: &str, bytes: Vec<u8>) -> Asset {
         let body = json!({"filename": name, "mime_type": mime, "size_bytes": bytes.len()});
-        let created = self.send(Method::POST, "/v1/asset-uploads", Some(body)).await;
-        assert_eq!(created.status(), StatusCode::CREATED, "create {name} ({mime})");
+        let created = self
+            .send(Method::POST, "/v1/asset-uploads", Some(body))
+            .await;
+        assert_eq!(
+            created.status(),
+            StatusCode::CREATED,
+            "create {name} ({mime})"
+        );
         let session: UploadSession = created.json().await.unwrap();
         let put = self
             .http
@@ -142,9 +146,12 @@ async fn filters_accept_runflow_s_field_op_value_form_and_the_documented_one() {
     let emu = support::emulator(|_| {}).await;
     let wire = Wire::new(&emu, &emu.api_keys()[0]);
     let small = wire.upload("a.png", "image/png", png_sized(1, 1, 1)).await;
-    let medium = wire.upload("b b.png", "image/png", png_sized(12, 12, 2)).await;
+    let medium = wire
+        .upload("b b.png", "image/png", png_sized(12, 12, 2))
+        .await;
     assert!(medium.size_bytes > small.size_bytes);
-    wire.upload("c.wav", "audio/wav", b"RIFF....WAVEfmt ".repeat(40)).await;
+    wire.upload("c.wav", "audio/wav", b"RIFF....WAVEfmt ".repeat(40))
+        .await;
     let small_size = small.size_bytes.unwrap();
 
     let cases: Vec<(String, Vec<&str>)> = vec![
@@ -153,17 +160,35 @@ async fn filters_accept_runflow_s_field_op_value_form_and_the_documented_one() {
         ("name.Eq:\"b b.png\"".into(), vec!["b b.png"]),
         ("name.ne:'a.png'".into(), vec!["b b.png", "c.wav"]),
         ("asset_type.eq:'audio'".into(), vec!["c.wav"]),
-        (format!("size_bytes.gt:{small_size}"), vec!["b b.png", "c.wav"]),
+        (
+            format!("size_bytes.gt:{small_size}"),
+            vec!["b b.png", "c.wav"],
+        ),
         (format!("size_bytes.lte:{small_size}"), vec!["a.png"]),
-        ("folder_id.eq:null".into(), vec!["a.png", "b b.png", "c.wav"]),
+        (
+            "folder_id.eq:null".into(),
+            vec!["a.png", "b b.png", "c.wav"],
+        ),
         ("folder_id.ne:null".into(), vec![]),
-        ("name.eq:'a.png' OR asset_type.EQ:'audio'".into(), vec!["a.png", "c.wav"]),
-        ("asset_type.eq:'image' AND NOT name.eq:'a.png'".into(), vec!["b b.png"]),
+        (
+            "name.eq:'a.png' OR asset_type.EQ:'audio'".into(),
+            vec!["a.png", "c.wav"],
+        ),
+        (
+            "asset_type.eq:'image' AND NOT name.eq:'a.png'".into(),
+            vec!["b b.png"],
+        ),
         // The documented forms keep working.
         ("name:a.png".into(), vec!["a.png"]),
         ("name:\"b b.png\"".into(), vec!["b b.png"]),
-        ("asset_type:image AND created_at>2026-01-01".into(), vec!["a.png", "b b.png"]),
-        (format!("size_bytes>{small_size} AND NOT name=c.wav"), vec!["b b.png"]),
+        (
+            "asset_type:image AND created_at>2026-01-01".into(),
+            vec!["a.png", "b b.png"],
+        ),
+        (
+            format!("size_bytes>{small_size} AND NOT name=c.wav"),
+            vec!["b b.png"],
+        ),
     ];
     for (q, expected) in cases {
         assert_eq!(wire.names(&q).await, expected, "q={q}");
@@ -210,15 +235,27 @@ async fn storage_answers_cors_preflights_and_the_api_sends_no_cors_headers() {
             .get(name)
             .map(|v| v.to_str().unwrap().to_owned())
     };
-    assert_eq!(header(&answer, ACCESS_CONTROL_ALLOW_ORIGIN).as_deref(), Some("*"));
+    assert_eq!(
+        header(&answer, ACCESS_CONTROL_ALLOW_ORIGIN).as_deref(),
+        Some("*")
+    );
     let methods = header(&answer, ACCESS_CONTROL_ALLOW_METHODS).unwrap();
-    assert!(methods.contains("PUT") && methods.contains("GET"), "{methods}");
+    assert!(
+        methods.contains("PUT") && methods.contains("GET"),
+        "{methods}"
+    );
     assert_eq!(
         header(&answer, ACCESS_CONTROL_ALLOW_HEADERS).as_deref(),
         Some("content-type")
     );
-    assert_eq!(preflight("GET").await.unwrap().status(), StatusCode::NO_CONTENT);
-    assert_eq!(preflight("DELETE").await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        preflight("GET").await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        preflight("DELETE").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
     let no_origin = http
         .request(Method::OPTIONS, &session.upload_url)
         .send()
@@ -244,9 +281,17 @@ async fn storage_answers_cors_preflights_and_the_api_sends_no_cors_headers() {
         .await
         .unwrap();
     assert_eq!(put.status(), StatusCode::OK);
-    assert_eq!(header(&put, ACCESS_CONTROL_ALLOW_ORIGIN).as_deref(), Some("*"));
+    assert_eq!(
+        header(&put, ACCESS_CONTROL_ALLOW_ORIGIN).as_deref(),
+        Some("*")
+    );
     let path = format!("/v1/asset-uploads/{}/confirmations", session.asset_id);
-    let asset: Asset = wire.send(Method::POST, &path, None).await.json().await.unwrap();
+    let asset: Asset = wire
+        .send(Method::POST, &path, None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let get = http
         .get(asset.url.unwrap())
         .header(ORIGIN, "https://app.example.com")
@@ -254,7 +299,10 @@ async fn storage_answers_cors_preflights_and_the_api_sends_no_cors_headers() {
         .await
         .unwrap();
     assert_eq!(get.status(), StatusCode::OK);
-    assert_eq!(header(&get, ACCESS_CONTROL_ALLOW_ORIGIN).as_deref(), Some("*"));
+    assert_eq!(
+        header(&get, ACCESS_CONTROL_ALLOW_ORIGIN).as_deref(),
+        Some("*")
+    );
 
     // The API: no CORS at all, preflight or not.
     for method in [Method::OPTIONS, Method::GET] {
@@ -332,11 +380,26 @@ async fn each_endpoint_needs_its_scope() {
     // Forbidden scoped calls are answered 403 before anything is looked up, so an unknown
     // upload id still shows whether the scope was there (404) or not (403).
     let expect: [(&str, [u16; 11]); 5] = [
-        ("reader", [403, 403, 200, 200, 200, 403, 403, 403, 403, 200, 200]),
-        ("creator", [201, 404, 403, 403, 403, 403, 403, 403, 403, 200, 200]),
-        ("editor", [403, 403, 403, 403, 403, 200, 201, 200, 403, 200, 200]),
-        ("deleter", [403, 403, 403, 403, 403, 403, 403, 403, 204, 200, 200]),
-        ("nothing", [403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 200]),
+        (
+            "reader",
+            [403, 403, 200, 200, 200, 403, 403, 403, 403, 200, 200],
+        ),
+        (
+            "creator",
+            [201, 404, 403, 403, 403, 403, 403, 403, 403, 200, 200],
+        ),
+        (
+            "editor",
+            [403, 403, 403, 403, 403, 200, 201, 200, 403, 200, 200],
+        ),
+        (
+            "deleter",
+            [403, 403, 403, 403, 403, 403, 403, 403, 204, 200, 200],
+        ),
+        (
+            "nothing",
+            [403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 200],
+        ),
     ];
     for (key, expected) in expect {
         let asset = full.upload("s.png", "image/png", png_bytes(9)).await;
@@ -351,21 +414,37 @@ async fn each_endpoint_needs_its_scope() {
             .await
             .unwrap();
         let wire = Wire::new(&emu, key);
-        let got = statuses(&wire, asset.id.as_deref().unwrap(), folder["id"].as_str().unwrap())
-            .await;
+        let got = statuses(
+            &wire,
+            asset.id.as_deref().unwrap(),
+            folder["id"].as_str().unwrap(),
+        )
+        .await;
         assert_eq!(got, expected, "{key}");
     }
 
     // The 403 names the scope; /v1/auth/me reports each key's scopes.
     let denied = Wire::new(&emu, "reader")
-        .send(Method::DELETE, "/v1/assets/00000000-0000-4000-8000-000000000000", None)
+        .send(
+            Method::DELETE,
+            "/v1/assets/00000000-0000-4000-8000-000000000000",
+            None,
+        )
         .await;
     assert_eq!(denied.status(), StatusCode::FORBIDDEN);
     let body: ErrorBody = denied.json().await.unwrap();
     assert_eq!(body.code, "PERMISSION_DENIED");
     assert!(body.message.contains("assets:delete"), "{}", body.message);
     for (key, scopes) in [
-        ("full", vec!["assets:create", "assets:read", "assets:edit", "assets:delete"]),
+        (
+            "full",
+            vec![
+                "assets:create",
+                "assets:read",
+                "assets:edit",
+                "assets:delete",
+            ],
+        ),
         ("reader", vec!["assets:read"]),
         ("nothing", vec![]),
     ] {
@@ -418,10 +497,7 @@ async fn the_client_and_the_cli_name_a_missing_scope() {
         "{err}"
     );
     assert!(!err.is_retryable());
-    let err = reader
-        .create_folder("nope", None)
-        .await
-        .unwrap_err();
+    let err = reader.create_folder("nope", None).await.unwrap_err();
     assert_eq!(err.missing_scope(), Some(Scope::AssetsEdit), "{err:?}");
     assert!(matches!(err, ApiError::Forbidden { .. }));
 
@@ -505,7 +581,9 @@ async fn thumbnail_policies() {
         .json()
         .await
         .unwrap();
-    let thumbnail_url = got.thumbnail_url.expect("the thumbnail shows after a second");
+    let thumbnail_url = got
+        .thumbnail_url
+        .expect("the thumbnail shows after a second");
     let thumb = Client::new().get(thumbnail_url).send().await.unwrap();
     assert_eq!(thumb.status(), StatusCode::OK);
     assert_eq!(
@@ -533,7 +611,9 @@ async fn mime_aliases_are_accepted_as_their_canonical_type() {
         ("image/jpg", "image/jpeg", "image"),
         ("audio/mp3", "audio/mpeg", "audio"),
     ] {
-        let asset = wire.upload("alias.bin", alias, b"some bytes".to_vec()).await;
+        let asset = wire
+            .upload("alias.bin", alias, b"some bytes".to_vec())
+            .await;
         assert_eq!(asset.mime_type.as_deref(), Some(canonical), "{alias}");
         assert_eq!(asset.asset_type.as_deref(), Some(kind), "{alias}");
     }

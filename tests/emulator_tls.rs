@@ -75,7 +75,11 @@ async fn the_client_uploads_over_https_with_the_private_ca() {
         })
         .await
         .unwrap();
-    assert!(session.upload_url.starts_with("https://"), "{}", session.upload_url);
+    assert!(
+        session.upload_url.starts_with("https://"),
+        "{}",
+        session.upload_url
+    );
     client
         .put_upload(
             &session.upload_url,
@@ -86,7 +90,10 @@ async fn the_client_uploads_over_https_with_the_private_ca() {
         )
         .await
         .expect("PUT over https");
-    let asset = client.confirm_upload(&session.asset_id, None).await.unwrap();
+    let asset = client
+        .confirm_upload(&session.asset_id, None)
+        .await
+        .unwrap();
     let url = asset.url.clone().unwrap();
     let thumbnail_url = asset.thumbnail_url.clone().expect("a PNG gets a thumbnail");
     assert!(url.starts_with("https://"), "{url}");
@@ -126,7 +133,10 @@ async fn an_untrusted_certificate_is_refused_with_a_clear_error() {
     assert!(message.contains("Extra CA certificate"), "{message}");
     assert!(!message.contains("internet connection"), "{message}");
     assert!(!err.is_connection_failure());
-    assert!(!err.is_retryable(), "trusting the CA helps, retrying does not");
+    assert!(
+        !err.is_retryable(),
+        "trusting the CA helps, retrying does not"
+    );
 
     // A CA file that is not a certificate is refused when the client is built.
     let junk = dir.path().join("junk.pem");
@@ -139,9 +149,11 @@ async fn an_untrusted_certificate_is_refused_with_a_clear_error() {
             ..ClientConfig::default()
         },
     )
-    .err()
-    .expect("a junk CA file is an error");
-    assert!(matches!(refused, ApiError::CaCertificate { .. }), "{refused:?}");
+    .expect_err("a junk CA file is an error");
+    assert!(
+        matches!(refused, ApiError::CaCertificate { .. }),
+        "{refused:?}"
+    );
     assert!(refused.to_string().contains("junk.pem"), "{refused}");
     emu.shutdown().await;
 }
@@ -190,7 +202,10 @@ async fn curl_trusts_the_emulator_with_cacert() {
     let output = run(curl(Some(&ca_file))).await;
     assert_eq!(String::from_utf8_lossy(&output.stdout), "200", "{output:?}");
     let output = run(curl(None)).await;
-    assert!(!output.status.success(), "curl must refuse the CA it was not given");
+    assert!(
+        !output.status.success(),
+        "curl must refuse the CA it was not given"
+    );
     emu.shutdown().await;
 }
 
@@ -199,7 +214,14 @@ async fn the_emulator_command_prints_https_urls_and_the_ca() {
     let dir = tempfile::tempdir().unwrap();
     let ca_file = dir.path().join("out-ca.pem");
     let mut child = Command::new(env!("CARGO_BIN_EXE_runflow-uploader"))
-        .args(["emulator", "--addr", "127.0.0.1:0", "--api-key", "k", "--tls"])
+        .args([
+            "emulator",
+            "--addr",
+            "127.0.0.1:0",
+            "--api-key",
+            "k",
+            "--tls",
+        ])
         .arg("--data-dir")
         .arg(dir.path().join("emu"))
         .arg("--tls-ca-out")

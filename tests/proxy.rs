@@ -42,10 +42,14 @@ fn free_port() -> u16 {
 
 /// The tinyproxy binary, if installed.
 fn tinyproxy_binary() -> Option<PathBuf> {
-    ["/usr/bin/tinyproxy", "/usr/sbin/tinyproxy", "/usr/local/bin/tinyproxy"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    [
+        "/usr/bin/tinyproxy",
+        "/usr/sbin/tinyproxy",
+        "/usr/local/bin/tinyproxy",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
 }
 
 /// Starts tinyproxy in the foreground on a free loopback port, logging requests to `dir`.
@@ -75,7 +79,10 @@ fn start_tinyproxy(binary: &Path, dir: &Path) -> Tinyproxy {
     let proxy = Tinyproxy { child, port, log };
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tinyproxy did not listen on {port}");
+        assert!(
+            Instant::now() < deadline,
+            "tinyproxy did not listen on {port}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     proxy
@@ -139,9 +146,15 @@ async fn the_cli_uploads_through_a_connect_proxy_to_the_https_emulator() {
     assert_eq!(done, 3, "{output:?}");
     assert_eq!(env.emu.asset_count(), 3);
     let log = std::fs::read_to_string(&proxy.log).unwrap_or_default();
-    for (what, base) in [("API", env.emu.api_base()), ("storage", env.emu.storage_base())] {
+    for (what, base) in [
+        ("API", env.emu.api_base()),
+        ("storage", env.emu.storage_base()),
+    ] {
         let tunnel = format!("CONNECT 127.0.0.1:{}", port_of(&base));
-        assert!(log.contains(&tunnel), "no {what} tunnel ({tunnel}) in the proxy log:\n{log}");
+        assert!(
+            log.contains(&tunnel),
+            "no {what} tunnel ({tunnel}) in the proxy log:\n{log}"
+        );
     }
 
     // NO_PROXY sends loopback past a dead proxy; the files are already uploaded.

@@ -309,10 +309,12 @@ impl From<reqwest::Error> for ApiError {
         // The host alone is no secret; it says whose certificate was refused.
         let host = err
             .url()
-            .and_then(|url| url.host_str().map(|host| match url.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host.to_owned(),
-            }))
+            .and_then(|url| {
+                url.host_str().map(|host| match url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.to_owned(),
+                })
+            })
             .unwrap_or_else(|| "the server".to_owned());
         // The URL may be a presigned one whose query is a credential: it never goes into a
         // message or a log.

@@ -125,7 +125,10 @@ mod tests {
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
         let err = load_roots(&[empty]).unwrap_err();
-        assert!(err.to_string().contains("no `-----BEGIN CERTIFICATE-----`"), "{err}");
+        assert!(
+            err.to_string().contains("no `-----BEGIN CERTIFICATE-----`"),
+            "{err}"
+        );
         assert!(load_roots(&[]).unwrap().is_empty());
     }
 

@@ -111,7 +111,11 @@ impl KeyScopes {
     /// The scopes of every membership `/v1/auth/me` listed (a key belongs to one organisation,
     /// so in practice one membership's).
     pub fn of_user(user: &CurrentUser) -> Self {
-        Self::from_names(user.memberships.iter().flat_map(|m| m.scopes.iter().cloned()))
+        Self::from_names(
+            user.memberships
+                .iter()
+                .flat_map(|m| m.scopes.iter().cloned()),
+        )
     }
 
     /// Unknown scopes: everything is allowed until the server says otherwise.
@@ -159,8 +163,16 @@ mod tests {
             (Method::GET, "/v1/asset-folders/x", Some(Scope::AssetsRead)),
             (Method::PATCH, "/v1/assets/x", Some(Scope::AssetsEdit)),
             (Method::POST, "/v1/asset-folders", Some(Scope::AssetsEdit)),
-            (Method::PATCH, "/v1/asset-folders/x", Some(Scope::AssetsEdit)),
-            (Method::DELETE, "/v1/asset-folders/x", Some(Scope::AssetsEdit)),
+            (
+                Method::PATCH,
+                "/v1/asset-folders/x",
+                Some(Scope::AssetsEdit),
+            ),
+            (
+                Method::DELETE,
+                "/v1/asset-folders/x",
+                Some(Scope::AssetsEdit),
+            ),
             (Method::DELETE, "/v1/assets/x", Some(Scope::AssetsDelete)),
             (Method::GET, "/v1/assets/types", None),
             (Method::GET, "/v1/assets/source-types/upload", None),

@@ -63,7 +63,7 @@ pub enum Command {
     /// Show which account the API key belongs to.
     Whoami,
     /// Run a local Runflow emulator (API and storage) for tests, benchmarks and demos.
-    Emulator(EmulatorConfig),
+    Emulator(Box<EmulatorConfig>),
 }
 
 impl Cli {
@@ -92,7 +92,7 @@ pub async fn run(command: Command) -> ExitCode {
         Command::Login(args) => account::login(args).await.map(|()| ExitCode::SUCCESS),
         Command::Logout => account::logout().await.map(|()| ExitCode::SUCCESS),
         Command::Whoami => account::whoami().await.map(|()| ExitCode::SUCCESS),
-        Command::Emulator(config) => emulator::run_until_shutdown(config)
+        Command::Emulator(config) => emulator::run_until_shutdown(*config)
             .await
             .map(|()| ExitCode::SUCCESS),
     };

@@ -106,19 +106,18 @@ impl Actor {
                 }
             };
             sink.emit(Event::Connecting);
-            let outcome =
-                match base_url.and_then(|url| {
-                    Target::new(key, source.to_string(), false, &url, ca_cert_file)
-                }) {
-                    Ok(target) => check(target, true).await,
-                    Err(message) => {
-                        sink.emit(Event::ConnectionFailed {
-                            message,
-                            key_rejected: false,
-                        });
-                        Outcome::Nothing
-                    }
-                };
+            let outcome = match base_url
+                .and_then(|url| Target::new(key, source.to_string(), false, &url, ca_cert_file))
+            {
+                Ok(target) => check(target, true).await,
+                Err(message) => {
+                    sink.emit(Event::ConnectionFailed {
+                        message,
+                        key_rejected: false,
+                    });
+                    Outcome::Nothing
+                }
+            };
             Done {
                 store,
                 emulator: None,
@@ -180,14 +179,15 @@ impl Actor {
         let ca_cert_file = self.settings.ca_cert_file.clone();
         let env_key_set = self.options.env_api_key.is_some();
         self.busy = Some(tokio::spawn(async move {
-            let mut target =
-                match base_url.and_then(|url| Target::new(key, String::new(), false, &url, ca_cert_file)) {
-                    Ok(target) => target,
-                    Err(message) => {
-                        sink.emit(Event::KeyRejected { message });
-                        return Done::default();
-                    }
-                };
+            let mut target = match base_url
+                .and_then(|url| Target::new(key, String::new(), false, &url, ca_cert_file))
+            {
+                Ok(target) => target,
+                Err(message) => {
+                    sink.emit(Event::KeyRejected { message });
+                    return Done::default();
+                }
+            };
             let user = match target.check().await {
                 Ok(user) => user,
                 Err(err) => {

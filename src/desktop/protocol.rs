@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::api::{ApiKey, KeyScopes};
 use crate::api::models::{Asset, Folder};
+use crate::api::{ApiKey, KeyScopes};
 use crate::auth::Settings;
 use crate::library::ViewSpec;
 use crate::library::thumbs::{ThumbEvent, ThumbRequest};

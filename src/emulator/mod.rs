@@ -19,6 +19,23 @@
 //!   reading the body, so a client still sending may see a broken connection instead.
 //! - Deletes are soft; a deleted asset or folder is a 404 everywhere but its signed URLs keep
 //!   working until they expire, like any presigned object URL.
+//! - The `q` filter takes the documented `field:value`, `field>value`, `AND`/`OR`/`NOT` forms and
+//!   the `field.op:value` form Runflow's own clients send (`eq`, `ne`, `gt`, `gte`, `lt`, `lte`
+//!   in any case, single- or double-quoted values); see module `query`. A malformed filter is a
+//!   422 naming the problem.
+//! - Keys carry scopes (module `scopes`): `--api-key KEY` has `assets:create`, `assets:read`,
+//!   `assets:edit` and `assets:delete`, `--api-key KEY=assets:read,...` only those listed. A call
+//!   without its scope is 403 `PERMISSION_DENIED` naming it; `/v1/auth/me` lists the key's
+//!   scopes in its membership.
+//! - Storage answers CORS like R2 with a permissive rule (module `cors`): `OPTIONS` preflights
+//!   for GET/HEAD/PUT get 204 with the `Access-Control-Allow-*` headers, every storage answer
+//!   carries `Access-Control-Allow-Origin: *`. The API sends no CORS headers.
+//! - MIME aliases (`audio/x-wav`, `image/jpg`, `audio/mp3`, ...) are accepted where their
+//!   canonical type is supported, and the asset records the canonical type. The PUT must still
+//!   send the type the session was created with (the signature covers it).
+//! - `--tls` (module `tls`): both listeners speak HTTPS (HTTP/2 and 1.1) with a certificate for
+//!   `127.0.0.1`, `::1` and `localhost` from a local CA made on first start and kept in
+//!   `DATA_DIR/tls/`; `--tls-ca-out FILE` writes the CA's PEM. Every URL handed out is https.
 //!
 //! Answer variants (module `variants`), each a flag whose default is the behaviour above, so
 //! the client can be tried against the other readings of a gap:
@@ -43,10 +60,14 @@
 //!   applied, then the connection is reset before any response byte (the request log says
 //!   499), so the client gets a network error and does not know the outcome. Its random stream
 //!   is separate from the other faults', so adding it shifts none of them.
+//! - `--thumbnails images|none|delayed:SECS` (gap 12): decodable images get a `thumbnail_url`
+//!   (default); `none` is null for every asset (as Runflow's SDK tests saw for a PNG);
+//!   `delayed:SECS` is null until SECS after the confirm, like processing that finishes later.
 //!
 //! Layout: [`config`](EmulatorConfig) and lifecycle here; the model in `state`, the API handlers
-//! in `api_routes`, `upload_routes`, `asset_routes` and `folder_routes`, the storage origin in
-//! `storage`, list mechanics in `query` and `paging`, and fault injection in `faults`.
+//! in `api_routes`, `upload_routes`, `asset_routes` and `folder_routes`, key scopes in `scopes`,
+//! the storage origin in `storage` (CORS in `cors`), list mechanics in `query` and `paging`,
+//! fault injection in `faults`, and HTTPS in `tls` and `conn`.
 
 mod api_routes;
 mod asset_routes;
@@ -62,10 +83,10 @@ mod persist;
 mod query;
 mod request;
 mod request_log;
+mod scopes;
 mod signing;
 mod state;
 mod storage;
-mod scopes;
 mod thumbs;
 mod tls;
 mod upload_routes;
@@ -113,8 +134,7 @@ pub struct EmulatorConfig {
     /// Directory for state and blobs; default: a fresh temporary directory removed on shutdown.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    // The TTLs are u32 to keep this struct small: the CLI's command enum holds it by value
-    // (clippy::large_enum_variant).
+    // The TTLs are u32 to keep this struct small (the CLI's command enum boxes it anyway).
     /// Lifetime of presigned upload (PUT) URLs, in seconds.
     #[arg(long, value_name = "N", default_value_t = 900)]
     pub presign_ttl_secs: u32,
@@ -334,7 +354,10 @@ pub(crate) fn canonical_mime(mime: &str) -> String {
     MIME_ALIASES
         .iter()
         .find(|(alias, _)| alias.eq_ignore_ascii_case(trimmed))
-        .map_or_else(|| trimmed.to_owned(), |(_, canonical)| (*canonical).to_owned())
+        .map_or_else(
+            || trimmed.to_owned(),
+            |(_, canonical)| (*canonical).to_owned(),
+        )
 }
 
 /// A directory removed when dropped (the default, throw-away data dir).
@@ -695,7 +718,10 @@ mod tests {
             base_url("0.0.0.0:8787".parse().unwrap(), false),
             "http://127.0.0.1:8787"
         );
-        assert_eq!(base_url("[::1]:9".parse().unwrap(), false), "http://[::1]:9");
+        assert_eq!(
+            base_url("[::1]:9".parse().unwrap(), false),
+            "http://[::1]:9"
+        );
         assert_eq!(
             base_url("127.0.0.1:9".parse().unwrap(), true),
             "https://127.0.0.1:9"

@@ -521,7 +521,10 @@ mod tests {
         assert_eq!(parse("a.lt:1").unwrap(), cmp("a", Op::Lt, Some("1")));
         assert_eq!(parse("a.lte:1").unwrap(), cmp("a", Op::Le, Some("1")));
         assert_eq!(parse("a.ne:null").unwrap(), cmp("a", Op::Ne, None));
-        assert_eq!(parse("a.eq:'null'").unwrap(), cmp("a", Op::Eq, Some("null")));
+        assert_eq!(
+            parse("a.eq:'null'").unwrap(),
+            cmp("a", Op::Eq, Some("null"))
+        );
         assert_eq!(
             parse("a.eq:'x' AND (b>2 OR NOT c.lte:3)").unwrap(),
             Expr::And(
@@ -590,10 +593,23 @@ mod tests {
         assert_eq!(hits("name.EQ:\"a.png\"", &items), ["a.png"]);
         assert_eq!(hits("name.ne:'a.png'", &items), ["b.png", "A.png"]);
         assert_eq!(hits("folder_id.ne:null", &items), ["b.png", "A.png"]);
-        assert_eq!(hits(&format!("folder_id.eq:'{folder}'"), &items), ["b.png", "A.png"]);
-        assert_eq!(hits("size_bytes.gt:10 size_bytes.lte:30", &items), ["b.png", "A.png"]);
-        assert_eq!(hits("size_bytes.gte:30 OR size_bytes.lt:11", &items), ["a.png", "A.png"]);
+        assert_eq!(
+            hits(&format!("folder_id.eq:'{folder}'"), &items),
+            ["b.png", "A.png"]
+        );
+        assert_eq!(
+            hits("size_bytes.gt:10 size_bytes.lte:30", &items),
+            ["b.png", "A.png"]
+        );
+        assert_eq!(
+            hits("size_bytes.gte:30 OR size_bytes.lt:11", &items),
+            ["a.png", "A.png"]
+        );
         assert!(compile::<Item>(Some("folder_id.gt:null")).is_err());
-        assert!(compile::<Item>(Some("nope.eq:1")).unwrap_err().contains("unknown field `nope`"));
+        assert!(
+            compile::<Item>(Some("nope.eq:1"))
+                .unwrap_err()
+                .contains("unknown field `nope`")
+        );
     }
 }

@@ -21,9 +21,9 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
-use super::cors;
 use super::Shared;
 use super::conn::{AbortHandle, AbortableListener};
+use super::cors;
 use super::request_log::{LogLayer, log_requests};
 use super::signing::SignatureError;
 use super::state::{ObjectMeta, object_file_name};

@@ -15,7 +15,6 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::asset_routes::render_asset;
-use super::{Shared, canonical_mime};
 use super::conn::AbortHandle;
 use super::errors::{ApiError, field_error};
 use super::identity::ORG_ID;
@@ -25,6 +24,7 @@ use super::request::{
 use super::state::{AssetRecord, Db, ObjectMeta, UploadRecord, now};
 use super::thumbs;
 use super::variants::{RepeatConfirm, ThumbnailPolicy};
+use super::{Shared, canonical_mime};
 use crate::api::models::{
     Asset, ConfirmUploadRequest, CreateUploadRequest, MAX_UPLOAD_BYTES, UploadSession,
 };

@@ -125,15 +125,15 @@ impl std::str::FromStr for ThumbnailPolicy {
             "images" => Ok(Self::Images),
             "none" => Ok(Self::None),
             other => {
-                let secs = other
-                    .strip_prefix("delayed:")
-                    .ok_or_else(|| {
-                        format!("`{other}` is not `images`, `none` or `delayed:SECS`")
-                    })?;
+                let secs = other.strip_prefix("delayed:").ok_or_else(|| {
+                    format!("`{other}` is not `images`, `none` or `delayed:SECS`")
+                })?;
                 secs.trim()
                     .parse::<u32>()
                     .map(|secs| Self::Delayed { secs })
-                    .map_err(|_| format!("`delayed:{secs}`: SECS must be a whole number of seconds"))
+                    .map_err(|_| {
+                        format!("`delayed:{secs}`: SECS must be a whole number of seconds")
+                    })
             }
         }
     }
@@ -194,7 +194,10 @@ mod tests {
         assert!("delayed:".parse::<ThumbnailPolicy>().is_err());
         assert!("delayed:-1".parse::<ThumbnailPolicy>().is_err());
         assert!("some".parse::<ThumbnailPolicy>().is_err());
-        assert_eq!(ThumbnailPolicy::Delayed { secs: 7 }.to_string(), "delayed:7");
+        assert_eq!(
+            ThumbnailPolicy::Delayed { secs: 7 }.to_string(),
+            "delayed:7"
+        );
 
         let created = time::macros::datetime!(2026-04-02 10:00 UTC);
         let later = |secs| created + time::Duration::seconds(secs);

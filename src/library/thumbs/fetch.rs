@@ -89,8 +89,9 @@ impl Fetcher {
         // is trusted here too; without one, those of `RUNFLOW_CA_CERT`.
         let builder = match &api {
             Some(api) => api.http_builder(),
-            None => api::standalone_http_builder()
-                .map_err(|e| ThumbError::Network(e.to_string()))?,
+            None => {
+                api::standalone_http_builder().map_err(|e| ThumbError::Network(e.to_string()))?
+            }
         };
         let http = builder
             .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))

@@ -182,9 +182,7 @@ fn selection_actions_ui(
     if let Some(reason) = state.cannot_move() {
         ui.add_enabled(false, egui::Button::new("Move to..."))
             .on_disabled_hover_text(reason);
-    } else if let Some(folder_id) =
-        move_menu_ui(ui, "Move to...", folders, &state.view.folder_id)
-    {
+    } else if let Some(folder_id) = move_menu_ui(ui, "Move to...", folders, &state.view.folder_id) {
         let name = destination_name(folders, folder_id.as_deref());
         let selected = state.selection.ordered(&state.items);
         out.extend(state.move_to(selected, folder_id, &name));

@@ -534,7 +534,11 @@ impl Queue {
             .remove(&id)
             .unwrap_or_default()
             .into_iter()
-            .filter(|w| self.jobs.get(w).is_some_and(|j| j.phase == Phase::WaitingFor(id)))
+            .filter(|w| {
+                self.jobs
+                    .get(w)
+                    .is_some_and(|j| j.phase == Phase::WaitingFor(id))
+            })
             .collect();
         for waiter in waiters {
             self.set_phase(waiter, Phase::Idle);
