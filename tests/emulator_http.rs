@@ -264,7 +264,11 @@ async fn auth_requires_a_bearer_key_except_for_health() {
     let membership = &me.memberships[0];
     assert_eq!(membership.org.as_ref().unwrap().id.as_deref(), Some(ORG_ID));
     assert_eq!(membership.role_code.as_deref(), Some("owner"));
-    assert!(membership.scopes.iter().any(|s| s == "assets:write"));
+    // A key given without scopes has every asset scope Runflow's clients use.
+    assert_eq!(
+        membership.scopes,
+        ["assets:create", "assets:read", "assets:edit", "assets:delete"]
+    );
     env.emu.shutdown().await;
 }
 

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::error::ApiError;
+use super::http;
 use super::key::ApiKey;
 use super::models::{
     Asset, AssetType, AssetTypeList, ConfirmUploadRequest, CreateFolderRequest,
@@ -52,15 +53,19 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// Time limit to open a connection.
     pub connect_timeout: Duration,
+    /// PEM files of CAs to trust on top of the system's roots, for the API and storage alike.
+    pub ca_cert_files: Vec<PathBuf>,
 }
 
 impl Default for ClientConfig {
+    /// The production API, default timeouts and retries, and the CAs of `RUNFLOW_CA_CERT`.
     fn default() -> Self {
         Self {
             base_url: DEFAULT_BASE_URL.to_owned(),
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
+            ca_cert_files: http::ca_cert_files_from_env(),
         }
     }
 }
@@ -69,6 +74,8 @@ impl Default for ClientConfig {
 #[derive(Debug, Clone)]
 pub struct RunflowClient {
     http: reqwest::Client,
+    /// The extra roots `http` trusts, for other clients that reach the same storage.
+    roots: Arc<Vec<reqwest::Certificate>>,
     base: Url,
     key: ApiKey,
     config: ClientConfig,
@@ -77,24 +84,31 @@ pub struct RunflowClient {
 
 impl RunflowClient {
     /// Builds a client for `config.base_url` with `key`. Refuses plain `http://` except on
-    /// loopback, so the key never crosses a network in the clear.
+    /// loopback, so the key never crosses a network in the clear. Reads the (small) CA files
+    /// of `config.ca_cert_files` on the calling thread.
     pub fn new(key: ApiKey, config: ClientConfig) -> Result<Self, ApiError> {
         let base = parse_base_url(&config.base_url)?;
+        let roots = Arc::new(http::load_roots(&config.ca_cert_files)?);
         // No default headers: the key is added per API request, so it can never ride along on
         // a storage PUT.
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("runflow-uploader/", env!("CARGO_PKG_VERSION")))
+        let http = http::client_builder(&roots)
             .connect_timeout(config.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| ApiError::Network(e.to_string()))?;
         Ok(Self {
             http,
+            roots,
             base,
             key,
             config,
             throttle: Throttle::default(),
         })
+    }
+
+    /// A builder for another HTTP client (thumbnails) that trusts the same roots and uses the
+    /// same proxies as this one.
+    pub fn http_builder(&self) -> reqwest::ClientBuilder {
+        http::client_builder(&self.roots)
     }
 
     /// The rate-limit gate shared by this client and its clones.
@@ -465,6 +479,7 @@ impl RunflowClient {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
+        let request_method = method.clone();
         let mut request: RequestBuilder = self
             .http
             .request(method, url)
@@ -490,9 +505,11 @@ impl RunflowClient {
             // An empty 2xx where JSON was expected still decodes to a clear error upstream.
             return Ok(Bytes::from_static(b"null"));
         }
+        let method = request_method;
         Err(Failure::answered(
             status,
-            ApiError::from_api_response(status, retry_after.as_deref(), &bytes),
+            ApiError::from_api_response(status, retry_after.as_deref(), &bytes)
+                .for_call(&method, path),
         ))
     }
 }

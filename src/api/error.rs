@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use super::models::{ErrorBody, FieldError};
+use super::scopes::Scope;
 
 /// Everything a Runflow call can fail with.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -21,15 +22,14 @@ pub enum ApiError {
     },
 
     /// 403 from the API: the key lacks a scope, or the organisation is wrong.
-    #[error(
-        "Runflow refused the request: {message} ({code}). Use a key with access to this \
-         organisation and the assets scopes."
-    )]
+    #[error("{}", forbidden_message(code, message, *scope))]
     Forbidden {
         /// Stable error code, e.g. `PERMISSION_DENIED`.
         code: String,
         /// The server's message.
         message: String,
+        /// On a `PERMISSION_DENIED`, the scope the call needs (see [`Scope::for_call`]).
+        scope: Option<Scope>,
     },
 
     /// 404: the asset, folder or upload does not exist (or was deleted).
@@ -123,6 +123,34 @@ pub enum ApiError {
     )]
     Network(String),
 
+    /// The server's TLS certificate is not trusted: a private CA (corporate TLS inspection, the
+    /// emulator's `--tls`) that is not among the trusted roots. Not a connection failure:
+    /// retrying cannot help, trusting the CA does.
+    #[error(
+        "The server at {host} presented a TLS certificate this computer does not trust \
+         ({problem}). If your network inspects TLS traffic, or this is a local Runflow emulator \
+         started with --tls, trust its CA: set RUNFLOW_CA_CERT to its certificate file (PEM), \
+         or choose it in Settings > Advanced > Extra CA certificate."
+    )]
+    UntrustedCertificate {
+        /// The host whose certificate was refused.
+        host: String,
+        /// What is wrong with the certificate.
+        problem: String,
+    },
+
+    /// An extra CA certificate file (`RUNFLOW_CA_CERT`, Settings > Advanced) is unusable.
+    #[error(
+        "Could not use the extra CA certificate {path}: {problem}. Point RUNFLOW_CA_CERT (or \
+         Settings > Advanced > Extra CA certificate) at a PEM file with the CA's certificate."
+    )]
+    CaCertificate {
+        /// The file.
+        path: String,
+        /// Why it can't be used.
+        problem: String,
+    },
+
     /// The request took too long.
     #[error("Runflow did not answer in time. Check your connection; the app retries on its own.")]
     Timeout,
@@ -141,6 +169,20 @@ pub enum ApiError {
     /// Reading the local file failed.
     #[error("Could not read the file: {0}")]
     File(String),
+}
+
+fn forbidden_message(code: &str, message: &str, scope: Option<Scope>) -> String {
+    match scope {
+        Some(scope) if code == "PERMISSION_DENIED" => format!(
+            "{}. Use a key with that scope: create one in the Runflow dashboard under Settings > \
+             API Keys, or ask an admin of the organisation. (Runflow said: {message})",
+            scope.denied_message()
+        ),
+        _ => format!(
+            "Runflow refused the request: {message} ({code}). Use a key with access to this \
+             organisation and the assets scopes."
+        ),
+    }
 }
 
 fn fields_suffix(fields: &[FieldError]) -> String {
@@ -194,7 +236,11 @@ impl ApiError {
         let message = parsed.message.clone();
         match status.as_u16() {
             401 => Self::Unauthorized { message },
-            403 => Self::Forbidden { code, message },
+            403 => Self::Forbidden {
+                code,
+                message,
+                scope: None,
+            },
             404 => Self::NotFound { code, message },
             409 => Self::Conflict { code, message },
             400 | 422 => Self::Validation {
@@ -212,6 +258,31 @@ impl ApiError {
                 code,
                 message,
             },
+        }
+    }
+
+    /// Names the scope a refused call needs, so a `PERMISSION_DENIED` says what the key can't
+    /// do whatever words the server used.
+    pub(crate) fn for_call(self, method: &reqwest::Method, path: &str) -> Self {
+        match self {
+            Self::Forbidden {
+                code,
+                message,
+                scope: None,
+            } if code == "PERMISSION_DENIED" => Self::Forbidden {
+                scope: Scope::for_call(method, path),
+                code,
+                message,
+            },
+            other => other,
+        }
+    }
+
+    /// The scope a refused call needed, on a 403 `PERMISSION_DENIED` of a scoped call.
+    pub fn missing_scope(&self) -> Option<Scope> {
+        match self {
+            Self::Forbidden { scope, .. } => *scope,
+            _ => None,
         }
     }
 
@@ -235,9 +306,22 @@ impl ApiError {
 
 impl From<reqwest::Error> for ApiError {
     fn from(err: reqwest::Error) -> Self {
+        // The host alone is no secret; it says whose certificate was refused.
+        let host = err
+            .url()
+            .and_then(|url| {
+                url.host_str().map(|host| match url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.to_owned(),
+                })
+            })
+            .unwrap_or_else(|| "the server".to_owned());
         // The URL may be a presigned one whose query is a credential: it never goes into a
         // message or a log.
         let err = err.without_url();
+        if let Some(problem) = super::http::certificate_problem(&err) {
+            return Self::UntrustedCertificate { host, problem };
+        }
         // Connecting comes first: a connect timeout is a failure to reach the host, like a
         // refused connection, not a slow answer.
         if err.is_connect() {
@@ -462,6 +546,24 @@ mod tests {
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         assert_eq!(parse_retry_after("-1"), None);
         assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn permission_denied_names_the_missing_scope() {
+        let body = br#"{"code":"PERMISSION_DENIED","message":"Missing scope"}"#;
+        let err = ApiError::from_api_response(StatusCode::FORBIDDEN, None, body)
+            .for_call(&reqwest::Method::DELETE, "/v1/assets/abc");
+        assert_eq!(err.missing_scope(), Some(Scope::AssetsDelete));
+        let text = err.to_string();
+        assert!(
+            text.starts_with("This key can't delete assets (needs assets:delete)."),
+            "{text}"
+        );
+        let other = br#"{"code":"ORGANIZATION_MEMBERSHIP_REQUIRED","message":"Not a member"}"#;
+        let err = ApiError::from_api_response(StatusCode::FORBIDDEN, None, other)
+            .for_call(&reqwest::Method::DELETE, "/v1/assets/abc");
+        assert_eq!(err.missing_scope(), None);
+        assert!(err.to_string().contains("Not a member"));
     }
 
     #[test]

@@ -2,11 +2,13 @@
 
 mod client;
 mod error;
+mod http;
 mod key;
 pub mod models;
 mod mutation;
 mod query;
 mod retry;
+mod scopes;
 mod throttle;
 
 pub use client::{
@@ -14,7 +16,10 @@ pub use client::{
     parse_base_url,
 };
 pub use error::{ApiError, parse_error_body, parse_retry_after};
+pub use http::{CA_CERT_ENV, ca_cert_files_from_env, check_ca_cert_file};
+pub(crate) use http::{certificate_problem, standalone_builder as standalone_http_builder};
 pub use key::ApiKey;
 pub use query::{Filter, ListQuery};
 pub use retry::RetryPolicy;
+pub use scopes::{KeyScopes, Scope};
 pub use throttle::Throttle;

@@ -59,6 +59,10 @@ pub struct Settings {
     /// Folder new uploads go to; `None` is the root.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_folder_id: Option<String>,
+    /// A CA certificate (PEM) to trust on top of the system's, for TLS inspection or the
+    /// emulator's `--tls`; `RUNFLOW_CA_CERT` adds more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_cert_file: Option<PathBuf>,
     /// The gallery's last view (folder, search, type filter, sort), restored at start-up.
     #[serde(skip_serializing_if = "is_default_view")]
     pub library_view: ViewSpec,
@@ -216,6 +220,7 @@ mod tests {
 
         settings.concurrency = Some(4);
         settings.theme = Theme::Dark;
+        settings.ca_cert_file = Some(PathBuf::from("/etc/ssl/private-ca.pem"));
         settings.save_to(&path).unwrap();
         let again = Settings::load_from(&path).unwrap();
         assert_eq!(again, settings);

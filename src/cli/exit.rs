@@ -44,7 +44,10 @@ impl Exit {
             ApiError::Network(_)
             | ApiError::Timeout
             | ApiError::Server { .. }
-            | ApiError::RateLimited { .. } => Exit::Unreachable,
+            | ApiError::RateLimited { .. }
+            | ApiError::UntrustedCertificate { .. } => Exit::Unreachable,
+            // A `RUNFLOW_CA_CERT` that cannot be used is a setting to fix.
+            ApiError::CaCertificate { .. } => Exit::Usage,
             _ => Exit::Failed,
         }
     }

@@ -162,6 +162,8 @@ pub(crate) fn api_reason(err: &ApiError) -> &'static str {
         ApiError::MalformedResponse(_) => "bad_response",
         ApiError::InvalidUrl(_) => "invalid_url",
         ApiError::File(_) => "unreadable",
+        ApiError::UntrustedCertificate { .. } => "untrusted_certificate",
+        ApiError::CaCertificate { .. } => "ca_certificate",
     }
 }
 

@@ -71,7 +71,7 @@ pub enum Command {
     /// Show which account the API key belongs to.
     Whoami(JsonArgs),
     /// Run a local Runflow emulator (API and storage) for tests, benchmarks and demos.
-    Emulator(EmulatorConfig),
+    Emulator(Box<EmulatorConfig>),
 }
 
 impl Cli {
@@ -145,7 +145,7 @@ pub async fn run(command: Command) -> ExitCode {
         Command::Login(args) => account::login(args).await,
         Command::Logout(args) => account::logout(args).await,
         Command::Whoami(args) => account::whoami(args).await,
-        Command::Emulator(config) => emulator::run_until_shutdown(config)
+        Command::Emulator(config) => emulator::run_until_shutdown(*config)
             .await
             .map(|()| Exit::Success),
     };

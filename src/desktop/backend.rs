@@ -406,7 +406,24 @@ impl Actor {
             );
             return;
         }
-        let old_base_url = self.base_url();
+        if let Some(file) = settings
+            .ca_cert_file
+            .clone()
+            .filter(|file| self.settings.ca_cert_file.as_ref() != Some(file))
+        {
+            let checked = tokio::task::spawn_blocking(move || api::check_ca_cert_file(&file))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|result| result.map_err(|e| e.to_string()));
+            if let Err(problem) = checked {
+                self.sink.notice(
+                    Level::Error,
+                    format!("The settings were not saved: {problem}"),
+                );
+                return;
+            }
+        }
+        let old_endpoint = (self.base_url(), self.settings.ca_cert_file.clone());
         let path = self.options.settings_path.clone();
         let to_save = settings.clone();
         if let Err(err) = settings_file(move || to_save.save_to(&path)).await {
@@ -421,13 +438,16 @@ impl Actor {
         self.sink.emit(Event::Settings(self.settings.clone()));
         self.sink.notice(Level::Success, "Settings saved.");
         self.engine.set_concurrency(self.concurrency());
-        if self.base_url() == old_base_url {
+        if (self.base_url(), self.settings.ca_cert_file.clone()) == old_endpoint {
             return;
         }
         match self.target.clone() {
             // The demo has its own server; the new URL applies to the next real connection.
             Some(target) if target.demo => {}
-            Some(target) => match self.base_url().and_then(|url| target.moved_to(&url)) {
+            Some(target) => match self
+                .base_url()
+                .and_then(|url| target.moved_to(&url, self.settings.ca_cert_file.clone()))
+            {
                 Ok(target) => {
                     self.engine.stop();
                     self.check(target, true);

@@ -75,6 +75,7 @@ impl Actor {
         let env_key = self.options.env_api_key.clone();
         let store = self.store.clone();
         let base_url = self.base_url();
+        let ca_cert_file = self.settings.ca_cert_file.clone();
         self.busy = Some(tokio::spawn(async move {
             let (key, source, store) = match env_key {
                 Some(key) => (key, KeySource::Env, store),
@@ -105,17 +106,18 @@ impl Actor {
                 }
             };
             sink.emit(Event::Connecting);
-            let outcome =
-                match base_url.and_then(|url| Target::new(key, source.to_string(), false, &url)) {
-                    Ok(target) => check(target, true).await,
-                    Err(message) => {
-                        sink.emit(Event::ConnectionFailed {
-                            message,
-                            key_rejected: false,
-                        });
-                        Outcome::Nothing
-                    }
-                };
+            let outcome = match base_url
+                .and_then(|url| Target::new(key, source.to_string(), false, &url, ca_cert_file))
+            {
+                Ok(target) => check(target, true).await,
+                Err(message) => {
+                    sink.emit(Event::ConnectionFailed {
+                        message,
+                        key_rejected: false,
+                    });
+                    Outcome::Nothing
+                }
+            };
             Done {
                 store,
                 emulator: None,
@@ -174,16 +176,18 @@ impl Actor {
         let sink = self.sink.clone();
         let store = self.store.clone();
         let base_url = self.base_url();
+        let ca_cert_file = self.settings.ca_cert_file.clone();
         let env_key_set = self.options.env_api_key.is_some();
         self.busy = Some(tokio::spawn(async move {
-            let mut target =
-                match base_url.and_then(|url| Target::new(key, String::new(), false, &url)) {
-                    Ok(target) => target,
-                    Err(message) => {
-                        sink.emit(Event::KeyRejected { message });
-                        return Done::default();
-                    }
-                };
+            let mut target = match base_url
+                .and_then(|url| Target::new(key, String::new(), false, &url, ca_cert_file))
+            {
+                Ok(target) => target,
+                Err(message) => {
+                    sink.emit(Event::KeyRejected { message });
+                    return Done::default();
+                }
+            };
             let user = match target.check().await {
                 Ok(user) => user,
                 Err(err) => {
@@ -407,5 +411,12 @@ fn demo_target(emulator: &RunningEmulator) -> Result<Target, String> {
         .cloned()
         .and_then(ApiKey::new)
         .ok_or_else(|| "the demo server has no API key".to_owned())?;
-    Target::new(key, DEMO_KEY_SOURCE.to_owned(), true, &emulator.api_base())
+    // The demo serves plain http on loopback: no CA to trust.
+    Target::new(
+        key,
+        DEMO_KEY_SOURCE.to_owned(),
+        true,
+        &emulator.api_base(),
+        None,
+    )
 }

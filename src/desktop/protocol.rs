@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::api::ApiKey;
 use crate::api::models::{Asset, Folder};
+use crate::api::{ApiKey, KeyScopes};
 use crate::auth::Settings;
 use crate::library::ViewSpec;
 use crate::library::thumbs::{ThumbEvent, ThumbRequest};
@@ -133,6 +133,8 @@ pub struct Connection {
     pub key_source: String,
     /// Whether this is the built-in offline demo.
     pub demo: bool,
+    /// What the key may do (`/v1/auth/me`); actions it may not are disabled.
+    pub scopes: KeyScopes,
 }
 
 /// What a freshly read asset is for.

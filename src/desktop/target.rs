@@ -1,11 +1,12 @@
 //! The client the window is connected with (or last tried), what the window shows about it, and
 //! the quick `GET /v1/auth/me` check behind every key and connection test the user waits on.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::protocol::Connection;
 use crate::api::models::CurrentUser;
-use crate::api::{ApiError, ApiKey, ClientConfig, RetryPolicy, RunflowClient};
+use crate::api::{ApiError, ApiKey, ClientConfig, KeyScopes, RetryPolicy, RunflowClient};
 
 /// Retries of a check the user waits on: one quick retry, so someone offline hears back in
 /// seconds rather than after the minute the uploads' policy may spend.
@@ -36,17 +37,23 @@ pub(super) struct Target {
 }
 
 impl Target {
+    /// Clients for `base_url`, trusting `ca_cert_file` (read here: a small file) on top of the
+    /// system's roots and `RUNFLOW_CA_CERT`'s.
     pub(super) fn new(
         key: ApiKey,
         key_source: String,
         demo: bool,
         base_url: &str,
+        ca_cert_file: Option<PathBuf>,
     ) -> Result<Self, String> {
         let client = |config: ClientConfig| {
+            let mut ca_cert_files = config.ca_cert_files.clone();
+            ca_cert_files.extend(ca_cert_file.clone());
             RunflowClient::new(
                 key.clone(),
                 ClientConfig {
                     base_url: base_url.to_owned(),
+                    ca_cert_files,
                     ..config
                 },
             )
@@ -66,13 +73,18 @@ impl Target {
         })
     }
 
-    /// The same key, from the same source, at another API base.
-    pub(super) fn moved_to(&self, base_url: &str) -> Result<Self, String> {
+    /// The same key, from the same source, at another API base or with another extra CA.
+    pub(super) fn moved_to(
+        &self,
+        base_url: &str,
+        ca_cert_file: Option<PathBuf>,
+    ) -> Result<Self, String> {
         Self::new(
             self.key.clone(),
             self.key_source.clone(),
             self.demo,
             base_url,
+            ca_cert_file,
         )
     }
 
@@ -109,6 +121,7 @@ impl Target {
                 .to_owned(),
             key_source: self.key_source.clone(),
             demo: self.demo,
+            scopes: KeyScopes::of_user(user),
         }
     }
 }
@@ -151,6 +164,7 @@ mod tests {
             "the offline demo".to_owned(),
             true,
             "http://127.0.0.1:1",
+            None,
         )
         .unwrap();
         let user: CurrentUser = serde_json::from_value(serde_json::json!({

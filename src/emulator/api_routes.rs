@@ -8,9 +8,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::json;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::conn::{AbortHandle, AbortableListener};
@@ -18,6 +17,7 @@ use super::errors::{ApiError, error_envelope, method_not_allowed, route_not_foun
 use super::identity::{self, ORG_ID};
 use super::request::PathParam;
 use super::request_log::{LogLayer, log_requests};
+use super::scopes::KeyGrant;
 use super::variants::TypesEndpoint;
 use super::{Shared, asset_routes, faults, folder_routes, paging, upload_routes};
 use crate::api::models::{Health, Page};
@@ -77,13 +77,13 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 /// Serves the API until `stop` turns true.
 pub(crate) async fn serve(
-    listener: TcpListener,
+    listener: AbortableListener,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
     // Abortable connections, so `--drop-confirm-response-rate` can lose an answer.
     let app = router(shared).into_make_service_with_connect_info::<AbortHandle>();
-    let result = axum::serve(AbortableListener(listener), app)
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
         })
@@ -109,7 +109,8 @@ fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Requires a known bearer key; checks `X-Organization-Id` against the emulator's org.
+/// Requires a known bearer key; checks `X-Organization-Id` against the emulator's org and the
+/// key's scopes against the route's; hands the key's grant to the handler.
 async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let headers = request.headers();
     let Some(token) = bearer(headers) else {
@@ -121,13 +122,13 @@ async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next:
         return ApiError::unauthorized(message).into_response();
     };
     // Check every key (no early exit) to keep timing independent of which key matched.
-    let known = shared
-        .api_keys
-        .iter()
-        .fold(false, |found, key| found | same_secret(key, token));
-    if !known {
+    let grant = shared.keys.iter().fold(None, |found, grant| {
+        let matched = same_secret(&grant.key, token);
+        found.or(matched.then_some(grant))
+    });
+    let Some(grant) = grant.cloned() else {
         return ApiError::unauthorized("Invalid API key").into_response();
-    }
+    };
     if let Some(org) = headers.get("x-organization-id") {
         let org = org.to_str().unwrap_or_default().trim();
         if !org.is_empty() && !org.eq_ignore_ascii_case(ORG_ID) {
@@ -139,6 +140,11 @@ async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next:
             .into_response();
         }
     }
+    if let Err(denied) = grant.check(request.method(), request.uri().path()) {
+        return denied.into_response();
+    }
+    let mut request = request;
+    request.extensions_mut().insert(grant);
     next.run(request).await
 }
 
@@ -182,8 +188,10 @@ async fn source_type(PathParam(name): PathParam) -> Result<Json<serde_json::Valu
     })))
 }
 
-async fn current_user() -> Result<Json<serde_json::Value>, ApiError> {
-    let mut user = serde_json::to_value(identity::current_user()).map_err(|err| {
+async fn current_user(
+    Extension(grant): Extension<KeyGrant>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let mut user = serde_json::to_value(identity::current_user(&grant.scopes)).map_err(|err| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",

@@ -88,7 +88,11 @@ pub(crate) fn render_asset(
         name: Some(asset.name.clone()),
         r2_key: Some(asset.r2_key.clone()),
         url: Some(sign(&asset.r2_key)),
-        thumbnail_url: asset.thumbnail_key.as_deref().map(sign),
+        thumbnail_url: asset
+            .thumbnail_key
+            .as_deref()
+            .filter(|_| shared.thumbnails.shows(asset.created_at, at))
+            .map(sign),
         mime_type: Some(asset.mime_type.clone()),
         size_bytes: Some(asset.size_bytes),
         asset_type: Some(asset.asset_type.clone()),

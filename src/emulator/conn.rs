@@ -5,6 +5,10 @@
 //! Each accepted stream shares an [`AbortHandle`] with the request handlers of its connection
 //! (through axum's `ConnectInfo`). Once aborted, the stream fails every read and write, so hyper
 //! drops the connection without answering; zero linger turns the close into a reset.
+//!
+//! With `--tls` the listener finishes each TLS handshake before handing the stream to axum;
+//! handshakes run concurrently, and a failed one (a client that does not trust the local CA)
+//! is logged and dropped.
 
 use std::io;
 use std::net::SocketAddr;
@@ -12,11 +16,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 /// Lets a handler cut its own connection.
 #[derive(Debug, Clone, Default)]
@@ -39,8 +48,47 @@ impl Connected<IncomingStream<'_, AbortableListener>> for AbortHandle {
     }
 }
 
-/// A [`TcpListener`] yielding [`AbortableStream`]s.
-pub(crate) struct AbortableListener(pub TcpListener);
+/// How long a client may take to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A finished (or failed) TLS handshake of one accepted connection.
+type Handshake = Pin<Box<dyn Future<Output = io::Result<TlsStream<TcpStream>>> + Send>>;
+
+/// A [`TcpListener`] yielding [`AbortableStream`]s, plain or (with an acceptor) TLS.
+pub(crate) struct AbortableListener {
+    tcp: TcpListener,
+    tls: Option<TlsAcceptor>,
+    /// TLS handshakes in progress, run side by side so a slow client never holds up the rest.
+    handshakes: FuturesUnordered<Handshake>,
+}
+
+impl AbortableListener {
+    /// Plain TCP connections.
+    pub fn plain(tcp: TcpListener) -> Self {
+        Self {
+            tcp,
+            tls: None,
+            handshakes: FuturesUnordered::new(),
+        }
+    }
+
+    /// TLS connections with `config` when given, else plain ones.
+    pub fn new(tcp: TcpListener, config: Option<Arc<rustls::ServerConfig>>) -> Self {
+        Self {
+            tls: config.map(TlsAcceptor::from),
+            ..Self::plain(tcp)
+        }
+    }
+
+    fn wrap(inner: Transport) -> (AbortableStream, AbortHandle) {
+        let handle = AbortHandle::default();
+        let stream = AbortableStream {
+            inner,
+            handle: handle.clone(),
+        };
+        (stream, handle)
+    }
+}
 
 impl Listener for AbortableListener {
     type Io = AbortableStream;
@@ -48,37 +96,65 @@ impl Listener for AbortableListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            match self.0.accept().await {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    let handle = AbortHandle::default();
-                    return (
-                        AbortableStream {
-                            inner: stream,
-                            handle: handle.clone(),
-                        },
-                        handle,
-                    );
-                }
-                Err(err) => {
-                    // Usually out of file descriptors: back off instead of spinning.
-                    tracing::warn!(%err, "emulator accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
+            tokio::select! {
+                accepted = self.tcp.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nodelay(true);
+                        match &self.tls {
+                            None => return Self::wrap(Transport::Plain(stream)),
+                            Some(acceptor) => {
+                                let handshake = acceptor.accept(stream);
+                                self.handshakes.push(Box::pin(async move {
+                                    tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake)
+                                        .await
+                                        .map_err(|_| io::Error::new(
+                                            io::ErrorKind::TimedOut,
+                                            "TLS handshake timed out",
+                                        ))?
+                                }));
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        // Usually out of file descriptors: back off instead of spinning.
+                        tracing::warn!(%err, "emulator accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(done) = self.handshakes.next(), if !self.handshakes.is_empty() => match done {
+                    Ok(stream) => return Self::wrap(Transport::Tls(Box::new(stream))),
+                    // A client that does not trust the certificate ends up here.
+                    Err(err) => tracing::debug!(%err, "TLS handshake failed"),
+                },
             }
         }
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0
+        self.tcp
             .local_addr()
             .map(|_: SocketAddr| AbortHandle::default())
     }
 }
 
-/// A TCP stream that starts failing once its [`AbortHandle`] is aborted.
+/// The byte stream under an [`AbortableStream`].
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Transport {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Self::Plain(tcp) => tcp,
+            Self::Tls(tls) => tls.get_ref().0,
+        }
+    }
+}
+
+/// A TCP (or TLS) stream that starts failing once its [`AbortHandle`] is aborted.
 pub(crate) struct AbortableStream {
-    inner: TcpStream,
+    inner: Transport,
     handle: AbortHandle,
 }
 
@@ -86,7 +162,7 @@ impl AbortableStream {
     fn check(&self) -> io::Result<()> {
         if self.handle.is_aborted() {
             // Reset rather than close politely, like a dropped network path.
-            let _ = self.inner.set_zero_linger();
+            let _ = self.inner.tcp().set_zero_linger();
             return Err(io::Error::new(
                 io::ErrorKind::ConnectionAborted,
                 "connection cut by fault injection",
@@ -94,6 +170,16 @@ impl AbortableStream {
         }
         Ok(())
     }
+}
+
+/// Forwards a poll method to whichever transport is inside.
+macro_rules! forward {
+    ($this:expr, $method:ident($($arg:expr),*)) => {
+        match &mut $this.inner {
+            Transport::Plain(tcp) => Pin::new(tcp).$method($($arg),*),
+            Transport::Tls(tls) => Pin::new(tls.as_mut()).$method($($arg),*),
+        }
+    };
 }
 
 impl AsyncRead for AbortableStream {
@@ -106,7 +192,7 @@ impl AsyncRead for AbortableStream {
         if let Err(err) = this.check() {
             return Poll::Ready(Err(err));
         }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
+        forward!(this, poll_read(cx, buf))
     }
 }
 
@@ -120,7 +206,7 @@ impl AsyncWrite for AbortableStream {
         if let Err(err) = this.check() {
             return Poll::Ready(Err(err));
         }
-        Pin::new(&mut this.inner).poll_write(cx, buf)
+        forward!(this, poll_write(cx, buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -128,7 +214,7 @@ impl AsyncWrite for AbortableStream {
         if let Err(err) = this.check() {
             return Poll::Ready(Err(err));
         }
-        Pin::new(&mut this.inner).poll_flush(cx)
+        forward!(this, poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -136,7 +222,7 @@ impl AsyncWrite for AbortableStream {
         if let Err(err) = this.check() {
             return Poll::Ready(Err(err));
         }
-        Pin::new(&mut this.inner).poll_shutdown(cx)
+        forward!(this, poll_shutdown(cx))
     }
 
     fn poll_write_vectored(
@@ -148,10 +234,13 @@ impl AsyncWrite for AbortableStream {
         if let Err(err) = this.check() {
             return Poll::Ready(Err(err));
         }
-        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
+        forward!(this, poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        match &self.inner {
+            Transport::Plain(tcp) => tcp.is_write_vectored(),
+            Transport::Tls(tls) => tls.is_write_vectored(),
+        }
     }
 }

@@ -23,8 +23,8 @@ pub(crate) fn user_summary() -> UserSummary {
     }
 }
 
-/// `GET /v1/auth/me`: the user with one owner membership.
-pub(crate) fn current_user() -> CurrentUser {
+/// `GET /v1/auth/me`: the user with one owner membership carrying the key's scopes.
+pub(crate) fn current_user(scopes: &[String]) -> CurrentUser {
     CurrentUser {
         id: Some(USER_ID.to_owned()),
         email: Some(USER_EMAIL.to_owned()),
@@ -38,7 +38,7 @@ pub(crate) fn current_user() -> CurrentUser {
                 plan_code: Some("developer".to_owned()),
             }),
             role_code: Some("owner".to_owned()),
-            scopes: vec!["assets:read".to_owned(), "assets:write".to_owned()],
+            scopes: scopes.to_vec(),
         }],
     }
 }

@@ -19,6 +19,23 @@
 //!   reading the body, so a client still sending may see a broken connection instead.
 //! - Deletes are soft; a deleted asset or folder is a 404 everywhere but its signed URLs keep
 //!   working until they expire, like any presigned object URL.
+//! - The `q` filter takes the documented `field:value`, `field>value`, `AND`/`OR`/`NOT` forms and
+//!   the `field.op:value` form Runflow's own clients send (`eq`, `ne`, `gt`, `gte`, `lt`, `lte`
+//!   in any case, single- or double-quoted values); see module `query`. A malformed filter is a
+//!   422 naming the problem.
+//! - Keys carry scopes (module `scopes`): `--api-key KEY` has `assets:create`, `assets:read`,
+//!   `assets:edit` and `assets:delete`, `--api-key KEY=assets:read,...` only those listed. A call
+//!   without its scope is 403 `PERMISSION_DENIED` naming it; `/v1/auth/me` lists the key's
+//!   scopes in its membership.
+//! - Storage answers CORS like R2 with a permissive rule (module `cors`): `OPTIONS` preflights
+//!   for GET/HEAD/PUT get 204 with the `Access-Control-Allow-*` headers, every storage answer
+//!   carries `Access-Control-Allow-Origin: *`. The API sends no CORS headers.
+//! - MIME aliases (`audio/x-wav`, `image/jpg`, `audio/mp3`, ...) are accepted where their
+//!   canonical type is supported, and the asset records the canonical type. The PUT must still
+//!   send the type the session was created with (the signature covers it).
+//! - `--tls` (module `tls`): both listeners speak HTTPS (HTTP/2 and 1.1) with a certificate for
+//!   `127.0.0.1`, `::1` and `localhost` from a local CA made on first start and kept in
+//!   `DATA_DIR/tls/`; `--tls-ca-out FILE` writes the CA's PEM. Every URL handed out is https.
 //!
 //! Answer variants (module `variants`), each a flag whose default is the behaviour above, so
 //! the client can be tried against the other readings of a gap:
@@ -43,14 +60,19 @@
 //!   applied, then the connection is reset before any response byte (the request log says
 //!   499), so the client gets a network error and does not know the outcome. Its random stream
 //!   is separate from the other faults', so adding it shifts none of them.
+//! - `--thumbnails images|none|delayed:SECS` (gap 12): decodable images get a `thumbnail_url`
+//!   (default); `none` is null for every asset (as Runflow's SDK tests saw for a PNG);
+//!   `delayed:SECS` is null until SECS after the confirm, like processing that finishes later.
 //!
 //! Layout: [`config`](EmulatorConfig) and lifecycle here; the model in `state`, the API handlers
-//! in `api_routes`, `upload_routes`, `asset_routes` and `folder_routes`, the storage origin in
-//! `storage`, list mechanics in `query` and `paging`, and fault injection in `faults`.
+//! in `api_routes`, `upload_routes`, `asset_routes` and `folder_routes`, key scopes in `scopes`,
+//! the storage origin in `storage` (CORS in `cors`), list mechanics in `query` and `paging`,
+//! fault injection in `faults`, and HTTPS in `tls` and `conn`.
 
 mod api_routes;
 mod asset_routes;
 mod conn;
+mod cors;
 mod demo;
 mod errors;
 mod faults;
@@ -61,10 +83,12 @@ mod persist;
 mod query;
 mod request;
 mod request_log;
+mod scopes;
 mod signing;
 mod state;
 mod storage;
 mod thumbs;
+mod tls;
 mod upload_routes;
 mod variants;
 
@@ -82,12 +106,15 @@ use tokio::task::JoinHandle;
 
 pub use identity::{ORG_ID, USER_EMAIL, USER_ID};
 pub use variants::{
-    CreatedStatus, ErrorEnvelope, Pagination, RepeatConfirm, RetryAfter, TypesEndpoint,
+    CreatedStatus, ErrorEnvelope, Pagination, RepeatConfirm, RetryAfter, ThumbnailPolicy,
+    TypesEndpoint,
 };
 
 use crate::api::models::AssetType;
+use conn::AbortableListener;
 use faults::Faults;
 use request_log::RequestLog;
+use scopes::KeyGrant;
 use signing::Signer;
 use state::Store;
 use variants::Variants;
@@ -107,8 +134,7 @@ pub struct EmulatorConfig {
     /// Directory for state and blobs; default: a fresh temporary directory removed on shutdown.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    // The TTLs are u32 to keep this struct small: the CLI's command enum holds it by value
-    // (clippy::large_enum_variant).
+    // The TTLs are u32 to keep this struct small (the CLI's command enum boxes it anyway).
     /// Lifetime of presigned upload (PUT) URLs, in seconds.
     #[arg(long, value_name = "N", default_value_t = 900)]
     pub presign_ttl_secs: u32,
@@ -175,6 +201,17 @@ pub struct EmulatorConfig {
     /// Success status of `POST /v1/asset-uploads`, the confirm and `POST /v1/asset-folders`.
     #[arg(long, value_enum, value_name = "STATUS", default_value_t = CreatedStatus::Created)]
     pub created_status: CreatedStatus,
+    /// Serve both listeners over HTTPS, with a certificate from a local CA that is made on
+    /// first start and kept in the data dir; every URL the API hands out is `https://`.
+    #[arg(long)]
+    pub tls: bool,
+    /// With `--tls`: write the local CA's certificate (PEM) to this file, for clients to trust.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub tls_ca_out: Option<PathBuf>,
+    /// `thumbnail_url` policy: `images` (decodable images get one), `none` (always null) or
+    /// `delayed:SECS` (null until SECS after the confirm).
+    #[arg(long, value_name = "POLICY", default_value = "images")]
+    pub thumbnails: ThumbnailPolicy,
 }
 
 impl Default for EmulatorConfig {
@@ -205,6 +242,9 @@ impl Default for EmulatorConfig {
             pagination: Pagination::default(),
             retry_after: RetryAfter::default(),
             created_status: CreatedStatus::default(),
+            tls: false,
+            tls_ca_out: None,
+            thumbnails: ThumbnailPolicy::default(),
         }
     }
 }
@@ -267,7 +307,8 @@ pub(crate) struct Shared {
     pub store: Store,
     pub signer: Signer,
     pub faults: Faults,
-    pub api_keys: Vec<String>,
+    /// The accepted keys with what each may do.
+    pub keys: Vec<KeyGrant>,
     pub asset_types: Vec<AssetType>,
     pub storage_base: String,
     pub presign_ttl: Duration,
@@ -275,15 +316,48 @@ pub(crate) struct Shared {
     pub session_ttl: Duration,
     pub request_log: Option<RequestLog>,
     pub variants: Variants,
+    pub thumbnails: ThumbnailPolicy,
 }
 
 impl Shared {
-    /// Whether `mime` is in the supported list.
+    /// Whether `mime`, or the canonical type it is an alias of, is in the supported list.
     pub fn supports_mime(&self, mime: &str) -> bool {
-        self.asset_types
-            .iter()
-            .any(|group| group.mime_types.iter().any(|m| m == mime))
+        let canonical = canonical_mime(mime);
+        self.asset_types.iter().any(|group| {
+            group
+                .mime_types
+                .iter()
+                .any(|m| m == mime || *m == canonical)
+        })
     }
+}
+
+/// Common alias spellings (Python's `mimetypes`, old browsers) and the type they stand for.
+const MIME_ALIASES: &[(&str, &str)] = &[
+    ("audio/x-wav", "audio/wav"),
+    ("audio/wave", "audio/wav"),
+    ("audio/vnd.wave", "audio/wav"),
+    ("audio/mp3", "audio/mpeg"),
+    ("audio/x-mp3", "audio/mpeg"),
+    ("audio/x-mpeg", "audio/mpeg"),
+    ("audio/mpeg3", "audio/mpeg"),
+    ("image/jpg", "image/jpeg"),
+    ("image/pjpeg", "image/jpeg"),
+    ("image/x-png", "image/png"),
+    ("video/x-quicktime", "video/quicktime"),
+];
+
+/// The canonical name of a MIME type: aliases map to their type (case-insensitively), any
+/// other type is returned as given.
+pub(crate) fn canonical_mime(mime: &str) -> String {
+    let trimmed = mime.trim();
+    MIME_ALIASES
+        .iter()
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(trimmed))
+        .map_or_else(
+            || trimmed.to_owned(),
+            |(_, canonical)| (*canonical).to_owned(),
+        )
 }
 
 /// A directory removed when dropped (the default, throw-away data dir).
@@ -313,6 +387,8 @@ pub struct RunningEmulator {
     storage_base: String,
     api_keys: Vec<String>,
     generated_key: bool,
+    ca_cert_pem: Option<String>,
+    ca_cert_path: Option<PathBuf>,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -321,14 +397,15 @@ pub struct RunningEmulator {
 }
 
 /// A URL base usable by clients: unspecified bind addresses are advertised as loopback.
-fn base_url(addr: SocketAddr) -> String {
+fn base_url(addr: SocketAddr, tls: bool) -> String {
     let host = match addr.ip() {
         ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
         ip if ip.is_unspecified() => "[::1]".to_owned(),
         std::net::IpAddr::V4(ip) => ip.to_string(),
         std::net::IpAddr::V6(ip) => format!("[{ip}]"),
     };
-    format!("http://{host}:{}", addr.port())
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{host}:{}", addr.port())
 }
 
 fn check_rate(name: &str, rate: f64) -> anyhow::Result<()> {
@@ -362,11 +439,39 @@ impl RunningEmulator {
         let store = Store::open(&data_dir)
             .with_context(|| format!("opening emulator data dir {}", data_dir.display()))?;
 
-        let (api_keys, generated_key) = if config.api_keys.is_empty() {
+        let (keys, generated_key) = if config.api_keys.is_empty() {
             let secret: [u8; 16] = rand::rng().random();
-            (vec![format!("rf_test_{}", hex::encode(secret))], true)
+            let key = format!("rf_test_{}", hex::encode(secret));
+            (vec![KeyGrant::full(key)], true)
         } else {
-            (config.api_keys.clone(), false)
+            let keys = config
+                .api_keys
+                .iter()
+                .map(|spec| KeyGrant::parse(spec))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            (keys, false)
+        };
+        let api_keys: Vec<String> = keys.iter().map(|grant| grant.key.clone()).collect();
+        anyhow::ensure!(
+            config.tls || config.tls_ca_out.is_none(),
+            "--tls-ca-out needs --tls"
+        );
+        let tls = if config.tls {
+            let ca = tls::LocalCa::load_or_create(&data_dir)?;
+            if let Some(out) = &config.tls_ca_out {
+                std::fs::write(out, ca.cert_pem())
+                    .with_context(|| format!("writing the CA certificate to {}", out.display()))?;
+            }
+            let ips = [config.addr.ip()]
+                .into_iter()
+                .chain(config.storage_addr.map(|a| a.ip()))
+                .collect::<Vec<_>>();
+            Some((
+                ca.server_config(&ips)?,
+                (ca.cert_pem().to_owned(), ca.cert_path().to_owned()),
+            ))
+        } else {
+            None
         };
 
         let api_listener = TcpListener::bind(config.addr)
@@ -378,8 +483,12 @@ impl RunningEmulator {
         let storage_listener = TcpListener::bind(storage_addr)
             .await
             .with_context(|| format!("binding the storage listener on {storage_addr}"))?;
-        let api_base = base_url(api_listener.local_addr()?);
-        let storage_base = base_url(storage_listener.local_addr()?);
+        let api_base = base_url(api_listener.local_addr()?, tls.is_some());
+        let storage_base = base_url(storage_listener.local_addr()?, tls.is_some());
+        let (server_config, ca) = tls.unzip();
+        let (ca_cert_pem, ca_cert_path) = ca.unzip();
+        let api_listener = AbortableListener::new(api_listener, server_config.clone());
+        let storage_listener = AbortableListener::new(storage_listener, server_config);
 
         let request_log = match &config.request_log {
             Some(path) => Some(
@@ -393,7 +502,7 @@ impl RunningEmulator {
             store,
             signer: Signer::random(),
             faults: Faults::new(&config, seed),
-            api_keys: api_keys.clone(),
+            keys,
             asset_types,
             storage_base: storage_base.clone(),
             presign_ttl: Duration::from_secs(u64::from(config.presign_ttl_secs)),
@@ -401,6 +510,7 @@ impl RunningEmulator {
             session_ttl: Duration::from_secs(u64::from(config.upload_session_ttl_secs)),
             request_log,
             variants: Variants::from_config(&config),
+            thumbnails: config.thumbnails,
         });
 
         if config.demo_data {
@@ -428,6 +538,8 @@ impl RunningEmulator {
             storage_base,
             api_keys,
             generated_key,
+            ca_cert_pem,
+            ca_cert_path,
             shared,
             stop,
             tasks: vec![api_task, storage_task],
@@ -446,9 +558,14 @@ impl RunningEmulator {
         self.storage_base.clone()
     }
 
-    /// The accepted API keys.
+    /// The accepted API keys (without their scopes).
     pub fn api_keys(&self) -> &[String] {
         &self.api_keys
+    }
+
+    /// With `--tls`, the local CA's certificate (PEM) that clients must trust.
+    pub fn ca_cert_pem(&self) -> Option<&str> {
+        self.ca_cert_pem.as_deref()
     }
 
     /// Directory holding the state snapshot and blobs.
@@ -541,7 +658,8 @@ async fn shutdown_signal() {
 
 /// Runs until Ctrl-C / SIGTERM, printing exactly one ready line on stdout containing the base URL:
 /// `runflow emulator listening on http://127.0.0.1:8787 (storage http://127.0.0.1:NNNN)`, preceded
-/// by `api key: rf_test_...` when the key was generated.
+/// by `api key: rf_test_...` when the key was generated and, with `--tls`, by
+/// `ca certificate: PATH` (the CA's PEM in the data dir; `https://` in the ready line).
 pub async fn run_until_shutdown(config: EmulatorConfig) -> anyhow::Result<()> {
     let emulator = RunningEmulator::start(config).await?;
     {
@@ -550,6 +668,9 @@ pub async fn run_until_shutdown(config: EmulatorConfig) -> anyhow::Result<()> {
             for key in emulator.api_keys() {
                 writeln!(out, "api key: {key}")?;
             }
+        }
+        if let Some(path) = &emulator.ca_cert_path {
+            writeln!(out, "ca certificate: {}", path.display())?;
         }
         writeln!(
             out,
@@ -583,11 +704,27 @@ mod tests {
     }
 
     #[test]
+    fn mime_aliases_are_canonical() {
+        assert_eq!(canonical_mime("audio/x-wav"), "audio/wav");
+        assert_eq!(canonical_mime("IMAGE/JPG"), "image/jpeg");
+        assert_eq!(canonical_mime("audio/mp3"), "audio/mpeg");
+        assert_eq!(canonical_mime("image/png"), "image/png");
+        assert_eq!(canonical_mime("application/x-thing"), "application/x-thing");
+    }
+
+    #[test]
     fn unspecified_bind_addresses_are_advertised_as_loopback() {
         assert_eq!(
-            base_url("0.0.0.0:8787".parse().unwrap()),
+            base_url("0.0.0.0:8787".parse().unwrap(), false),
             "http://127.0.0.1:8787"
         );
-        assert_eq!(base_url("[::1]:9".parse().unwrap()), "http://[::1]:9");
+        assert_eq!(
+            base_url("[::1]:9".parse().unwrap(), false),
+            "http://[::1]:9"
+        );
+        assert_eq!(
+            base_url("127.0.0.1:9".parse().unwrap(), true),
+            "https://127.0.0.1:9"
+        );
     }
 }

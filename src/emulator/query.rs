@@ -1,8 +1,13 @@
-//! The `q` filter language of list endpoints: `field:value`, `field=value`, `>`, `<`, `>=`, `<=`,
-//! joined by `AND` (or plain whitespace), `OR`, `NOT` and parentheses; values may be
-//! double-quoted (`name:"a b.png"`, `\"` escapes). String comparisons are case-sensitive
-//! (`name:` is exact). `null` unquoted is the null value (`folder_id:null` = root). Times accept
-//! RFC 3339 or a bare `YYYY-MM-DD` (midnight UTC).
+//! The `q` filter language of list endpoints. A comparison is either the documented
+//! `field:value`, `field=value`, `field>value`, `<`, `>=`, `<=`, or the form Runflow's own
+//! clients send, `field.op:value` with `op` one of `eq`, `ne`, `gt`, `gte`, `lt`, `lte` in any
+//! case (`slug.eq:'my-flow'`, `client_ref.EQ:'token'`). Comparisons are joined by `AND` (or
+//! plain whitespace), `OR`, `NOT` and parentheses. Values may be single- or double-quoted
+//! (`name:"a b.png"`, `name.eq:'a b.png'`, backslash escapes the next character). String
+//! comparisons are case-sensitive (`name:` is exact). `null` unquoted is the null value
+//! (`folder_id:null` = root, `folder_id.ne:null` = in a folder). Times accept RFC 3339 or a bare
+//! `YYYY-MM-DD` (midnight UTC). Ids (`id`, `folder_id`, `parent_id`) compare only for
+//! equality (`:`, `=`, `.eq`, `.ne`).
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -63,6 +68,7 @@ pub(crate) trait Record {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Op {
     Eq,
+    Ne,
     Gt,
     Lt,
     Ge,
@@ -108,11 +114,13 @@ impl Filter {
             Self::Cmp { field, op, value } => {
                 let actual = record.field(field);
                 // Ordering never matches null, like SQL.
-                if *op != Op::Eq && (actual == FieldValue::Null || *value == FieldValue::Null) {
+                let ordering = !matches!(op, Op::Eq | Op::Ne);
+                if ordering && (actual == FieldValue::Null || *value == FieldValue::Null) {
                     return false;
                 }
                 match op {
                     Op::Eq => actual == *value,
+                    Op::Ne => actual != *value,
                     Op::Gt => actual > *value,
                     Op::Lt => actual < *value,
                     Op::Ge => actual >= *value,
@@ -144,8 +152,10 @@ fn typed<R: Record>(expr: Expr) -> Result<Filter, String> {
                     let known: Vec<&str> = R::FIELDS.iter().map(|(name, _, _)| *name).collect();
                     format!("unknown field `{field}`; filterable: {}", known.join(", "))
                 })?;
-            if *kind == FieldKind::Id && op != Op::Eq {
-                return Err(format!("`{field}` supports only `:` and `=`"));
+            if *kind == FieldKind::Id && !matches!(op, Op::Eq | Op::Ne) {
+                return Err(format!(
+                    "`{field}` supports only equality (`:`, `=`, `.eq:`, `.ne:`)"
+                ));
             }
             Filter::Cmp {
                 field: name,
@@ -308,7 +318,10 @@ impl Parser {
         if start == self.pos {
             return Err(self.error("expected a field name"));
         }
-        let field: String = self.chars[start..self.pos].iter().collect();
+        let name: String = self.chars[start..self.pos].iter().collect();
+        if let Some((field, suffix)) = name.rsplit_once('.') {
+            return self.suffixed(start, field, suffix);
+        }
         let op = match (self.peek(), self.chars.get(self.pos + 1).copied()) {
             (Some('>'), Some('=')) => Op::Ge,
             (Some('<'), Some('=')) => Op::Le,
@@ -319,18 +332,56 @@ impl Parser {
         };
         self.pos += if matches!(op, Op::Ge | Op::Le) { 2 } else { 1 };
         let value = self.value()?;
-        Ok(Expr::Cmp { field, op, value })
+        Ok(Expr::Cmp {
+            field: name,
+            op,
+            value,
+        })
     }
 
-    /// A quoted string, or a bare word up to whitespace or `)`; bare `null` is `None`.
+    /// The rest of `field.op:value`, the field and suffix already read.
+    fn suffixed(&mut self, start: usize, field: &str, suffix: &str) -> Result<Expr, String> {
+        let op = match suffix.to_ascii_lowercase().as_str() {
+            "eq" => Op::Eq,
+            "ne" => Op::Ne,
+            "gt" => Op::Gt,
+            "gte" => Op::Ge,
+            "lt" => Op::Lt,
+            "lte" => Op::Le,
+            _ => {
+                self.pos = start;
+                return Err(self.error(&format!(
+                    "unknown operator `.{suffix}` (use `.eq`, `.ne`, `.gt`, `.gte`, `.lt` or \
+                     `.lte`, then `:`)"
+                )));
+            }
+        };
+        if field.is_empty() || field.contains('.') {
+            self.pos = start;
+            return Err(self.error("expected a field name before the operator"));
+        }
+        if self.peek() != Some(':') {
+            return Err(self.error(&format!("expected `:` after `{field}.{suffix}`")));
+        }
+        self.pos += 1;
+        let value = self.value()?;
+        Ok(Expr::Cmp {
+            field: field.to_owned(),
+            op,
+            value,
+        })
+    }
+
+    /// A single- or double-quoted string, or a bare word up to whitespace or `)`; bare `null`
+    /// is `None`.
     fn value(&mut self) -> Result<Option<String>, String> {
-        if self.peek() == Some('"') {
+        if let Some(quote @ ('"' | '\'')) = self.peek() {
             self.pos += 1;
             let mut out = String::new();
             loop {
                 match self.peek() {
                     None => return Err(self.error("unterminated string")),
-                    Some('"') => {
+                    Some(c) if c == quote => {
                         self.pos += 1;
                         return Ok(Some(out));
                     }
@@ -353,7 +404,7 @@ impl Parser {
         let start = self.pos;
         while self
             .peek()
-            .is_some_and(|c| !c.is_whitespace() && c != ')' && c != '(' && c != '"')
+            .is_some_and(|c| !c.is_whitespace() && !matches!(c, ')' | '(' | '"' | '\''))
         {
             self.pos += 1;
         }
@@ -443,6 +494,62 @@ mod tests {
     }
 
     #[test]
+    fn parses_the_suffixed_form() {
+        let cmp = |field: &str, op: Op, value: Option<&str>| Expr::Cmp {
+            field: field.into(),
+            op,
+            value: value.map(Into::into),
+        };
+        assert_eq!(
+            parse("slug.eq:'my-flow'").unwrap(),
+            cmp("slug", Op::Eq, Some("my-flow"))
+        );
+        assert_eq!(
+            parse("client_ref.EQ:'token'").unwrap(),
+            cmp("client_ref", Op::Eq, Some("token"))
+        );
+        assert_eq!(
+            parse(r#"name.Ne:"a b""#).unwrap(),
+            cmp("name", Op::Ne, Some("a b"))
+        );
+        assert_eq!(
+            parse(r"name.eq:'it\'s'").unwrap(),
+            cmp("name", Op::Eq, Some("it's"))
+        );
+        assert_eq!(parse("a.gt:1").unwrap(), cmp("a", Op::Gt, Some("1")));
+        assert_eq!(parse("a.GTE:1").unwrap(), cmp("a", Op::Ge, Some("1")));
+        assert_eq!(parse("a.lt:1").unwrap(), cmp("a", Op::Lt, Some("1")));
+        assert_eq!(parse("a.lte:1").unwrap(), cmp("a", Op::Le, Some("1")));
+        assert_eq!(parse("a.ne:null").unwrap(), cmp("a", Op::Ne, None));
+        assert_eq!(
+            parse("a.eq:'null'").unwrap(),
+            cmp("a", Op::Eq, Some("null"))
+        );
+        assert_eq!(
+            parse("a.eq:'x' AND (b>2 OR NOT c.lte:3)").unwrap(),
+            Expr::And(
+                Box::new(cmp("a", Op::Eq, Some("x"))),
+                Box::new(Expr::Or(
+                    Box::new(cmp("b", Op::Gt, Some("2"))),
+                    Box::new(Expr::Not(Box::new(cmp("c", Op::Le, Some("3")))))
+                ))
+            )
+        );
+    }
+
+    #[test]
+    fn suffixed_form_errors_name_the_problem() {
+        let err = |q: &str| parse(q).unwrap_err();
+        assert!(err("name.like:'x'").contains("unknown operator `.like`"));
+        assert!(err("name.eq='x'").contains("expected `:` after `name.eq`"));
+        assert!(err("name.eq>'x'").contains("expected `:`"));
+        assert!(err(".eq:'x'").contains("field name"));
+        assert!(err("a.b.eq:'x'").contains("field name"));
+        assert!(err("name.eq:'open").contains("unterminated string"));
+        assert!(err("name.eq:").contains("expected a value"));
+    }
+
+    #[test]
     fn rejects_garbage() {
         for bad in [
             "name", "name:", ":x", "(a:1", "a:1)", "a:\"open", "a ~ b", "AND a:1",
@@ -482,5 +589,27 @@ mod tests {
         assert_eq!(hits("created_at>2026-04-01", &items).len(), 3);
         assert_eq!(hits("created_at<2026-04-02T09:00:00Z", &items).len(), 0);
         assert_eq!(hits("name>=b", &items), ["b.png"]);
+        assert_eq!(hits("name.eq:'a.png'", &items), ["a.png"]);
+        assert_eq!(hits("name.EQ:\"a.png\"", &items), ["a.png"]);
+        assert_eq!(hits("name.ne:'a.png'", &items), ["b.png", "A.png"]);
+        assert_eq!(hits("folder_id.ne:null", &items), ["b.png", "A.png"]);
+        assert_eq!(
+            hits(&format!("folder_id.eq:'{folder}'"), &items),
+            ["b.png", "A.png"]
+        );
+        assert_eq!(
+            hits("size_bytes.gt:10 size_bytes.lte:30", &items),
+            ["b.png", "A.png"]
+        );
+        assert_eq!(
+            hits("size_bytes.gte:30 OR size_bytes.lt:11", &items),
+            ["a.png", "A.png"]
+        );
+        assert!(compile::<Item>(Some("folder_id.gt:null")).is_err());
+        assert!(
+            compile::<Item>(Some("nope.eq:1"))
+                .unwrap_err()
+                .contains("unknown field `nope`")
+        );
     }
 }

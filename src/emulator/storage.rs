@@ -18,12 +18,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use futures_util::StreamExt as _;
 use sha2::{Digest as _, Sha256};
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use super::Shared;
 use super::conn::{AbortHandle, AbortableListener};
+use super::cors;
 use super::request_log::{LogLayer, log_requests};
 use super::signing::SignatureError;
 use super::state::{ObjectMeta, object_file_name};
@@ -39,7 +39,10 @@ const CUT_STATUS: u16 = 499;
 /// Builds the storage router.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/{*key}", put(put_object).get(get_object))
+        .route(
+            "/{*key}",
+            put(put_object).get(get_object).options(cors::preflight),
+        )
         .fallback(|| async {
             s3_error(
                 StatusCode::NOT_FOUND,
@@ -54,6 +57,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
                 "The specified method is not allowed against this resource.",
             )
         })
+        .layer(axum::middleware::from_fn(cors::allow_origin))
         .layer(from_fn_with_state(
             LogLayer {
                 shared: shared.clone(),
@@ -66,12 +70,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 /// Serves storage until `stop` turns true.
 pub(crate) async fn serve(
-    listener: TcpListener,
+    listener: AbortableListener,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
     let app = router(shared).into_make_service_with_connect_info::<AbortHandle>();
-    let result = axum::serve(AbortableListener(listener), app)
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
         })

@@ -14,7 +14,6 @@ use axum::response::{IntoResponse as _, Response};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::Shared;
 use super::asset_routes::render_asset;
 use super::conn::AbortHandle;
 use super::errors::{ApiError, field_error};
@@ -24,7 +23,8 @@ use super::request::{
 };
 use super::state::{AssetRecord, Db, ObjectMeta, UploadRecord, now};
 use super::thumbs;
-use super::variants::RepeatConfirm;
+use super::variants::{RepeatConfirm, ThumbnailPolicy};
+use super::{Shared, canonical_mime};
 use crate::api::models::{
     Asset, ConfirmUploadRequest, CreateUploadRequest, MAX_UPLOAD_BYTES, UploadSession,
 };
@@ -242,14 +242,16 @@ fn record_asset(
         db.objects.insert(key.clone(), meta);
         key
     });
+    // The stored type as sent, under its canonical name (`audio/x-wav` is `audio/wav`).
+    let mime_type = canonical_mime(&object.content_type);
     let asset = AssetRecord {
         id: upload.id,
         folder_id: folder,
         name: upload.filename.clone(),
         r2_key: upload.object_key.clone(),
-        mime_type: object.content_type.clone(),
+        asset_type: asset_type_of(&mime_type),
+        mime_type,
         size_bytes: object.size_bytes,
-        asset_type: asset_type_of(&object.content_type),
         thumbnail_key,
         created_at: at,
         updated_at: at,
@@ -279,7 +281,10 @@ pub(crate) async fn confirm_upload(
             Step::Record(upload, object) => (upload, object),
             Step::Again(asset) => return Ok(asset),
         };
-        let thumbnail = if asset_type_of(&object.content_type) == "image" {
+        // With `--thumbnails none` no thumbnail is ever shown, so none is made.
+        let thumbnail = if shared.thumbnails != ThumbnailPolicy::None
+            && asset_type_of(&object.content_type) == "image"
+        {
             thumbs::make_thumbnail(shared, id, &object).await
         } else {
             None

@@ -3,6 +3,7 @@
 //! each. Every default is the `[rec]` behaviour.
 
 use axum::http::StatusCode;
+use time::OffsetDateTime;
 
 use super::EmulatorConfig;
 
@@ -88,6 +89,66 @@ impl CreatedStatus {
     }
 }
 
+/// Which assets get a `thumbnail_url` (`--thumbnails`, gap 12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThumbnailPolicy {
+    /// Decodable images get a signed thumbnail URL; video, audio and undecodable images null.
+    #[default]
+    Images,
+    /// `thumbnail_url` is null for every asset, as observed for a PNG in Runflow's SDK tests.
+    None,
+    /// Null until this many seconds after the confirm, then as `Images`: server-side
+    /// processing that finishes later.
+    Delayed {
+        /// Seconds from the confirm (the asset's `created_at`) until the thumbnail shows.
+        secs: u32,
+    },
+}
+
+impl ThumbnailPolicy {
+    /// Whether an asset created at `created_at` shows its thumbnail (if it has one) at `at`.
+    pub fn shows(self, created_at: OffsetDateTime, at: OffsetDateTime) -> bool {
+        match self {
+            Self::Images => true,
+            Self::None => false,
+            Self::Delayed { secs } => at - created_at >= time::Duration::seconds(i64::from(secs)),
+        }
+    }
+}
+
+impl std::str::FromStr for ThumbnailPolicy {
+    type Err = String;
+
+    /// `images`, `none` or `delayed:SECS`.
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw.trim() {
+            "images" => Ok(Self::Images),
+            "none" => Ok(Self::None),
+            other => {
+                let secs = other.strip_prefix("delayed:").ok_or_else(|| {
+                    format!("`{other}` is not `images`, `none` or `delayed:SECS`")
+                })?;
+                secs.trim()
+                    .parse::<u32>()
+                    .map(|secs| Self::Delayed { secs })
+                    .map_err(|_| {
+                        format!("`delayed:{secs}`: SECS must be a whole number of seconds")
+                    })
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ThumbnailPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Images => f.write_str("images"),
+            Self::None => f.write_str("none"),
+            Self::Delayed { secs } => write!(f, "delayed:{secs}"),
+        }
+    }
+}
+
 /// The answer variants in force, shared by the handlers.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Variants {
@@ -115,5 +176,35 @@ impl Variants {
     /// Success status of create, confirm and folder create.
     pub fn created(&self) -> StatusCode {
         self.created_status.status()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thumbnail_policies_parse_and_apply() {
+        assert_eq!("images".parse(), Ok(ThumbnailPolicy::Images));
+        assert_eq!("none".parse(), Ok(ThumbnailPolicy::None));
+        assert_eq!(
+            "delayed:5".parse(),
+            Ok(ThumbnailPolicy::Delayed { secs: 5 })
+        );
+        assert!("delayed:".parse::<ThumbnailPolicy>().is_err());
+        assert!("delayed:-1".parse::<ThumbnailPolicy>().is_err());
+        assert!("some".parse::<ThumbnailPolicy>().is_err());
+        assert_eq!(
+            ThumbnailPolicy::Delayed { secs: 7 }.to_string(),
+            "delayed:7"
+        );
+
+        let created = time::macros::datetime!(2026-04-02 10:00 UTC);
+        let later = |secs| created + time::Duration::seconds(secs);
+        let delayed = ThumbnailPolicy::Delayed { secs: 5 };
+        assert!(!delayed.shows(created, later(4)));
+        assert!(delayed.shows(created, later(5)));
+        assert!(ThumbnailPolicy::Images.shows(created, created));
+        assert!(!ThumbnailPolicy::None.shows(created, later(9999)));
     }
 }

@@ -1,5 +1,5 @@
-//! The settings dialog: the key (replace, remove, test), base URL, concurrency, theme, the
-//! default destination folder and "Copy diagnostics". Esc or Cancel closes it without saving.
+//! The settings dialog: the key (replace, remove, test), base URL, extra CA certificate,
+//! concurrency, theme, the default destination folder and "Copy diagnostics". Esc or Cancel closes it without saving.
 
 use egui::{RichText, Ui};
 
@@ -24,6 +24,8 @@ pub struct SettingsDraft {
     pub theme: Theme,
     /// Default destination folder.
     pub default_folder_id: Option<String>,
+    /// Extra CA certificate file (empty = none).
+    pub ca_cert_file: String,
     /// A replacement key being typed.
     pub new_key: String,
     /// Show the replacement key in clear.
@@ -45,6 +47,11 @@ impl SettingsDraft {
                 .clamp(1, MAX_CONCURRENCY),
             theme: settings.theme,
             default_folder_id: settings.default_folder_id.clone(),
+            ca_cert_file: settings
+                .ca_cert_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             new_key: String::new(),
             show_key: false,
             error: None,
@@ -64,8 +71,15 @@ impl SettingsDraft {
                     .to_owned(),
             ),
         };
+        // Whether the file is a usable certificate is checked when the settings are saved,
+        // off the UI thread.
+        let ca_cert_file = match self.ca_cert_file.trim() {
+            "" => None,
+            raw => Some(std::path::PathBuf::from(raw)),
+        };
         Ok(Settings {
             base_url,
+            ca_cert_file,
             concurrency: Some(self.concurrency),
             theme: self.theme,
             default_folder_id: self.default_folder_id.clone(),
@@ -194,6 +208,20 @@ pub fn settings_ui(
         });
         ui.weak("Leave empty for Runflow. RUNFLOW_BASE_URL overrides this when set.");
         ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            let label = ui.label("Extra CA certificate");
+            ui.add(
+                egui::TextEdit::singleline(&mut draft.ca_cert_file)
+                    .hint_text("/path/to/ca.pem")
+                    .desired_width(300.0),
+            )
+            .labelled_by(label.id);
+        });
+        ui.weak(
+            "A PEM file to trust on top of the system's certificates: your network's TLS \
+             inspection, or an emulator started with --tls. RUNFLOW_CA_CERT adds more.",
+        );
+        ui.add_space(6.0);
         diagnostics_ui(ui, current, connection);
     });
 
@@ -285,6 +313,23 @@ mod tests {
         assert_eq!(
             draft.to_settings(&current).unwrap().base_url.as_deref(),
             Some("http://127.0.0.1:8787")
+        );
+    }
+
+    #[test]
+    fn drafts_keep_the_ca_file() {
+        let current = Settings {
+            ca_cert_file: Some("/etc/ca.pem".into()),
+            ..Settings::default()
+        };
+        let mut draft = SettingsDraft::new(&current);
+        assert_eq!(draft.ca_cert_file, "/etc/ca.pem");
+        draft.ca_cert_file = "  ".into();
+        assert_eq!(draft.to_settings(&current).unwrap().ca_cert_file, None);
+        draft.ca_cert_file = " /tmp/other.pem ".into();
+        assert_eq!(
+            draft.to_settings(&current).unwrap().ca_cert_file,
+            Some("/tmp/other.pem".into())
         );
     }
 }

@@ -191,6 +191,7 @@ impl AppState {
                     let view = self.gallery.view.clone();
                     follow_up.extend(self.gallery.open(view));
                 }
+                self.gallery.scopes = connection.scopes.clone();
                 self.connection = ConnectionStatus::Connected(connection);
                 self.screen = Screen::Main;
                 self.welcome = WelcomeState::default();
@@ -447,6 +448,7 @@ mod tests {
             base_url: "http://127.0.0.1:1".into(),
             key_source: "test".into(),
             demo,
+            scopes: crate::api::KeyScopes::unknown(),
         }
     }
 

@@ -20,7 +20,7 @@ use super::effects::{self, JournalOp, Shared};
 use super::index::DuplicateIndex;
 use super::journal::{AccountScope, Journal};
 use super::protocol::{Command, Event, FileId, FileState};
-use super::queue::{Answer, Effect, Queue, QueueConfig, Scanned, Ticket};
+use super::queue::{Answer, CHECK_CONCURRENCY, Effect, Queue, QueueConfig, Scanned, Ticket};
 use super::speed::{SpeedMeter, Transfer};
 
 /// Called after every event is sent, to wake whoever reads them (e.g. `request_repaint`).
@@ -189,6 +189,7 @@ impl Engine {
         let mut queue = Queue::new(
             QueueConfig {
                 concurrency: config.concurrency.clamp(1, MAX_CONCURRENCY),
+                check_concurrency: CHECK_CONCURRENCY,
                 max_file_attempts: config.max_file_attempts,
                 file_retry_wait: config.file_retry_wait,
             },

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use url::Url;
 
 use super::{FileKind, ThumbError, ThumbRequest};
-use crate::api::RunflowClient;
+use crate::api::{self, RunflowClient};
 
 /// MIME types the app decodes itself (the `image` features it is built with).
 const DECODABLE_MIME_TYPES: [&str; 5] = [
@@ -85,10 +85,16 @@ impl Fetcher {
         max_thumbnail_bytes: u64,
         max_original_bytes: u64,
     ) -> Result<Self, ThumbError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("runflow-uploader/", env!("CARGO_PKG_VERSION")))
+        // The API client's roots and proxies, so a private CA trusted for the API (and storage)
+        // is trusted here too; without one, those of `RUNFLOW_CA_CERT`.
+        let builder = match &api {
+            Some(api) => api.http_builder(),
+            None => {
+                api::standalone_http_builder().map_err(|e| ThumbError::Network(e.to_string()))?
+            }
+        };
+        let http = builder
             .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
-            .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| ThumbError::Network(e.without_url().to_string()))?;
         Ok(Self {
@@ -239,6 +245,12 @@ impl CappedBuffer {
 fn network_error(err: reqwest::Error) -> ThumbError {
     if err.is_timeout() {
         return ThumbError::TimedOut;
+    }
+    if let Some(problem) = api::certificate_problem(&err) {
+        return ThumbError::Network(format!(
+            "storage's TLS certificate is not trusted ({problem}); set RUNFLOW_CA_CERT or \
+             Settings > Advanced > Extra CA certificate to its CA"
+        ));
     }
     if err.is_connect() {
         return ThumbError::Network("could not connect to storage".to_owned());

@@ -86,7 +86,12 @@ pub fn details_ui(
                 {
                     fetch(AssetPurpose::CopyCurl);
                 }
-                if ui.button("Delete...").clicked() {
+                let cannot_delete = gallery.cannot_delete();
+                if ui
+                    .add_enabled(cannot_delete.is_none(), egui::Button::new("Delete..."))
+                    .on_disabled_hover_text(cannot_delete.unwrap_or_default())
+                    .clicked()
+                {
                     gallery.ask_delete(vec![id.clone()]);
                 }
             });

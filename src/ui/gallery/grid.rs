@@ -179,14 +179,19 @@ fn selection_actions_ui(
     let count = state.selection.len();
     ui.label(format!("{count} selected"));
     // The selection in grid order is only worked out on a click: it walks every loaded card.
-    if let Some(folder_id) = move_menu_ui(ui, "Move to...", folders, &state.view.folder_id) {
+    if let Some(reason) = state.cannot_move() {
+        ui.add_enabled(false, egui::Button::new("Move to..."))
+            .on_disabled_hover_text(reason);
+    } else if let Some(folder_id) = move_menu_ui(ui, "Move to...", folders, &state.view.folder_id) {
         let name = destination_name(folders, folder_id.as_deref());
         let selected = state.selection.ordered(&state.items);
         out.extend(state.move_to(selected, folder_id, &name));
     }
+    let cannot_delete = state.cannot_delete();
     if ui
-        .button("Delete...")
+        .add_enabled(cannot_delete.is_none(), egui::Button::new("Delete..."))
         .on_hover_text("Delete the selected assets (Delete key)")
+        .on_disabled_hover_text(cannot_delete.unwrap_or_default())
         .clicked()
     {
         state.ask_delete(state.selection.ordered(&state.items));

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::api::models::Asset;
+use crate::api::{KeyScopes, Scope};
 use crate::desktop::{AssetPage, Command, Level};
 use crate::library::ViewSpec;
 
@@ -138,6 +139,8 @@ pub struct GalleryState {
     pub errors: HashMap<String, String>,
     /// The delete or move batch in flight, for its closing message.
     batch: Option<Batch>,
+    /// What the connection's key may do: deletes and moves it may not are disabled.
+    pub scopes: KeyScopes,
 }
 
 #[derive(Debug)]
@@ -165,6 +168,7 @@ impl Default for GalleryState {
             busy: HashSet::new(),
             errors: HashMap::new(),
             batch: None,
+            scopes: KeyScopes::unknown(),
         }
     }
 }
@@ -301,8 +305,21 @@ impl GalleryState {
         }
     }
 
-    /// Asks to delete `ids` (after confirmation).
+    /// Why the key may not delete assets, if it may not (the disabled buttons' tooltip).
+    pub fn cannot_delete(&self) -> Option<String> {
+        self.scopes.denial(Scope::AssetsDelete)
+    }
+
+    /// Why the key may not move assets, if it may not.
+    pub fn cannot_move(&self) -> Option<String> {
+        self.scopes.denial(Scope::AssetsEdit)
+    }
+
+    /// Asks to delete `ids` (after confirmation); nothing when the key may not delete.
     pub fn ask_delete(&mut self, ids: Vec<String>) {
+        if self.cannot_delete().is_some() {
+            return;
+        }
         let ids: Vec<String> = ids
             .into_iter()
             .filter(|id| !self.busy.contains(id))
@@ -326,6 +343,13 @@ impl GalleryState {
         folder_id: Option<String>,
         folder_name: &str,
     ) -> Option<Command> {
+        // A drop on a folder can't be disabled like a button: the cards say why instead.
+        if let Some(reason) = self.cannot_move() {
+            for id in ids {
+                self.errors.insert(id, reason.clone());
+            }
+            return None;
+        }
         let ids: Vec<String> = ids
             .into_iter()
             .filter(|id| !self.busy.contains(id))
@@ -559,6 +583,27 @@ mod tests {
             Some("server error")
         );
         assert!(state.busy.is_empty());
+    }
+
+    #[test]
+    fn a_key_without_the_scope_neither_deletes_nor_moves() {
+        let mut state = loaded(&["a", "b"]);
+        state.scopes = KeyScopes::from_names(["assets:read", "assets:create"]);
+        assert_eq!(
+            state.cannot_delete().as_deref(),
+            Some("This key can't delete assets (needs assets:delete)")
+        );
+        assert!(state.cannot_move().unwrap().contains("needs assets:edit"));
+        state.ask_delete(vec!["a".into()]);
+        assert_eq!(state.confirm_delete, None);
+        assert!(state.move_to(vec!["b".into()], None, "Root").is_none());
+        assert!(state.errors["b"].contains("needs assets:edit"));
+        assert!(state.busy.is_empty());
+
+        state.scopes = KeyScopes::from_names(["assets:*"]);
+        assert_eq!(state.cannot_delete(), None);
+        state.ask_delete(vec!["a".into()]);
+        assert_eq!(state.confirm_delete, Some(vec!["a".to_owned()]));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What the user asks of files: cancel, retry, upload a copy, move here, remove.
 
 use super::super::protocol::{Command, Event, FileId, FileState};
-use super::{Effect, Phase, Queue};
+use super::{Effect, Phase, Queue, Slot};
 
 impl Queue {
     /// A command from the window or the CLI (`Add`, `AddBytes` and `Shutdown` are the
@@ -52,9 +52,10 @@ impl Queue {
             match job.phase {
                 Phase::Confirming | Phase::Verifying => {}
                 _ => {
-                    if !job.slot {
-                        job.slot = true;
-                        self.running += 1;
+                    // The check goes ahead of the line: it settles what the user sees.
+                    if job.slot == Slot::None {
+                        job.slot = Slot::Check;
+                        self.checking += 1;
                     }
                     job.epoch += 1;
                     self.effects.push_back(Effect::Abort { id });

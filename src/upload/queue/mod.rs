@@ -36,6 +36,9 @@ use super::protocol::{BatchProgress, Event, FileId, FileState, UploadFailure};
 pub(super) const MAX_SESSIONS: u32 = 4;
 /// Wait before asking again for content another process is uploading.
 pub(super) const CLAIM_RETRY_WAIT: Duration = Duration::from_millis(300);
+/// Files checked at once (hashed, looked up in the index, asked about on Runflow) while others
+/// upload: content uploaded before is recognised quickly, without waiting for upload slots.
+pub(super) const CHECK_CONCURRENCY: usize = 16;
 /// Longest wait between two whole-file retries.
 const MAX_FILE_RETRY_WAIT: Duration = Duration::from_secs(60);
 
@@ -148,7 +151,10 @@ pub(super) struct Scanned {
 /// Queue settings.
 #[derive(Debug, Clone)]
 pub(super) struct QueueConfig {
+    /// Files uploading at once.
     pub concurrency: usize,
+    /// Files being checked at once.
+    pub check_concurrency: usize,
     pub max_file_attempts: u32,
     pub file_retry_wait: Duration,
 }
@@ -169,8 +175,18 @@ enum Phase {
     Moving,
     /// Another file of this batch is uploading the same content.
     WaitingFor(FileId),
+    /// Checked; waiting for an upload slot.
+    AwaitingUpload,
     /// A timer is set (claim held elsewhere, or a whole-file retry).
     Sleeping,
+}
+
+/// The two pools of work: checks (local, and reads on Runflow) and uploads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    None,
+    Check,
+    Upload,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -190,8 +206,8 @@ struct Job {
     state: FileState,
     phase: Phase,
     epoch: u64,
-    /// Holds a concurrency slot.
-    slot: bool,
+    /// The slot it holds.
+    slot: Slot,
     attempts: u32,
     sessions: u32,
     /// Checked and hashed in this run.
@@ -215,8 +231,12 @@ struct Job {
 pub(super) struct Queue {
     config: QueueConfig,
     jobs: BTreeMap<FileId, Job>,
+    /// Files waiting for a check slot.
     ready: VecDeque<FileId>,
-    running: usize,
+    /// Checked files waiting for an upload slot.
+    upload_ready: VecDeque<FileId>,
+    checking: usize,
+    uploading: usize,
     paused: bool,
     scanning: usize,
     /// Content being uploaded by a file of this batch.
@@ -238,11 +258,14 @@ impl Queue {
         Self {
             config: QueueConfig {
                 concurrency: config.concurrency.max(1),
+                check_concurrency: config.check_concurrency.max(1),
                 ..config
             },
             jobs: BTreeMap::new(),
             ready: VecDeque::new(),
-            running: 0,
+            upload_ready: VecDeque::new(),
+            checking: 0,
+            uploading: 0,
             paused: false,
             scanning: 0,
             reserved: HashMap::new(),
@@ -401,7 +424,7 @@ impl Queue {
             return;
         }
         job.phase = Phase::Idle;
-        if job.slot {
+        if job.slot != Slot::None {
             // A claim held elsewhere: ask again, keeping the slot.
             self.claim(ticket.id);
         } else {
@@ -456,22 +479,47 @@ impl Queue {
         }
     }
 
-    /// Starts queued files while slots are free.
+    /// Starts work while slots are free: uploads for checked files first, then checks.
     fn schedule(&mut self) {
-        while !self.paused && self.running < self.config.concurrency {
-            let Some(id) = self.ready.pop_front() else {
-                break;
-            };
-            let Some(job) = self.jobs.get_mut(&id) else {
-                continue;
-            };
-            if job.state != FileState::Queued || job.slot || job.entry.is_none() {
-                continue;
+        let mut progressed = true;
+        while progressed && !self.paused {
+            progressed = false;
+            while self.uploading < self.config.concurrency {
+                let Some(id) = self.upload_ready.pop_front() else {
+                    break;
+                };
+                let Some(job) = self.jobs.get_mut(&id) else {
+                    continue;
+                };
+                if job.phase != Phase::AwaitingUpload || job.slot != Slot::None {
+                    continue;
+                }
+                job.slot = Slot::Upload;
+                job.phase = Phase::Idle;
+                self.uploading += 1;
+                progressed = true;
+                self.proceed(id);
             }
-            job.slot = true;
-            job.epoch += 1;
-            self.running += 1;
-            self.start(id);
+            while self.checking < self.config.check_concurrency {
+                let Some(id) = self.ready.pop_front() else {
+                    break;
+                };
+                let Some(job) = self.jobs.get_mut(&id) else {
+                    continue;
+                };
+                if job.state != FileState::Queued
+                    || job.slot != Slot::None
+                    || job.phase != Phase::Idle
+                    || job.entry.is_none()
+                {
+                    continue;
+                }
+                job.slot = Slot::Check;
+                job.epoch += 1;
+                self.checking += 1;
+                progressed = true;
+                self.start(id);
+            }
         }
         self.check_idle();
     }
@@ -514,7 +562,7 @@ impl Queue {
 
     /// Nothing queued, running, waiting or being scanned.
     pub fn is_idle(&self) -> bool {
-        self.scanning == 0 && self.running == 0 && self.unfinished == 0
+        self.scanning == 0 && self.checking == 0 && self.uploading == 0 && self.unfinished == 0
     }
 
     /// A file's state.
@@ -572,7 +620,7 @@ impl Job {
             state: FileState::Queued,
             phase: Phase::Idle,
             epoch: 0,
-            slot: false,
+            slot: Slot::None,
             attempts: 0,
             sessions: 0,
             prepared: false,

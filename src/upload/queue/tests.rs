@@ -68,6 +68,7 @@ struct Sim {
 fn config() -> QueueConfig {
     QueueConfig {
         concurrency: 3,
+        check_concurrency: 2,
         max_file_attempts: 3,
         file_retry_wait: Duration::from_secs(1),
     }

@@ -7,7 +7,7 @@ use crate::api::models::{Asset, UploadSession};
 use super::super::journal::Step;
 use super::super::protocol::{FileId, FileState, UploadFailure};
 use super::CLAIM_RETRY_WAIT;
-use super::{Effect, FoundAsset, MAX_FILE_RETRY_WAIT, MAX_SESSIONS, Next, Phase, Queue};
+use super::{Effect, FoundAsset, MAX_FILE_RETRY_WAIT, MAX_SESSIONS, Next, Phase, Queue, Slot};
 
 impl Queue {
     /// The first step of a trip (or of a resumed one).
@@ -173,11 +173,19 @@ impl Queue {
         }
     }
 
-    /// The network part, from wherever the journal says the file got to.
+    /// The network part, from wherever the journal says the file got to; with an upload slot
+    /// (a file holding a check slot gives it up and waits for one).
     pub(super) fn proceed(&mut self, id: FileId) {
         let Some(job) = self.jobs.get(&id) else {
             return;
         };
+        if job.slot != Slot::Upload {
+            self.release_slot(id);
+            self.set_phase(id, Phase::AwaitingUpload);
+            self.set_state(id, FileState::Queued);
+            self.upload_ready.push_back(id);
+            return;
+        }
         let Some(entry) = job.entry.clone() else {
             return;
         };
@@ -494,11 +502,13 @@ impl Queue {
     }
 
     pub(super) fn release_slot(&mut self, id: FileId) {
-        if let Some(job) = self.jobs.get_mut(&id)
-            && job.slot
-        {
-            job.slot = false;
-            self.running = self.running.saturating_sub(1);
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        match std::mem::replace(&mut job.slot, Slot::None) {
+            Slot::Check => self.checking -= 1,
+            Slot::Upload => self.uploading -= 1,
+            Slot::None => {}
         }
     }
 
@@ -534,7 +544,11 @@ impl Queue {
             .remove(&id)
             .unwrap_or_default()
             .into_iter()
-            .filter(|w| self.jobs.get(w).is_some_and(|j| j.phase == Phase::WaitingFor(id)))
+            .filter(|w| {
+                self.jobs
+                    .get(w)
+                    .is_some_and(|j| j.phase == Phase::WaitingFor(id))
+            })
             .collect();
         for waiter in waiters {
             self.set_phase(waiter, Phase::Idle);
