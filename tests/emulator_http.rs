@@ -267,7 +267,12 @@ async fn auth_requires_a_bearer_key_except_for_health() {
     // A key given without scopes has every asset scope Runflow's clients use.
     assert_eq!(
         membership.scopes,
-        ["assets:create", "assets:read", "assets:edit", "assets:delete"]
+        [
+            "assets:create",
+            "assets:read",
+            "assets:edit",
+            "assets:delete"
+        ]
     );
     env.emu.shutdown().await;
 }

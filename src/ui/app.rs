@@ -147,6 +147,10 @@ impl RunflowApp {
             );
             return;
         }
+        if let Some(why) = self.state.gallery.cannot_upload() {
+            self.state.toasts.push(Level::Error, why, now);
+            return;
+        }
         self.outbox.push(Command::Upload(upload::Command::Add {
             paths,
             folder_id: self.state.destination(),
@@ -205,8 +209,14 @@ impl RunflowApp {
             }
             (images, texts)
         });
-        for image in images {
-            self.upload_pasted_image(image);
+        if !images.is_empty()
+            && let Some(why) = self.state.gallery.cannot_upload()
+        {
+            self.state.toasts.push(Level::Error, why, now);
+        } else {
+            for image in images {
+                self.upload_pasted_image(image);
+            }
         }
         for text in texts {
             // File managers copy files as paths or file:// URIs.
@@ -329,11 +339,19 @@ impl RunflowApp {
                     if ui.button("Settings").clicked() {
                         state.settings_dialog = Some(SettingsDraft::new(&state.settings));
                     }
-                    if ui.button("Add folder...").clicked() {
-                        self.intents.push(Intent::PickFolder);
-                    }
-                    if ui.button("Add files...").clicked() {
-                        self.intents.push(Intent::PickFiles);
+                    let cannot_upload = state.gallery.cannot_upload();
+                    let why = cannot_upload.clone().unwrap_or_default();
+                    for (label, intent) in [
+                        ("Add folder...", Intent::PickFolder),
+                        ("Add files...", Intent::PickFiles),
+                    ] {
+                        if ui
+                            .add_enabled(cannot_upload.is_none(), egui::Button::new(label))
+                            .on_disabled_hover_text(&why)
+                            .clicked()
+                        {
+                            self.intents.push(intent);
+                        }
                     }
                 });
             });
@@ -391,11 +409,13 @@ impl RunflowApp {
                         let destination =
                             destination_name(&state.folders, state.destination().as_deref());
                         let empty = state.queue.is_empty();
+                        let cannot_upload = state.gallery.cannot_upload();
                         drop_zone_ui(
                             ui,
                             empty,
                             state.drag_and_drop,
                             &destination,
+                            cannot_upload.as_deref(),
                             &mut self.intents,
                         );
                         if !empty {

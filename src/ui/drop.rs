@@ -25,6 +25,7 @@ pub(super) fn drop_zone_ui(
     large: bool,
     drag_and_drop: bool,
     destination: &str,
+    cannot_upload: Option<&str>,
     intents: &mut Vec<Intent>,
 ) {
     let height = if large {
@@ -45,22 +46,31 @@ pub(super) fn drop_zone_ui(
             } else {
                 "Add files or folders to upload"
             };
+            let enabled = cannot_upload.is_none();
+            let why = cannot_upload.unwrap_or_default();
             let mut buttons = |ui: &mut Ui| {
-                if ui.button("Add files...").clicked() {
-                    intents.push(Intent::PickFiles);
-                }
-                if ui.button("Add folder...").clicked() {
-                    intents.push(Intent::PickFolder);
-                }
-                if ui.button("Paste image").clicked() {
-                    intents.push(Intent::PasteImage);
+                for (label, intent) in [
+                    ("Add files...", Intent::PickFiles),
+                    ("Add folder...", Intent::PickFolder),
+                    ("Paste image", Intent::PasteImage),
+                ] {
+                    if ui
+                        .add_enabled(enabled, egui::Button::new(label))
+                        .on_disabled_hover_text(why)
+                        .clicked()
+                    {
+                        intents.push(intent);
+                    }
                 }
             };
             if large {
                 ui.with_layout(Layout::top_down(Align::Center), |ui| {
                     ui.add_space(height * 0.2);
                     ui.label(RichText::new(headline).size(22.0));
-                    ui.weak(format!("They upload to {destination}."));
+                    match cannot_upload {
+                        Some(why) => ui.colored_label(ui.visuals().warn_fg_color, why),
+                        None => ui.weak(format!("They upload to {destination}.")),
+                    };
                     ui.add_space(10.0);
                     centered_row(ui, "drop-buttons", buttons);
                     ui.add_space(6.0);
@@ -187,5 +197,34 @@ mod tests {
         let text = format!("{}\n{uri}\n/definitely/not/here.png\n", file.display());
         assert_eq!(pasted_paths(&text), vec![file.clone(), file]);
         assert!(pasted_paths("hello world").is_empty());
+    }
+
+    #[test]
+    fn a_key_that_cannot_upload_disables_the_zone_and_says_why() {
+        use egui_kittest::kittest::Queryable as _;
+
+        let why = "This key can't upload assets (needs assets:create)";
+        let mut harness = egui_kittest::Harness::new_ui_state(
+            |ui, intents: &mut Vec<Intent>| {
+                drop_zone_ui(ui, true, true, "Root", Some(why), intents);
+            },
+            Vec::new(),
+        );
+        harness.run();
+        harness.get_by_label(why);
+        harness.get_by_label("Add files...").click();
+        harness.run();
+        assert!(harness.state().is_empty(), "a disabled button does nothing");
+
+        let mut harness = egui_kittest::Harness::new_ui_state(
+            |ui, intents: &mut Vec<Intent>| {
+                drop_zone_ui(ui, true, true, "Root", None, intents);
+            },
+            Vec::new(),
+        );
+        harness.run();
+        harness.get_by_label("Add files...").click();
+        harness.run();
+        assert_eq!(harness.state(), &vec![Intent::PickFiles]);
     }
 }

@@ -90,12 +90,14 @@ pub fn folder_tree_ui(
     dialog: &mut Option<FolderDialog>,
     out: &mut Vec<Command>,
 ) {
+    let cannot_edit = gallery.cannot_edit_folders();
     ui.horizontal(|ui| {
         ui.label(RichText::new("Folders").strong());
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui
-                .small_button("New...")
+                .add_enabled(cannot_edit.is_none(), egui::Button::new("New...").small())
                 .on_hover_text("New folder inside the folder shown")
+                .on_disabled_hover_text(cannot_edit.clone().unwrap_or_default())
                 .clicked()
             {
                 *dialog = Some(FolderDialog::New {
@@ -209,21 +211,36 @@ impl<'a> Tree<'a> {
             self.out
                 .extend(open_folder(self.gallery, id.map(str::to_owned)));
         }
+        let cannot_edit = self.gallery.cannot_edit_folders();
+        let editable = cannot_edit.is_none();
+        let why = cannot_edit.unwrap_or_default();
         response.context_menu(|ui| {
-            if ui.button("New folder inside...").clicked() {
+            if ui
+                .add_enabled(editable, egui::Button::new("New folder inside..."))
+                .on_disabled_hover_text(&why)
+                .clicked()
+            {
                 *self.dialog = Some(FolderDialog::New {
                     parent_id: id.map(str::to_owned),
                     name: String::new(),
                 });
             }
             if let Some(id) = id {
-                if ui.button("Rename...").clicked() {
+                if ui
+                    .add_enabled(editable, egui::Button::new("Rename..."))
+                    .on_disabled_hover_text(&why)
+                    .clicked()
+                {
                     *self.dialog = Some(FolderDialog::Rename {
                         id: id.to_owned(),
                         name: name.to_owned(),
                     });
                 }
-                if ui.button("Delete...").clicked() {
+                if ui
+                    .add_enabled(editable, egui::Button::new("Delete..."))
+                    .on_disabled_hover_text(&why)
+                    .clicked()
+                {
                     *self.dialog = Some(FolderDialog::Delete {
                         id: id.to_owned(),
                         name: name.to_owned(),

@@ -315,6 +315,16 @@ impl GalleryState {
         self.scopes.denial(Scope::AssetsEdit)
     }
 
+    /// Why the key may not create, rename or delete folders, if it may not.
+    pub fn cannot_edit_folders(&self) -> Option<String> {
+        self.scopes.denial(Scope::AssetsEdit)
+    }
+
+    /// Why the key may not upload, if it may not.
+    pub fn cannot_upload(&self) -> Option<String> {
+        self.scopes.denial(Scope::AssetsCreate)
+    }
+
     /// Asks to delete `ids` (after confirmation); nothing when the key may not delete.
     pub fn ask_delete(&mut self, ids: Vec<String>) {
         if self.cannot_delete().is_some() {
