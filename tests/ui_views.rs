@@ -190,6 +190,7 @@ fn content_in_another_folder_offers_move_here_and_a_copy() {
             asset_id: "asset-1".into(),
             folder_id: Some("f-spring".into()),
             folder_name: Some("Spring 2026".into()),
+            url: None,
         },
     });
     queue.apply(added(2, "copy.png"));
@@ -198,6 +199,7 @@ fn content_in_another_folder_offers_move_here_and_a_copy() {
         state: FileState::AlreadyUploaded {
             asset_id: "asset-9".into(),
             same_as: Some("original.png".into()),
+            url: None,
         },
     });
     let mut harness = queue_harness(queue);

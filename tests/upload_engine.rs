@@ -176,13 +176,16 @@ async fn content_uploaded_before_is_recognised_unless_forced_or_deleted_on_the_s
 
     engine.send(add(&copy, false));
     let second = collect_until_idle(&mut events, Duration::from_secs(30)).await;
-    assert_eq!(
-        second.state("copy-of-it.png"),
-        &FileState::AlreadyUploaded {
-            asset_id: asset_id.clone(),
-            same_as: None,
-        }
-    );
+    let FileState::AlreadyUploaded {
+        asset_id: found,
+        same_as: None,
+        url: Some(url),
+    } = second.state("copy-of-it.png")
+    else {
+        panic!("{:?}", second.state("copy-of-it.png"));
+    };
+    assert_eq!(found, &asset_id);
+    assert!(url.contains(&asset_id), "a fresh download link: {url}");
 
     client.delete_asset(&asset_id).await.unwrap();
     engine.send(Command::Shutdown);

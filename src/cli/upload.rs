@@ -11,7 +11,6 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use crate::api::RunflowClient;
 use crate::auth::Settings;
 use crate::paths;
 use crate::upload::{self, Command, EngineConfig, Event, FileId, FileState, MAX_CONCURRENCY};
@@ -185,7 +184,6 @@ enum Output {
 
 /// The run's fixed facts, for records and log lines.
 struct Run {
-    client: RunflowClient,
     server: String,
     account: String,
     max_attempts: u32,
@@ -221,7 +219,6 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<Exit> {
         ..EngineConfig::new(paths::data_dir())
     };
     let facts = Run {
-        client: connection.client.clone(),
         server: account.base_url.trim_end_matches('/').to_owned(),
         account: account.label.clone(),
         max_attempts: config.max_file_attempts,
@@ -412,7 +409,7 @@ impl Output {
                     self.note(&format!("resuming {} from an earlier run", sanitize(name)));
                 }
                 if state.is_finished() {
-                    self.finished(run, *id, state, files, tally, out).await?;
+                    self.finished(*id, state, files, tally, out).await?;
                 }
             }
             Event::Skipped { path, reason } => {
@@ -458,7 +455,7 @@ impl Output {
                 }
             }
             Event::State { id, state } if state.is_finished() => {
-                self.finished(run, *id, state, files, tally, out).await?;
+                self.finished(*id, state, files, tally, out).await?;
             }
             Event::State { id, state } => self.active(run, *id, state, files),
             Event::Progress { id, sent_bytes, .. } => {
@@ -538,7 +535,6 @@ impl Output {
     /// Reports a file that reached its end.
     async fn finished(
         &mut self,
-        run: &Run,
         id: FileId,
         state: &FileState,
         files: &mut HashMap<FileId, FileInfo>,
@@ -563,16 +559,21 @@ impl Output {
                 record.url.clone_from(&asset.url);
                 record.folder_id.clone_from(&asset.folder_id);
             }
-            FileState::AlreadyUploaded { asset_id, same_as } => {
+            FileState::AlreadyUploaded {
+                asset_id,
+                same_as,
+                url,
+            } => {
                 record.status = Status::AlreadyUploaded;
                 record.asset_id = Some(asset_id.clone());
                 record.same_as.clone_from(same_as);
-                self.look_up(run, &mut record).await;
+                record.url.clone_from(url);
             }
             FileState::InOtherFolder {
                 asset_id,
                 folder_id,
                 folder_name,
+                url,
             } => {
                 let place = match (folder_name, folder_id) {
                     (Some(name), _) => format!("in the folder \"{}\"", sanitize(name)),
@@ -587,7 +588,7 @@ impl Output {
                 ));
                 record.asset_id = Some(asset_id.clone());
                 record.folder_name.clone_from(folder_name);
-                self.look_up(run, &mut record).await;
+                record.url.clone_from(url);
                 record.folder_id.clone_from(folder_id);
             }
             FileState::Failed(failure) => {
@@ -646,21 +647,6 @@ impl Output {
             same_as: None,
             size_bytes: file.size_bytes,
             mime_type: file.mime_type.clone(),
-        }
-    }
-
-    /// Fills in the `url` (and folder) of an asset that was there before, from a fresh GET;
-    /// only with `--json`, the one output that shows it.
-    async fn look_up(&self, run: &Run, record: &mut FileRecord) {
-        let (Output::Json, Some(id)) = (self, record.asset_id.as_deref()) else {
-            return;
-        };
-        match run.client.asset(id).await {
-            Ok(asset) => {
-                record.url = asset.url;
-                record.folder_id = asset.folder_id;
-            }
-            Err(err) => tracing::info!(%err, asset = id, "could not read the asset's URL"),
         }
     }
 

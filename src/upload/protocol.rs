@@ -99,6 +99,8 @@ pub enum FileState {
         asset_id: String,
         /// The file of this batch with the same content, when it was uploaded just now.
         same_as: Option<String>,
+        /// The asset's signed download URL, fresh from Runflow (it expires after a while).
+        url: Option<String>,
     },
     /// The same content is already on Runflow, but in another folder than the one asked for.
     /// [`Command::MoveHere`] moves it; [`Command::UploadCopy`] uploads a copy.
@@ -109,6 +111,8 @@ pub enum FileState {
         folder_id: Option<String>,
         /// That folder's name, when it could be looked up.
         folder_name: Option<String>,
+        /// The asset's signed download URL, fresh from Runflow.
+        url: Option<String>,
     },
     /// Could not be uploaded, for this reason.
     Failed(UploadFailure),
@@ -471,6 +475,7 @@ mod tests {
             FileState::AlreadyUploaded {
                 asset_id: "a".into(),
                 same_as: None,
+                url: None,
             }
             .is_success()
         );

@@ -627,7 +627,8 @@ fn content_claimed_by_another_process_waits_then_is_found_there() {
         sim.final_state("/a.png"),
         &FileState::AlreadyUploaded {
             asset_id: "theirs".into(),
-            same_as: None
+            same_as: None,
+            url: None,
         }
     );
     assert!(sim.sessions.is_empty());

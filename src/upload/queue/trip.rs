@@ -156,6 +156,7 @@ impl Queue {
                         FileState::AlreadyUploaded {
                             asset_id,
                             same_as: None,
+                            url: found.asset.url,
                         },
                     );
                 } else {
@@ -165,6 +166,7 @@ impl Queue {
                             asset_id,
                             folder_id: found.asset.folder_id,
                             folder_name: found.folder_name,
+                            url: found.asset.url,
                         },
                     );
                 }
@@ -532,9 +534,12 @@ impl Queue {
             self.reserved.remove(&hash);
         }
         let asset = match outcome {
-            Some(FileState::Done(asset)) => asset.id.clone().map(|a| (a, asset.folder_id.clone())),
-            Some(FileState::AlreadyUploaded { asset_id, .. }) => {
-                Some((asset_id.clone(), holder_folder))
+            Some(FileState::Done(asset)) => asset
+                .id
+                .clone()
+                .map(|a| (a, asset.folder_id.clone(), asset.url.clone())),
+            Some(FileState::AlreadyUploaded { asset_id, url, .. }) => {
+                Some((asset_id.clone(), holder_folder, url.clone()))
             }
             _ => None,
         };
@@ -554,19 +559,21 @@ impl Queue {
             self.set_phase(waiter, Phase::Idle);
             let folder = self.entry(waiter).and_then(|e| e.folder_id);
             match &asset {
-                Some((asset_id, asset_folder)) if *asset_folder == folder => self.finish(
+                Some((asset_id, asset_folder, url)) if *asset_folder == folder => self.finish(
                     waiter,
                     FileState::AlreadyUploaded {
                         asset_id: asset_id.clone(),
                         same_as: Some(holder_name.clone()),
+                        url: url.clone(),
                     },
                 ),
-                Some((asset_id, asset_folder)) => self.finish(
+                Some((asset_id, asset_folder, url)) => self.finish(
                     waiter,
                     FileState::InOtherFolder {
                         asset_id: asset_id.clone(),
                         folder_id: asset_folder.clone(),
                         folder_name: None,
+                        url: url.clone(),
                     },
                 ),
                 // Failed, cancelled or retrying: the waiter goes on its own, first in line (a
