@@ -38,7 +38,7 @@ pub(super) const MAX_SESSIONS: u32 = 4;
 pub(super) const CLAIM_RETRY_WAIT: Duration = Duration::from_millis(300);
 /// Files checked at once (hashed, looked up in the index, asked about on Runflow) while others
 /// upload: content uploaded before is recognised quickly, without waiting for upload slots.
-pub(super) const CHECK_CONCURRENCY: usize = 16;
+pub(super) const CHECK_CONCURRENCY: usize = 32;
 /// Longest wait between two whole-file retries.
 const MAX_FILE_RETRY_WAIT: Duration = Duration::from_secs(60);
 
