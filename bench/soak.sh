@@ -32,7 +32,7 @@ done
 cargo build --release --quiet --bin runflow-uploader
 BIN="$CARGO_TARGET_DIR/release/runflow-uploader"
 
-WORK="$(mktemp -d)"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/runflow-soak.XXXXXX")"
 EMU_PID=""
 UP_PID=""
 cleanup() {
@@ -87,6 +87,7 @@ runs=0
 rc=""
 outcome="failed"
 while :; do
+  [ -d "$WORK/files" ] || { echo "the work dir $WORK vanished" >&2; exit 2; }
   runs=$((runs + 1))
   # `env` execs the uploader, so $! is the uploader itself and `kill -9` reaches it (a shell
   # function here would leave it running, orphaned, next to the next run).
