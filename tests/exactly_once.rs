@@ -2,12 +2,15 @@
 //! resumed on another account, processes racing over one journal or one batch, identical
 //! content, content already in another folder.
 
+#[path = "support/assets.rs"]
+mod assets_support;
 #[path = "support/cli.rs"]
 mod cli_support;
 #[path = "support/journal.rs"]
 mod journal_support;
 mod support;
 
+use assets_support::all_asset_names;
 use cli_support::{Env, PNG_MAGIC, json_lines, run, write_pngs};
 use journal_support::journal_entries;
 
@@ -15,29 +18,25 @@ use std::collections::HashSet;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use runflow_uploader::api::{ListQuery, RunflowClient};
-
-/// Every asset name on the emulator, across pages.
-async fn asset_names(client: &RunflowClient) -> Vec<String> {
-    let mut query = ListQuery {
-        limit: Some(500),
-        ..ListQuery::default()
-    };
-    let mut names = Vec::new();
-    loop {
-        let page = client.list_assets(&query).await.unwrap();
-        names.extend(page.items.iter().filter_map(|a| a.name.clone()));
-        match page.next_cursor() {
-            Some(cursor) => query = query.at_cursor(cursor),
-            None => return names,
-        }
-    }
-}
+use runflow_uploader::api::ListQuery;
 
 fn assert_one_each(names: &[String], expected: usize) {
     let unique: HashSet<&String> = names.iter().collect();
     assert_eq!(unique.len(), names.len(), "duplicates: {names:?}");
     assert_eq!(names.len(), expected, "{names:?}");
+}
+
+/// Waits for a spawned CLI run and asserts it exited 0.
+async fn wait_ok(child: Child) {
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Starts an upload and kills it (-9) once `assets` assets exist on `env`'s emulator.
@@ -90,7 +89,7 @@ async fn unfinished_uploads_wait_for_their_own_account_and_finish_there_once() {
         "the waiting uploads are mentioned: {stderr}"
     );
     assert_eq!(
-        asset_names(&support::client(&other)).await,
+        all_asset_names(&support::client(&other)).await,
         vec!["other.png".to_owned()]
     );
     assert_eq!(
@@ -107,7 +106,7 @@ async fn unfinished_uploads_wait_for_their_own_account_and_finish_there_once() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_one_each(&asset_names(&support::client(&env.emu)).await, FILES);
+    assert_one_each(&all_asset_names(&support::client(&env.emu)).await, FILES);
     assert_eq!(journal_entries(&env.home.path().join("data/journal")), 0);
 }
 
@@ -143,17 +142,12 @@ async fn three_processes_started_at_once_over_one_dead_journal_finish_each_file_
         );
     }
     for child in children {
-        let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-            .await
-            .unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        wait_ok(child).await;
     }
-    assert_one_each(&asset_names(&support::client(&env.emu)).await, FILES + 3);
+    assert_one_each(
+        &all_asset_names(&support::client(&env.emu)).await,
+        FILES + 3,
+    );
     assert_eq!(journal_entries(&env.home.path().join("data/journal")), 0);
 }
 
@@ -173,17 +167,9 @@ async fn two_runs_at_once_over_the_same_files_make_one_asset_per_file() {
     };
     let (a, b) = (spawn(), spawn());
     for child in [a, b] {
-        let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-            .await
-            .unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        wait_ok(child).await;
     }
-    assert_one_each(&asset_names(&support::client(&env.emu)).await, FILES);
+    assert_one_each(&all_asset_names(&support::client(&env.emu)).await, FILES);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,14 +1,17 @@
 //! The upload engine against the emulator: faults, bad inputs, duplicates, pause and cancel.
 
+#[path = "support/assets.rs"]
+mod assets_support;
 #[path = "support/engine.rs"]
 mod engine_support;
 #[path = "support/journal.rs"]
 mod journal_support;
 mod support;
 
+use assets_support::all_asset_names;
 use engine_support::{
-    PNG_MAGIC, all_asset_names, collect_more, collect_until_idle, engine_config, patient_client,
-    start, wait_for_added, write_files,
+    PNG_MAGIC, collect_more, collect_until_idle, engine_config, patient_client, start,
+    wait_for_added, write_files,
 };
 use journal_support::journal_entries;
 

@@ -1,13 +1,15 @@
 //! The engine when things go wrong around it: cancels racing journal writes and confirms, then a
 //! restart; a data folder that fills up.
 
+#[path = "support/assets.rs"]
+mod assets_support;
 #[path = "support/engine.rs"]
 mod engine_support;
 mod support;
 
+use assets_support::all_asset_names;
 use engine_support::{
-    Outcomes, all_asset_names, collect_more, collect_until_idle, patient_client, start,
-    wait_for_added, write_files,
+    Outcomes, collect_more, collect_until_idle, patient_client, start, wait_for_added, write_files,
 };
 
 use std::collections::HashSet;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use runflow_uploader::api::{ApiKey, ClientConfig, ListQuery, RetryPolicy, RunflowClient};
+use runflow_uploader::api::{ApiKey, ClientConfig, RetryPolicy, RunflowClient};
 use runflow_uploader::emulator::RunningEmulator;
 use runflow_uploader::upload::{
     self, EngineConfig, EngineHandle, Event, FileId, FileState, UploadFailure,
@@ -148,20 +148,4 @@ pub fn write_files(dir: &Path, count: usize, size: usize) -> Vec<PathBuf> {
             path
         })
         .collect()
-}
-
-pub async fn all_asset_names(client: &RunflowClient) -> Vec<String> {
-    let mut query = ListQuery {
-        limit: Some(500),
-        ..ListQuery::default()
-    };
-    let mut names = Vec::new();
-    loop {
-        let page = client.list_assets(&query).await.unwrap();
-        names.extend(page.items.iter().filter_map(|a| a.name.clone()));
-        match page.next_cursor() {
-            Some(cursor) => query = query.at_cursor(cursor),
-            None => return names,
-        }
-    }
 }
