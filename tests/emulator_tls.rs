@@ -307,7 +307,7 @@ async fn the_cli_uploads_to_the_https_emulator_with_runflow_ca_cert() {
     assert!(output.status.success(), "{output:?}");
     let uploaded = json_lines(&output)
         .iter()
-        .filter(|line| line["status"] == "done")
+        .filter(|line| line["status"] == "uploaded")
         .count();
     assert_eq!(uploaded, 2, "{output:?}");
     assert_eq!(env.emu.asset_count(), 2);

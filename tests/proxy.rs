@@ -141,7 +141,7 @@ async fn the_cli_uploads_through_a_connect_proxy_to_the_https_emulator() {
     assert!(output.status.success(), "{output:?}");
     let done = json_lines(&output)
         .iter()
-        .filter(|line| line["status"] == "done")
+        .filter(|line| line["status"] == "uploaded")
         .count();
     assert_eq!(done, 3, "{output:?}");
     assert_eq!(env.emu.asset_count(), 3);
