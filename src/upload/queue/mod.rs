@@ -6,7 +6,9 @@
 //!
 //! One file's trip: prepare (unchanged? hash) -> reserve the content (in this batch, then across
 //! processes) -> already on Runflow? -> session -> journal -> PUT -> journal (durable) ->
-//! confirm. The rules that keep it exactly-once:
+//! confirm. The steps up to "already on Runflow?" hold one of [`CHECK_CONCURRENCY`] check slots;
+//! the rest holds one of the (fewer) upload slots, so files uploaded before are recognised
+//! without waiting behind transfers. The rules that keep it exactly-once:
 //! - A confirm is only sent for the session recorded as `Uploaded`.
 //! - Once a confirm may have been sent (this run or an earlier one), a new session is only
 //!   created after `GET /v1/assets/{id}` answered 404 for the old one: the asset decides, never
