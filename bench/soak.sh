@@ -35,9 +35,10 @@ BIN="$CARGO_TARGET_DIR/release/runflow-uploader"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/runflow-soak.XXXXXX")"
 EMU_PID=""
 UP_PID=""
+# Every step may fail (the process may be gone) without stopping the rest under `set -e`.
 cleanup() {
-  [ -n "$UP_PID" ] && kill -9 "$UP_PID" 2>/dev/null && wait "$UP_PID" 2>/dev/null
-  [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null && wait "$EMU_PID" 2>/dev/null
+  if [ -n "$UP_PID" ]; then kill -9 "$UP_PID" 2>/dev/null || true; wait "$UP_PID" 2>/dev/null || true; fi
+  if [ -n "$EMU_PID" ]; then kill "$EMU_PID" 2>/dev/null || true; wait "$EMU_PID" 2>/dev/null || true; fi
   if [ "${SOAK_KEEP:-0}" = 1 ]; then echo "work dir kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
