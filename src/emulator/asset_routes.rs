@@ -20,7 +20,7 @@ use super::request::{
     Expect, PathParam, QueryParams, check_length, folder_ref, json_object, parse_id, typed_body,
 };
 use super::state::{AssetRecord, now};
-use crate::api::models::{Asset, Page, PatchRequest};
+use crate::api::models::{Asset, PatchRequest};
 
 const EMBEDS: &[&str] = &["created_by_user"];
 const PATCH_FIELDS: &[(&str, Expect, bool)] = &[
@@ -133,25 +133,7 @@ pub(crate) async fn list(
         paging::list("assets", &params, live, &shared.signer)
             .map(|listing| listing.into_page(|asset| render_asset(&shared, asset, at, embed_user)))
     })?;
-    let items = page
-        .items
-        .iter()
-        .map(|asset| {
-            let value = serde_json::to_value(asset).map_err(|err| internal(&err))?;
-            paging::project(value, &fields)
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    paging::page_body(
-        Page {
-            items,
-            first: page.first,
-            next: page.next,
-            previous: page.previous,
-            next_pq: page.next_pq,
-            prev_pq: page.prev_pq,
-        },
-        shared.variants.pagination,
-    )
+    paging::projected_body(page, &fields, shared.variants.pagination)
 }
 
 /// `GET /v1/assets/{id}`.

@@ -19,7 +19,7 @@ use super::request::{
     Expect, PathParam, QueryParams, check_length, folder_ref, json_object, parse_id, typed_body,
 };
 use super::state::{Db, FolderRecord, now};
-use crate::api::models::{CreateFolderRequest, Folder, Page, PatchRequest};
+use crate::api::models::{CreateFolderRequest, Folder, PatchRequest};
 
 const CREATE_FIELDS: &[(&str, Expect, bool)] = &[
     ("name", Expect::Str, true),
@@ -128,31 +128,7 @@ pub(crate) async fn list(
         paging::list("asset-folders", &params, live, &shared.signer)
             .map(|listing| listing.into_page(render_folder))
     })?;
-    let items = page
-        .items
-        .iter()
-        .map(|folder| {
-            let value = serde_json::to_value(folder).map_err(|err| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "INTERNAL_ERROR",
-                    err.to_string(),
-                )
-            })?;
-            paging::project(value, &fields)
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    paging::page_body(
-        Page {
-            items,
-            first: page.first,
-            next: page.next,
-            previous: page.previous,
-            next_pq: page.next_pq,
-            prev_pq: page.prev_pq,
-        },
-        shared.variants.pagination,
-    )
+    paging::projected_body(page, &fields, shared.variants.pagination)
 }
 
 /// `POST /v1/asset-folders`.

@@ -324,6 +324,39 @@ pub(crate) fn list<'a, R: Record>(
     })
 }
 
+/// A list answer whose items are projected to `fields` (the `fields` query parameter).
+pub(crate) fn projected_body<T: Serialize>(
+    page: Page<T>,
+    fields: &[String],
+    mode: Pagination,
+) -> Result<Json<Value>, ApiError> {
+    let items = page
+        .items
+        .iter()
+        .map(|item| {
+            let value = serde_json::to_value(item).map_err(|err| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_ERROR",
+                    err.to_string(),
+                )
+            })?;
+            project(value, fields)
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    page_body(
+        Page {
+            items,
+            first: page.first,
+            next: page.next,
+            previous: page.previous,
+            next_pq: page.next_pq,
+            prev_pq: page.prev_pq,
+        },
+        mode,
+    )
+}
+
 /// The wire form of a list answer: `items` and the cursor fields of `mode` (`null` on the ends).
 pub(crate) fn page_body<T: Serialize>(
     page: Page<T>,
