@@ -402,16 +402,11 @@ impl Queue {
     }
 
     pub(super) fn moved(&mut self, id: FileId, result: Result<Asset, ApiError>) {
-        match result {
-            Ok(asset) => {
-                self.release_slot(id);
-                self.finish(id, FileState::Done(Box::new(asset)));
-            }
-            Err(err) => {
-                self.release_slot(id);
-                self.finish(id, FileState::Failed(UploadFailure::Api(err)));
-            }
-        }
+        let state = match result {
+            Ok(asset) => FileState::Done(Box::new(asset)),
+            Err(err) => FileState::Failed(UploadFailure::Api(err)),
+        };
+        self.finish(id, state);
     }
 
     pub(super) fn done(&mut self, id: FileId, asset: Asset) {
