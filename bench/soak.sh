@@ -4,10 +4,10 @@
 # the emulator and prints one summary line. Exits non-zero on any duplicate or missing file, or
 # when the restart/time cap is reached first.
 #
-#   bench/soak.sh                        # 1000 files, a kill every 12 s
+#   bench/soak.sh                        # 1000 files, a kill every 20 s
 #   SOAK_FILES=200 SOAK_KILL_SECS=3 bench/soak.sh
 #
-# Environment: SOAK_FILES (1000), SOAK_KILL_SECS (12: each restart re-checks every file already uploaded, one GET each, at about 120 files/s under these faults, so a run needs about 9 s for 1000 files before it gets to new ones), SOAK_SEED (20261201),
+# Environment: SOAK_FILES (1000), SOAK_KILL_SECS (20: each restart re-checks every file already uploaded, one GET each, at about 120 files/s under these faults, so a run needs about 9 s for 1000 files before it gets to new ones), SOAK_SEED (20261201),
 # SOAK_MAX_RESTARTS (300), SOAK_MAX_SECS (1800), SOAK_CONCURRENCY (the CLI's default when unset),
 # SOAK_VARIANTS (the emulator's answer-variant flags; default: every non-default variant below),
 # SOAK_KEEP=1 keeps the work dir (logs, journals) for a post-mortem,
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 export LC_ALL=C
 
 FILES="${SOAK_FILES:-1000}"
-KILL_SECS="${SOAK_KILL_SECS:-12}"
+KILL_SECS="${SOAK_KILL_SECS:-20}"
 SEED="${SOAK_SEED:-20261201}"
 MAX_RESTARTS="${SOAK_MAX_RESTARTS:-300}"
 MAX_SECS="${SOAK_MAX_SECS:-1800}"
