@@ -704,6 +704,27 @@ fn a_resumed_session_puts_to_its_link_and_a_changed_file_starts_over() {
     );
 }
 
+#[test]
+fn a_checked_asset_of_another_size_is_not_called_uploaded() {
+    let mut sim = Sim::new(Repeat::Conflict);
+    sim.add(&[("/a.png", "A")], None);
+    for _ in 0..7 {
+        sim.answer(0, Fault::None);
+    }
+    sim.answer(0, Fault::LostAnswer);
+    let (ticket, Effect::GetAsset { asset_id, .. }) = sim.pending.remove(0) else {
+        panic!("the asset is checked");
+    };
+    let mut held = asset(&asset_id, None);
+    held.size_bytes = Some(3);
+    sim.queue.answer(ticket, Answer::AssetChecked(Ok(held)));
+    sim.drain_effects();
+    let FileState::Failed(UploadFailure::Changed(reason)) = sim.final_state("/a.png") else {
+        panic!("{:?}", sim.final_state("/a.png"));
+    };
+    assert!(reason.contains("holds 3 bytes"), "{reason}");
+}
+
 #[derive(Debug, Clone)]
 enum Step_ {
     Answer(usize, Fault),

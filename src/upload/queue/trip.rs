@@ -362,7 +362,27 @@ impl Queue {
         // costs no bytes; after two, the session itself is taken to be gone.
         let unconfirmed = job.confirms_sent < 2;
         let step = job.entry.as_ref().map(|e| e.step.clone());
+        let expected = job.entry.as_ref().map(|e| e.size_bytes);
         match result {
+            // The session's asset, but not these bytes (storage kept something else): say so
+            // rather than call it uploaded; the asset is left for the user to judge.
+            Ok(asset)
+                if asset
+                    .size_bytes
+                    .zip(expected)
+                    .is_some_and(|(held, sent)| held != sent) =>
+            {
+                let held = asset.size_bytes.unwrap_or_default();
+                let sent = expected.unwrap_or_default();
+                let asset_id = asset.id.unwrap_or_default();
+                self.fail(
+                    id,
+                    UploadFailure::Changed(format!(
+                        "Runflow's asset {asset_id} holds {held} bytes, the file {sent}; delete \
+                         that asset in the library and upload the file again"
+                    )),
+                );
+            }
             Ok(asset) => self.done(id, asset),
             Err(ApiError::NotFound { .. }) if cancel_requested => self.cancelled_before_confirm(id),
             // A resumed upload whose confirm may never have gone out: confirming this session
