@@ -118,3 +118,18 @@ async fn all_variants_at_once_with_the_faults_make_one_asset_per_file() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_lists_only_an_alias_gets_the_alias_declared() {
+    let env = Env::new(|c| c.mime_types = vec!["audio/x-wav".into(), "image/png".into()]).await;
+    let dir = env.home.path().join("sounds");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut wav = b"RIFF\x24\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x44\xac\0\0\x88\x58\x01\0\x02\0\x10\0data\0\0\0\0".to_vec();
+    wav.extend_from_slice(&[0; 16]);
+    std::fs::write(dir.join("beep.wav"), wav).unwrap();
+    let output = run(env.command(&["upload", dir.to_str().unwrap(), "--json"])).await;
+    let lines = json_lines(&output);
+    assert_eq!(output.status.code(), Some(0), "{lines:?}");
+    assert_eq!(lines[0]["status"], "uploaded", "{lines:?}");
+    assert_eq!(env.emu.asset_count(), 1);
+}

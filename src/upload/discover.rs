@@ -460,7 +460,8 @@ pub fn detect_mime(name: &str, head: &[u8]) -> String {
     normalize_mime(&mime)
 }
 
-fn normalize_mime(mime: &str) -> String {
+/// The canonical spelling of a MIME type (`image/jpg` is `image/jpeg`).
+pub(super) fn normalize_mime(mime: &str) -> String {
     match mime {
         "audio/x-wav" | "audio/wave" | "audio/vnd.wave" => "audio/wav",
         "audio/mp3" | "audio/x-mpeg" => "audio/mpeg",

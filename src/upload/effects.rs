@@ -13,7 +13,7 @@ use crate::api::models::{AssetType, CreateUploadRequest, PatchRequest};
 use crate::api::{ApiError, RunflowClient, UploadSource};
 
 use super::claims::{Claim, Claims};
-use super::discover::{DiscoverOptions, Found, discover_with, nanos_since_epoch};
+use super::discover::{DiscoverOptions, Found, discover_with, nanos_since_epoch, normalize_mime};
 use super::index::DuplicateIndex;
 use super::journal::{AccountScope, Entry, Journal};
 use super::protocol::UploadFailure;
@@ -91,13 +91,9 @@ async fn ensure_supported(shared: &Shared, mime_type: &str) -> Result<(), Upload
     }
 }
 
-/// Whether `mime_type` is in Runflow's supported list.
+/// Whether `mime_type` is in Runflow's supported list, under its own name or an alias.
 pub(super) fn check_supported(types: &[AssetType], mime_type: &str) -> Result<(), UploadFailure> {
-    if types.iter().any(|t| {
-        t.mime_types
-            .iter()
-            .any(|m| m.eq_ignore_ascii_case(mime_type))
-    }) {
+    if listed_spelling(types, mime_type).is_some() {
         return Ok(());
     }
     let supported: Vec<&str> = types
@@ -108,6 +104,27 @@ pub(super) fn check_supported(types: &[AssetType], mime_type: &str) -> Result<()
         mime_type: mime_type.to_owned(),
         supported: supported.join(", "),
     })
+}
+
+/// How Runflow's list spells `mime_type` (canonical): the canonical name when it is listed,
+/// else a listed alias of it (`audio/x-wav` for `audio/wav`).
+fn listed_spelling<'a>(types: &'a [AssetType], mime_type: &str) -> Option<&'a str> {
+    let listed = || types.iter().flat_map(|t| t.mime_types.iter());
+    listed()
+        .find(|m| m.eq_ignore_ascii_case(mime_type))
+        .or_else(|| listed().find(|m| normalize_mime(&m.to_ascii_lowercase()) == mime_type))
+        .map(String::as_str)
+}
+
+/// The MIME type to declare for `entry` (create and PUT must agree): its canonical name, or the
+/// alias Runflow lists instead of it.
+fn declared_mime(shared: &Shared, entry: &Entry) -> String {
+    shared
+        .types
+        .get()
+        .and_then(Option::as_deref)
+        .and_then(|types| listed_spelling(types, &entry.mime_type))
+        .map_or_else(|| entry.mime_type.clone(), str::to_owned)
 }
 
 /// Fails if the file is gone or differs (size, modification time) from when it was queued.
@@ -198,7 +215,7 @@ pub(super) async fn create(shared: &Shared, entry: &Entry) -> Answer {
             .client
             .create_upload(&CreateUploadRequest {
                 filename: entry.name.clone(),
-                mime_type: entry.mime_type.clone(),
+                mime_type: declared_mime(shared, entry),
                 size_bytes: entry.size_bytes,
             })
             .await,
@@ -221,9 +238,10 @@ pub(super) async fn put(
         moved.store(elapsed_ms(started), Ordering::Relaxed);
     });
     let source = UploadSource::File(entry.path.clone());
+    let mime_type = declared_mime(shared, entry);
     let upload = shared.client.put_upload(
         upload_url,
-        &entry.mime_type,
+        &mime_type,
         entry.size_bytes,
         &source,
         Some(on_progress),
@@ -323,4 +341,32 @@ pub(super) fn journal_writer(
         tracing::error!(%err, "could not start the journal writer");
     }
     tx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn types(mimes: &[&str]) -> Vec<AssetType> {
+        vec![AssetType {
+            name: "audio".into(),
+            mime_types: mimes.iter().map(|m| (*m).to_owned()).collect(),
+        }]
+    }
+
+    #[test]
+    fn a_listed_alias_is_accepted_and_declared_and_the_canonical_name_wins() {
+        let alias_only = types(&["audio/x-wav"]);
+        assert!(check_supported(&alias_only, "audio/wav").is_ok());
+        assert_eq!(
+            listed_spelling(&alias_only, "audio/wav"),
+            Some("audio/x-wav")
+        );
+        let both = types(&["audio/x-wav", "audio/wav"]);
+        assert_eq!(listed_spelling(&both, "audio/wav"), Some("audio/wav"));
+        assert!(matches!(
+            check_supported(&types(&["audio/mpeg"]), "audio/wav"),
+            Err(UploadFailure::UnsupportedType { .. })
+        ));
+    }
 }
