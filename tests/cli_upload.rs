@@ -1,5 +1,6 @@
 //! `runflow-uploader upload` as a user runs it: JSON output, exit codes, per-file reasons, and a
-//! process killed mid-batch that finishes on the next run with exactly one asset per file.
+//! process killed mid-batch that finishes on the next run with exactly one asset per file, and
+//! the progress bars on an 80-column terminal (tmux).
 
 #[path = "support/cli.rs"]
 mod cli_support;
@@ -11,8 +12,10 @@ use cli_support::{Env, PNG_MAGIC, json_lines, run, write_pngs};
 use journal_support::journal_entries;
 
 use std::collections::HashSet;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use regex::Regex;
 
 /// Whether the tests run as root.
 fn is_root() -> bool {
@@ -221,5 +224,158 @@ async fn a_scheduled_upload_leaves_a_trace_and_stderr_stays_quiet() {
     assert!(
         !log.contains('\u{1b}'),
         "names are sanitised in the log too"
+    );
+}
+
+// The CLI's progress on a real terminal: tmux, 80 columns, against the emulator's 2 MB/s link.
+// Every screen row must be one whole line of the layout (bars never wrap), no frame shows a
+// full bar before the bytes are there, and the speed shown is the link's.
+
+const LINK_BYTES_PER_SEC: u64 = 2_000_000;
+
+fn tmux(socket: &str) -> Command {
+    let mut command = Command::new("tmux");
+    command.args(["-L", socket]);
+    command
+}
+
+fn capture(socket: &str) -> String {
+    let out = tmux(socket)
+        .args(["capture-pane", "-p", "-t", "tty"])
+        .output()
+        .expect("tmux runs (apt-get install tmux)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn pane_dead(socket: &str) -> bool {
+    let out = tmux(socket)
+        .args(["display-message", "-p", "-t", "tty", "#{pane_dead}"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim() == "1"
+}
+
+/// `1.62 MiB` in bytes.
+fn bytes_of(number: &str, unit: &str) -> f64 {
+    let n: f64 = number.parse().unwrap();
+    n * match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        other => panic!("unit {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_fits_80_columns_and_tells_the_truth() {
+    let env = Env::new(|c| c.put_bytes_per_sec = Some(LINK_BYTES_PER_SEC)).await;
+    let files = env.home.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    for (seed, name) in ["first-clip-with-a-long-name.mp4", "second.mp4"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut bytes = b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom".to_vec();
+        bytes.extend((0..5_000_000_usize).map(|i| ((i + seed) * 13 % 251) as u8));
+        std::fs::write(files.join(name), bytes).unwrap();
+    }
+    let conf = env.home.path().join("tmux.conf");
+    std::fs::write(&conf, "set -g remain-on-exit on\nset -g status off\n").unwrap();
+    let socket = format!("runflow-tty-{}", std::process::id());
+    let home = env.home.path().to_str().unwrap().to_owned();
+    let wrapper = [
+        "tmux",
+        "-L",
+        &socket,
+        "-f",
+        conf.to_str().unwrap(),
+        "new-session",
+        "-d",
+        "-s",
+        "tty",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "-c",
+        &home,
+    ];
+    let status = env
+        .command_with(Some(&wrapper), &["upload", "files", "--concurrency", "1"])
+        .status()
+        .expect("tmux starts");
+    assert!(status.success());
+
+    let started = Instant::now();
+    let mut frames = Vec::new();
+    while !pane_dead(&socket) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the upload ends"
+        );
+        frames.push((started.elapsed(), capture(&socket)));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    frames.push((started.elapsed(), capture(&socket)));
+    let _ = tmux(&socket).arg("kill-server").status();
+
+    let spinner_only = Regex::new(r"^\S looking at the files\.\.\.$").unwrap();
+    let total = Regex::new(
+        r"^\S \d+/\d+ files \[([=> ]+)\] ([\d.]+) (\S+)/([\d.]+) (\S+) ([\d.]+) (\S+)/s \S+$",
+    )
+    .unwrap();
+    let file = Regex::new(r"^  \S.{0,31} \[([=> ]+)\] +([\d.]+) (\S+)/([\d.]+) (\S+)$").unwrap();
+    // Result lines are log lines: a long one may wrap, the bars may not.
+    let record = Regex::new(r"^uploaded  files/\S+\.mp4 -> [0-9a-f-]+$").unwrap();
+    let record_rest = Regex::new(r"^[0-9a-f-]+$").unwrap();
+    let summary = Regex::new(r"^2 uploaded, 0 already uploaded, 0 failed$").unwrap();
+    // tmux's own note once the command ended (remain-on-exit).
+    let dead = Regex::new(r"^Pane is dead").unwrap();
+    let mut bars_seen = 0;
+    let mut first_bar: Option<Duration> = None;
+    for (at, frame) in &frames {
+        let mut after_record = false;
+        for row in frame.lines().map(str::trim_end).filter(|r| !r.is_empty()) {
+            let wrapped_record = after_record && record_rest.is_match(row);
+            after_record = record.is_match(row) && row.chars().count() == 80;
+            if wrapped_record {
+                continue;
+            }
+            let bar = total.captures(row).or_else(|| file.captures(row));
+            if let Some(bar) = bar {
+                bars_seen += 1;
+                let shown = bytes_of(&bar[2], &bar[3]);
+                let of = bytes_of(&bar[4], &bar[5]);
+                let full = !bar[1].contains(['>', ' ']);
+                assert!(
+                    !full || (shown == of && of > 0.0),
+                    "a full bar at {shown}/{of} bytes:\n{frame}"
+                );
+                if total.is_match(row) {
+                    let first = *first_bar.get_or_insert(*at);
+                    let speed = bytes_of(&bar[6], &bar[7]);
+                    if *at >= first + Duration::from_millis(1500) {
+                        assert!(
+                            speed <= 1.25 * LINK_BYTES_PER_SEC as f64,
+                            "{speed:.0} B/s shown on a {LINK_BYTES_PER_SEC} B/s link:\n{frame}"
+                        );
+                    }
+                }
+                continue;
+            }
+            assert!(
+                [&spinner_only, &record, &summary, &dead]
+                    .iter()
+                    .any(|pattern| pattern.is_match(row)),
+                "a row that is not one whole line of the layout (wrapped?): {row:?}\n{frame}"
+            );
+        }
+    }
+    assert!(bars_seen > 10, "progress bars were drawn: {frames:?}");
+    let last = &frames.last().unwrap().1;
+    assert!(
+        last.lines().any(|row| summary.is_match(row.trim_end())),
+        "the summary is shown at the end:\n{last}"
     );
 }

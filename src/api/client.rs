@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::acked::{self, ConnectionSlot, RecordConnection};
 use super::error::ApiError;
 use super::http;
 use super::key::ApiKey;
@@ -30,8 +32,17 @@ pub const DEFAULT_BASE_URL: &str = "https://api.runflow.io";
 /// Largest JSON answer the client reads; anything bigger is treated as malformed.
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
-/// Called with the number of bytes sent so far during a PUT.
+/// Called during a PUT with the number of bytes the server acknowledged so far (or, where the
+/// system cannot tell, handed to the socket).
 pub type ProgressFn = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// PUTs at least this big, with a progress callback, run on a connection of their own whose
+/// acknowledged bytes are read (see [`acked`]). Smaller bodies fit in the socket buffers whole,
+/// so a count could only jump from nothing to everything.
+const ACKED_PROGRESS_MIN_BYTES: u64 = 512 * 1024;
+
+/// How often the acknowledged bytes of a PUT are read.
+const ACKED_PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Where the bytes of a PUT come from. Files are streamed, never read whole.
 #[derive(Debug, Clone)]
@@ -181,6 +192,28 @@ impl RunflowClient {
         if let Some(progress) = &on_progress {
             progress(0);
         }
+        // Bytes handed to hyper, and for a big body a connection of its own to read the
+        // acknowledged ones from.
+        let handed = Arc::new(AtomicU64::new(0));
+        let acked_on = match &on_progress {
+            Some(_) if size_bytes >= ACKED_PROGRESS_MIN_BYTES => {
+                let slot = ConnectionSlot::default();
+                let http = self
+                    .http_builder()
+                    .connect_timeout(self.config.connect_timeout)
+                    .pool_max_idle_per_host(0)
+                    .connector_layer(RecordConnection(slot.clone()))
+                    .build()
+                    .map_err(|e| ApiError::Network(e.to_string()))?;
+                Some((http, slot))
+            }
+            _ => None,
+        };
+        let report_writes = if acked_on.is_some() {
+            None
+        } else {
+            on_progress.clone()
+        };
         let body = match source {
             UploadSource::Bytes(bytes) => {
                 if bytes.len() as u64 != size_bytes {
@@ -193,7 +226,11 @@ impl RunflowClient {
                     .chunks(256 * 1024)
                     .map(|c| Ok(bytes.slice_ref(c)))
                     .collect();
-                progress_body(futures_util::stream::iter(chunks), on_progress)
+                progress_body(
+                    futures_util::stream::iter(chunks),
+                    Arc::clone(&handed),
+                    report_writes,
+                )
             }
             UploadSource::File(path) => {
                 let file = tokio::fs::File::open(path)
@@ -203,18 +240,27 @@ impl RunflowClient {
                     tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024),
                     size_bytes,
                 );
-                progress_body(stream, on_progress)
+                progress_body(stream, Arc::clone(&handed), report_writes)
             }
         };
-        let response = self
-            .http
+        let http = acked_on.as_ref().map_or(&self.http, |(http, _)| http);
+        let send = http
             .put(url)
             .header(CONTENT_TYPE, mime_type)
             .header(CONTENT_LENGTH, size_bytes)
             .body(body)
-            .send()
-            .await
-            .map_err(put_error)?;
+            .send();
+        let response = match (acked_on.as_ref(), on_progress) {
+            (Some((_, slot)), Some(progress)) => {
+                let report = report_acked(slot, &handed, &progress);
+                tokio::select! {
+                    response = send => response,
+                    never = report => match never {},
+                }
+            }
+            _ => send.await,
+        }
+        .map_err(put_error)?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -581,18 +627,45 @@ fn put_error(err: reqwest::Error) -> ApiError {
     ApiError::from(err)
 }
 
-/// Wraps a byte stream into a request body that reports progress.
-fn progress_body<S>(stream: S, on_progress: Option<ProgressFn>) -> reqwest::Body
+/// Wraps a byte stream into a request body that counts the bytes it hands over in `handed`,
+/// and reports them to `on_progress` when given.
+fn progress_body<S>(
+    stream: S,
+    handed: Arc<AtomicU64>,
+    on_progress: Option<ProgressFn>,
+) -> reqwest::Body
 where
     S: futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static,
 {
-    let mut sent = 0_u64;
     reqwest::Body::wrap_stream(stream.inspect_ok(move |chunk| {
-        sent += chunk.len() as u64;
+        let sent = handed.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
         if let Some(progress) = &on_progress {
             progress(sent);
         }
     }))
+}
+
+/// Reports, whenever it changes, how much of the body the server acknowledged on the
+/// connection in `slot`: never more than was handed over, and the handed count itself where
+/// the system cannot tell. Runs until dropped.
+async fn report_acked(
+    slot: &ConnectionSlot,
+    handed: &AtomicU64,
+    progress: &ProgressFn,
+) -> std::convert::Infallible {
+    let mut reported = 0;
+    loop {
+        tokio::time::sleep(ACKED_PROGRESS_INTERVAL).await;
+        let handed = handed.load(Ordering::Relaxed);
+        let received = slot
+            .get()
+            .and_then(acked::bytes_acked)
+            .map_or(handed, |acked| acked.min(handed));
+        if received != reported {
+            reported = received;
+            progress(received);
+        }
+    }
 }
 
 /// Yields exactly `expected` bytes, failing if the file turns out shorter or longer (it changed

@@ -1,5 +1,6 @@
 //! The Runflow API client: typed models, errors, the retry policy and the HTTP calls.
 
+mod acked;
 mod client;
 mod error;
 mod http;

@@ -366,6 +366,24 @@ fn first_sentence(text: &str) -> &str {
         .map_or(text.trim_end_matches('.'), |end| &text[..end])
 }
 
+/// `path` as seen from the current directory when it lies below it (`photos/a.png`), for
+/// human lines that fit a terminal; JSON keeps the full path.
+fn relative_to_cwd(path: &str) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            Path::new(path)
+                .strip_prefix(cwd)
+                .ok()
+                .map(Path::to_path_buf)
+        })
+        .filter(|relative| !relative.as_os_str().is_empty())
+        .map_or_else(
+            || path.to_owned(),
+            |relative| relative.display().to_string(),
+        )
+}
+
 /// The last component of `path`, for names of skipped entries.
 fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(
@@ -671,6 +689,7 @@ impl Output {
         }
         let id = record.asset_id.as_deref().map(sanitize).unwrap_or_default();
         let error = record.error.as_deref().map(sanitize).unwrap_or_default();
+        let path = sanitize(&relative_to_cwd(&record.path.path));
         let line = match record.status {
             Status::Uploaded => format!("uploaded  {path} -> {id}"),
             Status::Resumed => {

@@ -171,7 +171,9 @@ pub struct EmulatorConfig {
     /// (no bytes move) for two minutes before the connection is cut: a stalled upload.
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     pub stall_put_rate: f64,
-    /// Read storage PUT bodies at most this fast (bytes per second): a slow link.
+    /// Read storage PUT bodies at most this fast (bytes per second): a slow link. Storage then
+    /// also keeps a small receive buffer, so the client's kernel hears of no more bytes than
+    /// such a link would carry.
     #[arg(long, value_name = "N")]
     pub put_bytes_per_sec: Option<u64>,
     /// Comma-separated supported MIME types (each `image/*`, `video/*` or `audio/*`), replacing
@@ -397,6 +399,25 @@ pub struct RunningEmulator {
 }
 
 /// A URL base usable by clients: unspecified bind addresses are advertised as loopback.
+/// Receive buffer of a slow storage link: the kernel would otherwise take (and acknowledge)
+/// megabytes that the throttled reader has not had yet, which no real slow link does.
+const SLOW_LINK_RECEIVE_BUFFER: u32 = 64 * 1024;
+
+/// The storage listener; with a PUT speed limit, with a small receive buffer (set before
+/// `listen`, so the window scale agrees with it).
+fn bind_storage(addr: SocketAddr, put_bytes_per_sec: Option<u64>) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    if put_bytes_per_sec.is_some_and(|rate| rate > 0) {
+        socket.set_recv_buffer_size(SLOW_LINK_RECEIVE_BUFFER)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
 fn base_url(addr: SocketAddr, tls: bool) -> String {
     let host = match addr.ip() {
         ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
@@ -480,8 +501,7 @@ impl RunningEmulator {
         let storage_addr = config
             .storage_addr
             .unwrap_or_else(|| SocketAddr::new(config.addr.ip(), 0));
-        let storage_listener = TcpListener::bind(storage_addr)
-            .await
+        let storage_listener = bind_storage(storage_addr, config.put_bytes_per_sec)
             .with_context(|| format!("binding the storage listener on {storage_addr}"))?;
         let api_base = base_url(api_listener.local_addr()?, tls.is_some());
         let storage_base = base_url(storage_listener.local_addr()?, tls.is_some());
