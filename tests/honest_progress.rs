@@ -85,16 +85,25 @@ async fn the_reported_speed_is_the_links_speed() {
     let timeline = upload_one(16_000_000).await;
     assert!(timeline.done, "the file uploads");
     let (start, _, _) = timeline.progress[0];
-    let at_three = timeline
+    // What the bar said from 3 s on (the median, so one late wake-up of a busy test machine
+    // does not decide).
+    let mut speeds: Vec<f64> = timeline
         .progress
         .iter()
-        .find(|(t, _, speed)| *t >= start + Duration::from_secs(3) && speed.is_some())
-        .expect("a speed is reported after 3 s");
-    let speed = at_three.2.unwrap();
+        .filter(|(t, _, _)| *t >= start + Duration::from_secs(3))
+        .filter_map(|(_, _, speed)| *speed)
+        .collect();
+    assert!(
+        speeds.len() >= 10,
+        "speeds are reported after 3 s: {speeds:?}"
+    );
+    speeds.sort_by(f64::total_cmp);
+    let speed = speeds[speeds.len() / 2];
     let link = LINK_BYTES_PER_SEC as f64;
     assert!(
         (speed - link).abs() <= 0.2 * link,
-        "after 3 s the speed is {speed:.0} B/s, more than 20 % off the link's {link} B/s"
+        "after 3 s the speed is {speed:.0} B/s, more than 20 % off the link's {link} B/s: \
+         {speeds:?}"
     );
     // Nor did the count ever run ahead of what the link could have carried (plus the small
     // buffers either end keeps).

@@ -240,3 +240,32 @@ fn uploads_of_another_account_are_named_and_can_be_discarded() {
         vec![Command::DiscardForeign("acct-1".into())]
     );
 }
+
+#[test]
+fn an_earlier_runs_uploads_wait_under_uploads_for_resume_or_discard() {
+    let mut queue = QueueState::default();
+    let mut held = added(1, "beach.png");
+    if let Event::Added { resumed, .. } = &mut held {
+        *resumed = true;
+    }
+    queue.apply(held);
+    queue.apply(Event::Batch(BatchProgress {
+        total_files: 2,
+        held_files: 2,
+        held_bytes: 4_000_000,
+        ..BatchProgress::default()
+    }));
+    let mut harness = queue_harness(queue);
+    harness.run();
+    harness.get_by_label("Waiting to resume");
+    harness.get_by_label("2 unfinished uploads from an earlier run (3.8 MiB)");
+    harness.get_by_label("Queued (from an earlier run)");
+    harness.get_by_label("Resume").click();
+    harness.run();
+    harness.get_by_label("Discard").click();
+    harness.run();
+    assert_eq!(
+        harness.state().1,
+        vec![Command::ResumeEarlier, Command::DiscardEarlier]
+    );
+}

@@ -377,6 +377,8 @@ impl Actor {
             let config = EngineConfig {
                 concurrency: self.concurrency(),
                 account: Some(AccountScope::of(&target.client, user)),
+                // An earlier run's unfinished uploads wait under Uploads for Resume or Discard.
+                hold_earlier: true,
                 ..EngineConfig::new(self.options.engine_dir(target.demo))
             };
             self.engine.restart(target.client.clone(), config).await;

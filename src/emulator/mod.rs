@@ -399,20 +399,18 @@ pub struct RunningEmulator {
 }
 
 /// A URL base usable by clients: unspecified bind addresses are advertised as loopback.
-/// Receive buffer of a slow storage link: the kernel would otherwise take (and acknowledge)
-/// megabytes that the throttled reader has not had yet, which no real slow link does.
-const SLOW_LINK_RECEIVE_BUFFER: u32 = 64 * 1024;
-
-/// The storage listener; with a PUT speed limit, with a small receive buffer (set before
-/// `listen`, so the window scale agrees with it).
+/// The storage listener; with a PUT speed limit, with a receive buffer of about 1/8 s of that
+/// link (4 to 64 KiB), set before `listen` so the window scale agrees with it. The kernel
+/// would otherwise take and acknowledge megabytes that the throttled reader has not had yet,
+/// which no real slow link does.
 fn bind_storage(addr: SocketAddr, put_bytes_per_sec: Option<u64>) -> std::io::Result<TcpListener> {
     let socket = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
     };
     socket.set_reuseaddr(true)?;
-    if put_bytes_per_sec.is_some_and(|rate| rate > 0) {
-        socket.set_recv_buffer_size(SLOW_LINK_RECEIVE_BUFFER)?;
+    if let Some(rate) = put_bytes_per_sec.filter(|rate| *rate > 0) {
+        socket.set_recv_buffer_size((rate / 8).clamp(4096, 64 * 1024) as u32)?;
     }
     socket.bind(addr)?;
     socket.listen(1024)

@@ -208,6 +208,8 @@ pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Comma
     let headline = if batch.active_files + batch.queued_files == 0 {
         if batch.total_files == 0 {
             "Nothing queued".to_owned()
+        } else if batch.total_files == batch.held_files {
+            "Waiting to resume".to_owned()
         } else {
             let mut text = format!(
                 "{} uploaded, {} failed, {} cancelled",
@@ -230,6 +232,31 @@ pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Comma
         )
     };
     ui.heading(headline);
+    if batch.held_files > 0 {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(
+                RichText::new(earlier_run_text(batch.held_files, batch.held_bytes))
+                    .color(Color32::from_rgb(220, 150, 30)),
+            );
+            if ui
+                .button("Resume")
+                .on_hover_text("Finish these uploads; each file still becomes exactly one asset")
+                .clicked()
+            {
+                commands.push(Command::ResumeEarlier);
+            }
+            if ui
+                .button("Discard")
+                .on_hover_text(
+                    "Forget these unfinished uploads; the files stay on disk, and an upload \
+                     that may already have finished is checked first",
+                )
+                .clicked()
+            {
+                commands.push(Command::DiscardEarlier);
+            }
+        });
+    }
     for account in &queue.foreign {
         ui.horizontal_wrapped(|ui| {
             ui.label(
@@ -282,6 +309,15 @@ pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Comma
         // No spinner here: it would sit on top of the text, and the numbers already move.
         ui.add(egui::ProgressBar::new(fraction.clamp(0.0, 1.0)).text(detail));
     }
+}
+
+/// "2 unfinished uploads from an earlier run (12.3 MiB)".
+pub fn earlier_run_text(files: usize, bytes: u64) -> String {
+    let uploads = if files == 1 { "upload" } else { "uploads" };
+    format!(
+        "{files} unfinished {uploads} from an earlier run ({})",
+        human_bytes(bytes)
+    )
 }
 
 /// Height of one queue row.
@@ -404,7 +440,7 @@ fn progress_fraction(row: &Row) -> Option<f32> {
 pub fn state_text(row: &Row) -> (String, Color32) {
     let muted = Color32::GRAY;
     match &row.state {
-        FileState::Queued if row.resumed => ("Queued (resumed from last time)".into(), muted),
+        FileState::Queued if row.resumed => ("Queued (from an earlier run)".into(), muted),
         FileState::Queued => ("Queued".into(), muted),
         FileState::Hashing => ("Checking for duplicates".into(), muted),
         FileState::CreatingSession => ("Starting".into(), muted),

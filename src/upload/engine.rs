@@ -45,6 +45,9 @@ pub struct EngineConfig {
     pub account: Option<AccountScope>,
     /// How folders are walked (whether links out of a dropped folder are followed).
     pub discover: DiscoverOptions,
+    /// Whether an earlier run's unfinished uploads wait for [`Command::ResumeEarlier`] (the
+    /// window asks the user) instead of resuming at once (the CLI).
+    pub hold_earlier: bool,
 }
 
 impl EngineConfig {
@@ -59,6 +62,7 @@ impl EngineConfig {
             progress_interval: Duration::from_millis(250),
             account: None,
             discover: DiscoverOptions::default(),
+            hold_earlier: false,
         }
     }
 }
@@ -81,7 +85,8 @@ impl EngineHandle {
     }
 }
 
-/// Starts the engine on `runtime`. Unfinished uploads of its account resume at once.
+/// Starts the engine on `runtime`. Unfinished uploads of its account resume at once, or with
+/// `hold_earlier` when told to.
 pub fn spawn(
     runtime: &tokio::runtime::Handle,
     client: RunflowClient,
@@ -192,6 +197,7 @@ impl Engine {
                 check_concurrency: CHECK_CONCURRENCY,
                 max_file_attempts: config.max_file_attempts,
                 file_retry_wait: config.file_retry_wait,
+                hold_earlier: config.hold_earlier,
             },
             0,
         );
@@ -267,7 +273,12 @@ impl Engine {
                 folder_id,
             } => self.scan(Vec::new(), Some((name, bytes)), folder_id, false),
             Command::DiscardForeign(key) => self.discard_foreign(key),
-            other => self.queue.command(other),
+            other => {
+                self.queue.command(other);
+                // Pause, resume and the earlier run's files change the totals without a file
+                // changing state.
+                self.batch_dirty = true;
+            }
         }
     }
 

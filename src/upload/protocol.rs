@@ -56,6 +56,11 @@ pub enum Command {
     /// Forget the unfinished uploads that belong to another server or account (by
     /// [`ForeignUploads::account_key`]).
     DiscardForeign(String),
+    /// Start the unfinished uploads of an earlier run, which wait when the engine was started
+    /// with `hold_earlier` (see [`BatchProgress::held_files`]).
+    ResumeEarlier,
+    /// Cancel and forget the unfinished uploads of an earlier run that wait.
+    DiscardEarlier,
     /// Forget a finished, failed or cancelled file.
     Remove(FileId),
     /// Forget every finished file (done or already uploaded).
@@ -365,6 +370,11 @@ pub struct BatchProgress {
     pub active_files: usize,
     /// Files waiting for a slot.
     pub queued_files: usize,
+    /// Unfinished files of an earlier run, waiting for [`Command::ResumeEarlier`] or
+    /// [`Command::DiscardEarlier`] (counted nowhere else).
+    pub held_files: usize,
+    /// Their bytes.
+    pub held_bytes: u64,
     /// Files done or already uploaded.
     pub succeeded_files: usize,
     /// Files that failed.

@@ -28,6 +28,8 @@ impl Queue {
                     self.remove(id);
                 }
             }
+            Command::ResumeEarlier => self.resume_earlier(),
+            Command::DiscardEarlier => self.discard_earlier(),
             Command::Pause => self.paused = true,
             Command::Resume => self.paused = false,
             Command::SetConcurrency(n) => self.config.concurrency = n.max(1),

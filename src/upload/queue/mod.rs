@@ -159,6 +159,9 @@ pub(super) struct QueueConfig {
     pub check_concurrency: usize,
     pub max_file_attempts: u32,
     pub file_retry_wait: Duration,
+    /// Files of an earlier run wait for [`Command::ResumeEarlier`] (or
+    /// [`Command::DiscardEarlier`]) instead of starting at once.
+    pub hold_earlier: bool,
 }
 
 /// Where a file's trip is; `Idle` means nothing runs for it.
@@ -226,6 +229,8 @@ struct Job {
     /// The user cancelled while a confirm was possible; the answer decides what is reported.
     cancel_requested: bool,
     resumed: bool,
+    /// An earlier run's file, waiting for the user to resume or discard it.
+    held: bool,
 }
 
 /// Every file the engine knows, and what to do next.
@@ -249,6 +254,9 @@ pub(super) struct Queue {
     waiters: HashMap<FileId, Vec<FileId>>,
     /// How many files are not finished (kept, so no step scans every file).
     unfinished: usize,
+    /// Earlier runs' files waiting for the user (a subset of `unfinished`, in `held_ids`).
+    held: usize,
+    held_ids: Vec<FileId>,
     next_id: u64,
     idle: bool,
     effects: VecDeque<Effect>,
@@ -274,6 +282,8 @@ impl Queue {
             active_paths: HashMap::new(),
             waiters: HashMap::new(),
             unfinished: 0,
+            held: 0,
+            held_ids: Vec::new(),
             next_id: last_id + 1,
             idle: true,
             effects: VecDeque::new(),
@@ -299,12 +309,47 @@ impl Queue {
             let confirm_maybe_sent = matches!(entry.step, Step::Uploaded { .. });
             let cancelled = entry.cancelled;
             let id = self.insert_entry(entry, true);
+            let hold = self.config.hold_earlier && !cancelled;
             if let Some(job) = self.jobs.get_mut(&id) {
                 job.confirm_maybe_sent = confirm_maybe_sent;
                 job.cancel_requested = cancelled;
+                job.held = hold;
+            }
+            if hold {
+                self.held += 1;
+                self.held_ids.push(id);
+            } else {
+                self.ready.push_back(id);
             }
         }
         self.schedule();
+    }
+
+    /// The earlier runs' files join the line.
+    pub(super) fn resume_earlier(&mut self) {
+        for id in std::mem::take(&mut self.held_ids) {
+            if let Some(job) = self.jobs.get_mut(&id)
+                && job.held
+            {
+                job.held = false;
+                self.ready.push_back(id);
+            }
+        }
+        self.held = 0;
+    }
+
+    /// The earlier runs' files are cancelled and forgotten (a confirm that may have been sent
+    /// is checked first, and the file then shows what it became).
+    pub(super) fn discard_earlier(&mut self) {
+        for id in std::mem::take(&mut self.held_ids) {
+            if let Some(job) = self.jobs.get_mut(&id)
+                && job.held
+            {
+                job.held = false;
+                self.held -= 1;
+                self.remove(id);
+            }
+        }
     }
 
     /// A scan started; the queue is not idle until it reports.
@@ -334,7 +379,8 @@ impl Queue {
                         durable: false,
                         ack: None,
                     });
-                    self.insert_entry(entry, false);
+                    let id = self.insert_entry(entry, false);
+                    self.ready.push_back(id);
                 }
                 Found::Rejected {
                     path,
@@ -391,7 +437,6 @@ impl Queue {
             self.active_paths.insert(path, id);
         }
         self.insert(id, job, FileState::Queued);
-        self.ready.push_back(id);
         id
     }
 
@@ -541,6 +586,10 @@ impl Queue {
         if job.state == state {
             return;
         }
+        if job.held && state.is_finished() {
+            job.held = false;
+            self.held -= 1;
+        }
         match (job.state.is_finished(), state.is_finished()) {
             (false, true) => self.unfinished -= 1,
             (true, false) => self.unfinished += 1,
@@ -562,9 +611,13 @@ impl Queue {
         self.idle = idle;
     }
 
-    /// Nothing queued, running, waiting or being scanned.
+    /// Nothing queued, running, waiting or being scanned (earlier runs' files waiting for the
+    /// user do not count: they wait on purpose).
     pub fn is_idle(&self) -> bool {
-        self.scanning == 0 && self.checking == 0 && self.uploading == 0 && self.unfinished == 0
+        self.scanning == 0
+            && self.checking == 0
+            && self.uploading == 0
+            && self.unfinished == self.held
     }
 
     /// A file's state.
@@ -582,6 +635,11 @@ impl Queue {
         };
         for (id, job) in &self.jobs {
             let size = job.size_bytes.unwrap_or(0);
+            if job.held {
+                batch.held_files += 1;
+                batch.held_bytes += size;
+                continue;
+            }
             match &job.state {
                 FileState::Done(_) | FileState::AlreadyUploaded { .. } => {
                     batch.succeeded_files += 1;
@@ -632,6 +690,7 @@ impl Job {
             confirms_sent: 0,
             cancel_requested: false,
             resumed,
+            held: false,
         }
     }
 }

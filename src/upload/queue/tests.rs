@@ -71,6 +71,7 @@ fn config() -> QueueConfig {
         check_concurrency: 2,
         max_file_attempts: 3,
         file_retry_wait: Duration::from_secs(1),
+        hold_earlier: false,
     }
 }
 
@@ -359,6 +360,11 @@ impl Sim {
     /// The process dies: work in flight is lost (a confirm may or may not have been applied),
     /// claims die with it, and a new queue resumes from the journal.
     fn restart(&mut self, apply_in_flight: bool) {
+        self.restart_with(apply_in_flight, false);
+    }
+
+    /// [`Sim::restart`], with the earlier run's files held for the user when `hold`.
+    fn restart_with(&mut self, apply_in_flight: bool, hold: bool) {
         for (ticket, effect) in std::mem::take(&mut self.pending) {
             if apply_in_flight && matches!(effect, Effect::Confirm { .. }) {
                 self.pending.push((ticket, effect));
@@ -376,7 +382,11 @@ impl Sim {
             .filter(|e| e.cancelled)
             .map(|e| FileId(e.id))
             .collect();
-        self.queue = Queue::new(config(), 0);
+        let config = QueueConfig {
+            hold_earlier: hold,
+            ..config()
+        };
+        self.queue = Queue::new(config, 0);
         self.queue.resume(self.journal.values().cloned().collect());
         self.drain_effects();
     }
@@ -529,6 +539,47 @@ fn a_cancelled_upload_whose_confirm_may_have_gone_out_is_checked_after_a_restart
     assert!(matches!(sim.final_state("/a.png"), FileState::Done(_)));
     assert_eq!(sim.assets.len(), 1);
     assert!(sim.journal.is_empty());
+}
+
+#[test]
+fn an_earlier_runs_files_wait_for_the_user_when_held() {
+    let mut sim = Sim::new(Repeat::Conflict);
+    sim.add(&[("/a.png", "A"), ("/b.png", "B")], None);
+    sim.restart_with(false, true);
+    assert!(sim.pending.is_empty(), "nothing starts: {:?}", sim.pending);
+    assert!(sim.queue.is_idle(), "held files are not work in progress");
+    let batch = sim.queue.batch(|_| 0);
+    assert_eq!((batch.held_files, batch.queued_files), (2, 0));
+    assert_eq!(
+        batch.held_bytes,
+        sim.journal.values().map(|e| e.size_bytes).sum::<u64>()
+    );
+    // New files do not wait for them.
+    sim.add(&[("/c.png", "C")], None);
+    sim.settle();
+    assert!(matches!(sim.final_state("/c.png"), FileState::Done(_)));
+    assert!(matches!(sim.final_state("/a.png"), FileState::Queued));
+    sim.command(Command::ResumeEarlier);
+    sim.settle();
+    assert!(matches!(sim.final_state("/a.png"), FileState::Done(_)));
+    assert!(matches!(sim.final_state("/b.png"), FileState::Done(_)));
+    assert_eq!(sim.assets.len(), 3);
+    assert_eq!(sim.queue.batch(|_| 0).held_files, 0);
+    assert!(sim.journal.is_empty());
+}
+
+#[test]
+fn discarding_an_earlier_runs_files_forgets_them_and_their_journal() {
+    let mut sim = Sim::new(Repeat::Conflict);
+    sim.add(&[("/a.png", "A"), ("/b.png", "B")], None);
+    sim.restart_with(false, true);
+    sim.command(Command::DiscardEarlier);
+    sim.settle();
+    assert!(sim.queue.jobs.is_empty(), "{:?}", sim.queue.jobs.keys());
+    assert!(sim.journal.is_empty());
+    assert!(sim.assets.is_empty());
+    assert!(sim.queue.is_idle());
+    assert_eq!(sim.queue.batch(|_| 0).held_files, 0);
 }
 
 #[test]
@@ -732,7 +783,10 @@ enum Step_ {
     Cancel(u64),
     CancelAll,
     Retry(u64),
-    Restart(bool),
+    /// Whether answers in flight land, and whether the new queue holds the earlier files.
+    Restart(bool, bool),
+    ResumeEarlier,
+    DiscardEarlier,
     Pause,
     Resume,
 }
@@ -753,7 +807,9 @@ fn step() -> impl Strategy<Value = Step_> {
         1 => (1..7_u64).prop_map(Step_::Cancel),
         1 => Just(Step_::CancelAll),
         1 => (1..7_u64).prop_map(Step_::Retry),
-        1 => any::<bool>().prop_map(Step_::Restart),
+        1 => (any::<bool>(), any::<bool>()).prop_map(|(apply, hold)| Step_::Restart(apply, hold)),
+        1 => Just(Step_::ResumeEarlier),
+        1 => Just(Step_::DiscardEarlier),
         1 => Just(Step_::Pause),
         1 => Just(Step_::Resume),
     ]
@@ -792,11 +848,14 @@ proptest! {
                 Step_::Cancel(id) => sim.command(Command::Cancel(FileId(id))),
                 Step_::CancelAll => sim.command(Command::CancelAll),
                 Step_::Retry(id) => sim.command(Command::Retry(FileId(id))),
-                Step_::Restart(apply) => sim.restart(apply),
+                Step_::Restart(apply, hold) => sim.restart_with(apply, hold),
+                Step_::ResumeEarlier => sim.command(Command::ResumeEarlier),
+                Step_::DiscardEarlier => sim.command(Command::DiscardEarlier),
                 Step_::Pause => sim.command(Command::Pause),
                 Step_::Resume => sim.command(Command::Resume),
             }
         }
+        sim.command(Command::ResumeEarlier);
         sim.command(Command::Resume);
         sim.settle();
         for n in 0..files.len() as u64 {
