@@ -117,7 +117,7 @@ impl Queue {
         job.cancel_requested = false;
         job.prepared = false;
         job.epoch += 1;
-        job.phase = Phase::Idle;
+        job.shift(Phase::Idle, &mut self.awaiting);
         if let Some(path) = job.path.clone() {
             self.active_paths.insert(path, id);
         }

@@ -240,8 +240,11 @@ pub(super) struct Queue {
     jobs: BTreeMap<FileId, Job>,
     /// Files waiting for a check slot.
     ready: VecDeque<FileId>,
-    /// Checked files waiting for an upload slot.
+    /// Checked files waiting for an upload slot (stale ids are passed over).
     upload_ready: VecDeque<FileId>,
+    /// Files in [`Phase::AwaitingUpload`]: checks stop running ahead once this many wait, so
+    /// a 100,000-file drop does not hold 100,000 claims (open lock files) and hashes at once.
+    awaiting: usize,
     checking: usize,
     uploading: usize,
     paused: bool,
@@ -274,6 +277,7 @@ impl Queue {
             jobs: BTreeMap::new(),
             ready: VecDeque::new(),
             upload_ready: VecDeque::new(),
+            awaiting: 0,
             checking: 0,
             uploading: 0,
             paused: false,
@@ -522,8 +526,14 @@ impl Queue {
 
     fn set_phase(&mut self, id: FileId, phase: Phase) {
         if let Some(job) = self.jobs.get_mut(&id) {
-            job.phase = phase;
+            job.shift(phase, &mut self.awaiting);
         }
+    }
+
+    /// Checked files that may wait for an upload slot before checks pause: enough to keep
+    /// every upload slot fed.
+    fn lookahead(&self) -> usize {
+        (self.config.concurrency * 2).max(16)
     }
 
     /// Starts work while slots are free: uploads for checked files first, then checks.
@@ -542,12 +552,13 @@ impl Queue {
                     continue;
                 }
                 job.slot = Slot::Upload;
-                job.phase = Phase::Idle;
+                job.shift(Phase::Idle, &mut self.awaiting);
                 self.uploading += 1;
                 progressed = true;
                 self.proceed(id);
             }
-            while self.checking < self.config.check_concurrency {
+            while self.checking < self.config.check_concurrency && self.awaiting < self.lookahead()
+            {
                 let Some(id) = self.ready.pop_front() else {
                     break;
                 };
@@ -665,6 +676,17 @@ impl Queue {
 }
 
 impl Job {
+    /// Moves to `phase`, keeping the count of files awaiting an upload slot.
+    fn shift(&mut self, phase: Phase, awaiting: &mut usize) {
+        if self.phase == Phase::AwaitingUpload {
+            *awaiting -= 1;
+        }
+        if phase == Phase::AwaitingUpload {
+            *awaiting += 1;
+        }
+        self.phase = phase;
+    }
+
     fn new(
         name: String,
         path: Option<PathBuf>,

@@ -583,6 +583,40 @@ fn discarding_an_earlier_runs_files_forgets_them_and_their_journal() {
 }
 
 #[test]
+fn checks_do_not_run_far_ahead_of_the_uploads() {
+    let mut sim = Sim::new(Repeat::Conflict);
+    let files: Vec<(String, String)> = (0..500)
+        .map(|i| (format!("/f{i}.png"), format!("content {i}")))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    sim.add(&refs, None);
+    // Every check is answered, no upload ever is.
+    loop {
+        let check = sim.pending.iter().position(|(_, effect)| {
+            matches!(
+                effect,
+                Effect::Prepare { .. } | Effect::Claim { .. } | Effect::FindUploaded { .. }
+            )
+        });
+        let Some(k) = check else { break };
+        sim.answer(k, Fault::None);
+    }
+    let bound = sim.queue.lookahead() + config().concurrency + config().check_concurrency;
+    assert!(
+        sim.claims.len() <= bound,
+        "{} files hold a claim while at most {bound} can be on their way",
+        sim.claims.len()
+    );
+    // And the rest still gets through.
+    sim.settle();
+    assert_eq!(sim.assets.len(), 500);
+    assert_eq!(sim.queue.awaiting, 0);
+}
+
+#[test]
 fn identical_content_in_one_batch_becomes_one_asset() {
     let mut sim = Sim::new(Repeat::Conflict);
     sim.add(&[("/a.png", "X"), ("/b.png", "X"), ("/c.png", "X")], None);
@@ -858,6 +892,7 @@ proptest! {
         sim.command(Command::ResumeEarlier);
         sim.command(Command::Resume);
         sim.settle();
+        prop_assert_eq!(sim.queue.awaiting, 0, "no file is left waiting for an upload slot");
         for n in 0..files.len() as u64 {
             prop_assert!(sim.assets_of(n) <= 1, "file {n} has {} assets", sim.assets_of(n));
         }

@@ -487,7 +487,7 @@ impl Queue {
             return;
         };
         job.epoch += 1;
-        job.phase = Phase::Idle;
+        job.shift(Phase::Idle, &mut self.awaiting);
         if let Some(entry) = job.entry.as_mut() {
             let keep = match &state {
                 FileState::Failed(failure) => keeps_journal(failure, &entry.step),
