@@ -23,11 +23,7 @@ impl Queue {
             Command::UploadCopy(id) => self.retry(id, true),
             Command::MoveHere(id) => self.move_here(id),
             Command::Remove(id) => self.remove(id),
-            Command::ClearFinished => {
-                for id in self.ids_where(FileState::is_success) {
-                    self.remove(id);
-                }
-            }
+            Command::ClearFinished => self.forget_successes(),
             Command::ResumeEarlier => self.resume_earlier(),
             Command::DiscardEarlier => self.discard_earlier(),
             Command::Pause => self.paused = true,
@@ -125,6 +121,9 @@ impl Queue {
     }
 
     pub(super) fn remove(&mut self, id: FileId) {
+        if self.forget_success(id) {
+            return;
+        }
         if self
             .jobs
             .get(&id)

@@ -237,7 +237,12 @@ struct Job {
 #[derive(Debug)]
 pub(super) struct Queue {
     config: QueueConfig,
-    jobs: BTreeMap<FileId, Job>,
+    /// Every file that is not a success (boxed: the map's nodes stay small).
+    jobs: BTreeMap<FileId, Box<Job>>,
+    /// Files uploaded or already there, with their sizes: all the queue keeps of them, so a
+    /// 100,000-file batch costs a few bytes per finished file.
+    succeeded: BTreeMap<FileId, u64>,
+    succeeded_bytes: u64,
     /// Files waiting for a check slot.
     ready: VecDeque<FileId>,
     /// Checked files waiting for an upload slot (stale ids are passed over).
@@ -275,6 +280,8 @@ impl Queue {
                 ..config
             },
             jobs: BTreeMap::new(),
+            succeeded: BTreeMap::new(),
+            succeeded_bytes: 0,
             ready: VecDeque::new(),
             upload_ready: VecDeque::new(),
             awaiting: 0,
@@ -296,7 +303,18 @@ impl Queue {
 
     /// The next thing the engine must do.
     pub fn poll_effect(&mut self) -> Option<Effect> {
-        self.effects.pop_front()
+        let effect = self.effects.pop_front();
+        if effect.is_none() {
+            // A big drop queues an effect per file at once; that room is not kept for good.
+            self.effects.shrink_to(64);
+            if self.active_paths.is_empty() {
+                self.active_paths.shrink_to(64);
+            }
+            if self.ready.is_empty() {
+                self.ready.shrink_to(64);
+            }
+        }
+        effect
     }
 
     /// Takes a fresh id (for files the queue has not seen, such as a scan's).
@@ -459,7 +477,7 @@ impl Queue {
             resumed: job.resumed,
         };
         self.emit(event);
-        self.jobs.insert(id, job);
+        self.jobs.insert(id, Box::new(job));
         self.idle = false;
     }
 
@@ -606,8 +624,35 @@ impl Queue {
             (true, false) => self.unfinished += 1,
             _ => {}
         }
-        job.state = state.clone();
+        if state.is_success() {
+            // Its journal entry is gone, and a success is never retried: the queue keeps only
+            // its size, for the totals.
+            let size = job.size_bytes.unwrap_or(0);
+            self.jobs.remove(&id);
+            self.succeeded.insert(id, size);
+            self.succeeded_bytes += size;
+        } else {
+            job.state = state.clone();
+        }
         self.emit(Event::State { id, state });
+    }
+
+    /// Forgets a success (`Remove`, `ClearFinished`); false if `id` is none.
+    pub(super) fn forget_success(&mut self, id: FileId) -> bool {
+        let Some(size) = self.succeeded.remove(&id) else {
+            return false;
+        };
+        self.succeeded_bytes -= size;
+        self.emit(Event::Removed(id));
+        true
+    }
+
+    /// Forgets every success.
+    pub(super) fn forget_successes(&mut self) {
+        for id in std::mem::take(&mut self.succeeded).into_keys() {
+            self.emit(Event::Removed(id));
+        }
+        self.succeeded_bytes = 0;
     }
 
     fn emit(&mut self, event: Event) {
@@ -640,7 +685,10 @@ impl Queue {
     /// Totals, with `sent(id)` the bytes sent of a file uploading now (speeds are the engine's).
     pub fn batch(&self, sent: impl Fn(FileId) -> u64) -> BatchProgress {
         let mut batch = BatchProgress {
-            total_files: self.jobs.len(),
+            total_files: self.jobs.len() + self.succeeded.len(),
+            succeeded_files: self.succeeded.len(),
+            sent_bytes: self.succeeded_bytes,
+            total_bytes: self.succeeded_bytes,
             paused: self.paused,
             ..BatchProgress::default()
         };
@@ -652,11 +700,6 @@ impl Queue {
                 continue;
             }
             match &job.state {
-                FileState::Done(_) | FileState::AlreadyUploaded { .. } => {
-                    batch.succeeded_files += 1;
-                    batch.sent_bytes += size;
-                    batch.total_bytes += size;
-                }
                 FileState::Failed(_) => batch.failed_files += 1,
                 FileState::InOtherFolder { .. } => batch.elsewhere_files += 1,
                 FileState::Cancelled => batch.cancelled_files += 1,

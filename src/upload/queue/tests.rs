@@ -63,6 +63,8 @@ struct Sim {
     cancelled: HashSet<FileId>,
     /// States seen last, per file id of the current queue.
     states: HashMap<FileId, FileState>,
+    /// Each file's path, from its `Added` event.
+    paths: HashMap<FileId, PathBuf>,
 }
 
 fn config() -> QueueConfig {
@@ -103,6 +105,7 @@ impl Sim {
             next_session: 0,
             cancelled: HashSet::new(),
             states: HashMap::new(),
+            paths: HashMap::new(),
         }
     }
 
@@ -141,8 +144,13 @@ impl Sim {
                     }
                     self.states.insert(id, state);
                 }
-                Effect::Emit(Event::Added { id, state, .. }) => {
+                Effect::Emit(Event::Added {
+                    id, state, path, ..
+                }) => {
                     self.states.insert(id, state);
+                    if let Some(path) = path {
+                        self.paths.insert(id, path);
+                    }
                 }
                 Effect::Emit(_) => {}
                 Effect::WriteJournal { entry, ack, .. } => {
@@ -409,15 +417,18 @@ impl Sim {
         self.assets.values().filter(|(f, _)| *f == file).count()
     }
 
+    /// The last state the queue reported for the file at `path` (in this run).
     fn final_state(&self, path: &str) -> &FileState {
         let id = self
-            .queue
-            .jobs
+            .paths
             .iter()
-            .find(|(_, job)| job.path.as_deref() == Some(std::path::Path::new(path)))
+            .filter(|(id, p)| {
+                p.as_path() == std::path::Path::new(path) && self.states.contains_key(id)
+            })
             .map(|(id, _)| *id)
-            .unwrap_or_else(|| panic!("no job for {path}"));
-        self.queue.state(id).expect("a state")
+            .max()
+            .unwrap_or_else(|| panic!("no file {path}"));
+        &self.states[&id]
     }
 }
 
@@ -521,7 +532,7 @@ fn a_cancel_during_the_confirm_reports_what_happened() {
     sim.command(Command::Cancel(id));
     assert_eq!(sim.queue.state(id), Some(&FileState::Confirming));
     sim.settle();
-    assert!(matches!(sim.queue.state(id), Some(FileState::Done(_))));
+    assert!(matches!(sim.states.get(&id), Some(FileState::Done(_))));
 }
 
 #[test]
@@ -661,7 +672,7 @@ fn content_already_in_another_folder_is_reported_with_that_folder() {
     let id = FileId(2);
     sim.command(Command::MoveHere(id));
     sim.settle();
-    assert!(matches!(sim.queue.state(id), Some(FileState::Done(_))));
+    assert!(matches!(sim.states.get(&id), Some(FileState::Done(_))));
     assert_eq!(sim.assets.len(), 1);
     assert_eq!(
         sim.assets.values().next().unwrap().1.as_deref(),
@@ -896,10 +907,10 @@ proptest! {
         for n in 0..files.len() as u64 {
             prop_assert!(sim.assets_of(n) <= 1, "file {n} has {} assets", sim.assets_of(n));
         }
-        for (id, job) in &sim.queue.jobs {
-            prop_assert!(job.state.is_finished(), "{id} ended {:?}", job.state);
-            let n = sim.files[job.path.as_ref().unwrap()];
-            match &job.state {
+        for (id, state) in &sim.states {
+            prop_assert!(state.is_finished(), "{id} ended {:?}", state);
+            let n = sim.files[&sim.paths[id]];
+            match state {
                 FileState::Done(_) => prop_assert_eq!(sim.assets_of(n), 1),
                 FileState::Cancelled => prop_assert_eq!(sim.assets_of(n), 0, "cancelled {}", id),
                 _ => {}
@@ -907,7 +918,7 @@ proptest! {
         }
         // Whatever the journal still holds is a file that is not finished well.
         for entry in sim.journal.values() {
-            let done = sim.queue.jobs.get(&FileId(entry.id)).is_some_and(|j| j.state.is_success());
+            let done = sim.states.get(&FileId(entry.id)).is_some_and(FileState::is_success);
             prop_assert!(!done, "a finished file left its journal entry: {entry:?}");
         }
     }
