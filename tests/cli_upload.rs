@@ -320,9 +320,11 @@ async fn progress_fits_80_columns_and_tells_the_truth() {
     frames.push((started.elapsed(), capture(&socket)));
     let _ = tmux(&socket).arg("kill-server").status();
 
-    let spinner_only = Regex::new(r"^\S looking at the files\.\.\.$").unwrap();
+    let spinner_only =
+        Regex::new(r"^\S (looking at the files\.\.\.|scanning files: [\d,]+ files? found)$")
+            .unwrap();
     let total = Regex::new(
-        r"^\S \d+/\d+ files \[([=> ]+)\] ([\d.]+) (\S+)/([\d.]+) (\S+) ([\d.]+) (\S+)/s \S+$",
+        r"^\S \d+/\d+ files(?:, scanning)? \[([=> ]+)\] ([\d.]+) (\S+)/([\d.]+) (\S+) ([\d.]+) (\S+)/s \S+$",
     )
     .unwrap();
     let file = Regex::new(r"^  \S.{0,31} \[([=> ]+)\] +([\d.]+) (\S+)/([\d.]+) (\S+)$").unwrap();

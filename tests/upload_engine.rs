@@ -311,17 +311,15 @@ async fn cancel_stops_a_running_put_at_once_and_frees_its_slot() {
         force: false,
     });
     let names = wait_for_added(&mut events, 2).await;
-    let first = *names.iter().find(|(_, n)| *n == "file-0000.png").unwrap().0;
-    let second = *names.iter().find(|(_, n)| *n == "file-0001.png").unwrap().0;
-    // Wait until bytes of the first file are moving.
-    loop {
+    // Whichever file was checked first holds the one slot: wait until its bytes move.
+    let first = loop {
         if let Some(Event::Progress { id, sent_bytes, .. }) = events.recv().await
-            && id == first
             && sent_bytes > 0
         {
-            break;
+            break id;
         }
-    }
+    };
+    let second = *names.keys().find(|id| **id != first).unwrap();
     let asked = tokio::time::Instant::now();
     engine.send(Command::Cancel(first));
     let mut cancelled_after = None;

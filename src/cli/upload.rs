@@ -179,6 +179,8 @@ enum Output {
     Bars {
         multi: MultiProgress,
         total: ProgressBar,
+        /// "scanning photos: 12,345 files found", while folders are walked.
+        scanning: Option<String>,
     },
 }
 
@@ -252,7 +254,11 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<Exit> {
         total.set_style(bar_style("{spinner} {msg}"));
         total.set_message("looking at the files...");
         total.enable_steady_tick(Duration::from_millis(120));
-        Output::Bars { multi, total }
+        Output::Bars {
+            multi,
+            total,
+            scanning: None,
+        }
     } else {
         Output::Plain
     };
@@ -482,7 +488,9 @@ impl Output {
                 }
             }
             Event::Batch(batch) => {
-                if let Output::Bars { total, .. } = self
+                if let Output::Bars {
+                    total, scanning, ..
+                } = self
                     && batch.total_bytes > 0
                 {
                     if total.length().is_none() {
@@ -493,14 +501,38 @@ impl Output {
                     }
                     total.set_length(batch.total_bytes);
                     total.set_position(batch.sent_bytes.min(batch.total_bytes));
-                    total.set_message(format!(
+                    let mut message = format!(
                         "{}/{} files",
                         batch.succeeded_files
                             + batch.failed_files
                             + batch.elsewhere_files
                             + batch.cancelled_files,
                         batch.total_files
-                    ));
+                    );
+                    if scanning.is_some() {
+                        message.push_str(", scanning");
+                    }
+                    total.set_message(message);
+                }
+            }
+            Event::Scanning {
+                label, found, done, ..
+            } => {
+                if let Output::Bars {
+                    total, scanning, ..
+                } = self
+                {
+                    let files = if *found == 1 { "file" } else { "files" };
+                    let text = format!(
+                        "scanning {}: {} {files} found",
+                        sanitize(label),
+                        upload::grouped(*found)
+                    );
+                    *scanning = (!done).then(|| text.clone());
+                    // While there are no totals yet, the spinner says what is happening.
+                    if total.length().is_none() {
+                        total.set_message(text);
+                    }
                 }
             }
             Event::ForeignUploads(_) | Event::Removed(_) | Event::Idle => {}

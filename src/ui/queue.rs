@@ -8,7 +8,7 @@ use std::time::Duration;
 use egui::{Align, Color32, Layout, RichText, Ui};
 
 use crate::upload::{
-    BatchProgress, Command, Event, FileId, FileState, ForeignUploads, human_bytes,
+    BatchProgress, Command, Event, FileId, FileState, ForeignUploads, grouped, human_bytes,
 };
 
 /// One file in the queue.
@@ -45,8 +45,21 @@ pub struct QueueState {
     pub batch: BatchProgress,
     /// Unfinished uploads of other accounts, waiting in the journal.
     pub foreign: Vec<ForeignUploads>,
+    /// Dropped folders being walked.
+    pub scans: Vec<ScanRow>,
     /// Whether rows were removed since the index was rebuilt.
     dirty: bool,
+}
+
+/// A walk of dropped folders under way: "Scanning ~/Pictures: 12,345 files found".
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanRow {
+    /// The engine's scan id.
+    pub scan: u64,
+    /// What is walked.
+    pub label: String,
+    /// Files found so far.
+    pub found: usize,
 }
 
 /// What a finished upload means for the rest of the window.
@@ -138,6 +151,22 @@ impl QueueState {
                 });
             }
             Event::ForeignUploads(foreign) => self.foreign = foreign,
+            Event::Scanning {
+                scan,
+                label,
+                found,
+                done,
+            } => {
+                let at = self.scans.iter().position(|row| row.scan == scan);
+                match (at, done) {
+                    (Some(at), true) => {
+                        self.scans.remove(at);
+                    }
+                    (Some(at), false) => self.scans[at].found = found,
+                    (None, false) => self.scans.push(ScanRow { scan, label, found }),
+                    (None, true) => {}
+                }
+            }
             Event::Skipped { .. } => {}
         }
         None
@@ -232,6 +261,19 @@ pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Comma
         )
     };
     ui.heading(headline);
+    for scan in &queue.scans {
+        ui.horizontal_wrapped(|ui| {
+            ui.spinner();
+            ui.label(scan_text(scan));
+            if ui
+                .button("Stop")
+                .on_hover_text("Stop looking for more files; those found so far stay queued")
+                .clicked()
+            {
+                commands.push(Command::StopScan(scan.scan));
+            }
+        });
+    }
     if batch.held_files > 0 {
         ui.horizontal_wrapped(|ui| {
             ui.label(
@@ -309,6 +351,16 @@ pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Comma
         // No spinner here: it would sit on top of the text, and the numbers already move.
         ui.add(egui::ProgressBar::new(fraction.clamp(0.0, 1.0)).text(detail));
     }
+}
+
+/// "Scanning ~/Pictures: 12,345 files found".
+pub fn scan_text(scan: &ScanRow) -> String {
+    let files = if scan.found == 1 { "file" } else { "files" };
+    format!(
+        "Scanning {}: {} {files} found",
+        scan.label,
+        grouped(scan.found)
+    )
 }
 
 /// "2 unfinished uploads from an earlier run (12.3 MiB)".

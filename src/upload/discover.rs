@@ -7,6 +7,10 @@
 //! several. A walk stays inside the folder it was given: links back up are loops, and links
 //! out of it are reported rather than followed unless [`DiscoverOptions`] says otherwise.
 //!
+//! Findings stream out in chunks ([`discover_streaming`]), so a folder of 100,000 files starts
+//! uploading while it is still being walked. Each file is looked at once: the work is linear
+//! in the number of entries.
+//!
 //! Everything here does blocking file I/O; the engine runs it on a blocking thread.
 
 use std::collections::{HashMap, HashSet};
@@ -90,6 +94,11 @@ pub fn discover(paths: &[PathBuf]) -> Vec<Found> {
     discover_with(paths, &DiscoverOptions::default())
 }
 
+/// Findings are handed over once this many are gathered...
+const CHUNK_ENTRIES: usize = 256;
+/// ...or once this long has passed since the last hand-over, whichever comes first.
+const CHUNK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Expands `paths`: files are checked, folders are walked recursively. Each distinct file is
 /// reported once, however many arguments, links or hard links lead to it; a file reached again
 /// is merged silently. Inside folders, hidden and system entries are skipped and reported,
@@ -97,16 +106,44 @@ pub fn discover(paths: &[PathBuf]) -> Vec<Found> {
 /// given folder are reported unless `options` says to follow them. A path given directly is
 /// always checked, hidden or a link or not.
 pub fn discover_with(paths: &[PathBuf], options: &DiscoverOptions) -> Vec<Found> {
+    let mut all = Vec::new();
+    discover_streaming(paths, options, |chunk| {
+        all.extend(chunk);
+        true
+    });
+    all
+}
+
+/// [`discover_with`], handing the findings to `sink` in chunks as the walk goes (every
+/// [`CHUNK_ENTRIES`] findings or [`CHUNK_INTERVAL`], and once at the end). The walk stops when
+/// `sink` returns false. Files reached only through a link come in the last chunk, since the
+/// walk may still meet them under their own name.
+pub fn discover_streaming(
+    paths: &[PathBuf],
+    options: &DiscoverOptions,
+    sink: impl FnMut(Vec<Found>) -> bool,
+) {
     let mut discovery = Discovery {
         options: *options,
         found: Vec::new(),
+        via_link: Vec::new(),
         files: HashMap::new(),
         dirs: HashSet::new(),
+        sink: Box::new(sink),
+        flushed_at: std::time::Instant::now(),
+        stopped: false,
     };
     for path in paths {
+        if discovery.stopped {
+            return;
+        }
         discovery.argument(path);
     }
-    discovery.found
+    let mut rest = std::mem::take(&mut discovery.found);
+    rest.append(&mut discovery.via_link);
+    if !discovery.stopped {
+        (discovery.sink)(rest);
+    }
 }
 
 /// What makes two paths the same file or folder.
@@ -150,17 +187,46 @@ struct Pending {
     name: OsString,
 }
 
-/// One call's state: what was found, and what was already seen, so every lookup is O(1).
-struct Discovery {
-    options: DiscoverOptions,
-    found: Vec<Found>,
-    /// Files already reported (checked or rejected), with their index in `found`.
-    files: HashMap<Identity, usize>,
-    /// Folders already walked, or being walked.
-    dirs: HashSet<Identity>,
+/// Where a file already met was put.
+#[derive(Debug, Clone, Copy)]
+enum Seen {
+    /// Handed over, or waiting in `found`: final.
+    Final,
+    /// In `via_link` at this index: reached under a link's name, which its own name replaces
+    /// if the walk meets it directly.
+    ViaLink(usize),
 }
 
-impl Discovery {
+/// One call's state: what was found, and what was already seen, so every lookup is O(1).
+struct Discovery<'a> {
+    options: DiscoverOptions,
+    /// Findings not handed over yet.
+    found: Vec<Found>,
+    /// Files reached under a link's name, kept to the end.
+    via_link: Vec<Found>,
+    /// Files already met (checked or rejected).
+    files: HashMap<Identity, Seen>,
+    /// Folders already walked, or being walked.
+    dirs: HashSet<Identity>,
+    sink: Box<dyn FnMut(Vec<Found>) -> bool + 'a>,
+    flushed_at: std::time::Instant,
+    /// The sink said stop.
+    stopped: bool,
+}
+
+impl Discovery<'_> {
+    /// Hands `found` over when a chunk is full or due.
+    fn maybe_flush(&mut self) {
+        if self.found.is_empty() || self.stopped {
+            return;
+        }
+        if self.found.len() >= CHUNK_ENTRIES || self.flushed_at.elapsed() >= CHUNK_INTERVAL {
+            let chunk = std::mem::take(&mut self.found);
+            self.stopped = !(self.sink)(chunk);
+            self.flushed_at = std::time::Instant::now();
+        }
+    }
+
     /// One path from the caller.
     fn argument(&mut self, path: &Path) {
         let (canonical, meta) =
@@ -172,8 +238,7 @@ impl Discovery {
                     if self.files.contains_key(&Identity::Path(absolute.clone())) {
                         return;
                     }
-                    self.files
-                        .insert(Identity::Path(absolute), self.found.len());
+                    self.files.insert(Identity::Path(absolute), Seen::Final);
                     self.found.push(rejected(path, None, io_failure(&err)));
                     return;
                 }
@@ -192,20 +257,29 @@ impl Discovery {
     /// A file at `canonical`, reached under `name`.
     fn file(&mut self, canonical: &Path, name: &OsStr, meta: &Metadata) {
         let identity = Identity::of(canonical, meta);
-        if let Some(&index) = self.files.get(&identity) {
+        let own_name = canonical.file_name() == Some(name);
+        if let Some(&seen) = self.files.get(&identity) {
             // Reached before through a link: the file's own name wins over the link's, so the
             // asset name does not depend on which route the walk took first.
-            if let Some(Found::File(existing)) = self.found.get(index)
-                && existing.path == canonical
-                && canonical.file_name() == Some(name)
-                && existing.path.file_name() != Some(OsStr::new(&existing.name))
+            if let Seen::ViaLink(index) = seen
+                && own_name
+                && matches!(&self.via_link[index], Found::File(existing) if existing.path == canonical)
             {
-                self.found[index] = check_named(canonical, name, meta);
+                self.via_link[index] = check_named(canonical, name, meta);
+                self.files.insert(identity, Seen::Final);
             }
             return;
         }
-        self.files.insert(identity, self.found.len());
-        self.found.push(check_named(canonical, name, meta));
+        let found = check_named(canonical, name, meta);
+        if own_name {
+            self.files.insert(identity, Seen::Final);
+            self.found.push(found);
+            self.maybe_flush();
+        } else {
+            self.files
+                .insert(identity, Seen::ViaLink(self.via_link.len()));
+            self.via_link.push(found);
+        }
     }
 
     /// Walks the folder `root` (canonical), depth first in name order.
@@ -217,6 +291,9 @@ impl Discovery {
         let mut stack = Vec::new();
         self.list(root, root, &mut stack);
         while let Some(entry) = stack.pop() {
+            if self.stopped {
+                return;
+            }
             self.entry(root, entry, &mut stack);
         }
     }
@@ -325,7 +402,7 @@ impl Discovery {
         if self.files.contains_key(&identity) {
             return;
         }
-        self.files.insert(identity, self.found.len());
+        self.files.insert(identity, Seen::Final);
         self.found.push(rejected(shown, None, reason));
     }
 

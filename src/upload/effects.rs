@@ -13,7 +13,9 @@ use crate::api::models::{AssetType, CreateUploadRequest, PatchRequest};
 use crate::api::{ApiError, RunflowClient, UploadSource};
 
 use super::claims::{Claim, Claims};
-use super::discover::{DiscoverOptions, Found, discover_with, nanos_since_epoch, normalize_mime};
+use super::discover::{
+    DiscoverOptions, Found, discover_streaming, nanos_since_epoch, normalize_mime,
+};
 use super::index::DuplicateIndex;
 use super::journal::{AccountScope, Entry, Journal};
 use super::protocol::UploadFailure;
@@ -30,24 +32,28 @@ pub(super) struct Shared {
     pub stall_timeout: Duration,
 }
 
-/// Walks and checks `paths`, or saves pasted bytes into `pasted_dir` first (blocking).
+/// Walks and checks `paths`, or saves pasted bytes into `pasted_dir` first (blocking),
+/// handing the findings to `sink` in chunks until it returns false.
 pub(super) fn scan(
     paths: &[PathBuf],
     pasted: Option<(String, bytes::Bytes)>,
     pasted_dir: &Path,
     options: &DiscoverOptions,
-) -> Vec<Found> {
+    mut sink: impl FnMut(Vec<Found>) -> bool,
+) {
     match pasted {
         Some((name, bytes)) => match save_pasted(pasted_dir, &name, &bytes) {
-            Ok(path) => discover_with(&[path], options),
-            Err(err) => vec![Found::Rejected {
-                path: PathBuf::new(),
-                name,
-                size_bytes: Some(bytes.len() as u64),
-                reason: UploadFailure::Journal(err.to_string()),
-            }],
+            Ok(path) => discover_streaming(&[path], options, sink),
+            Err(err) => {
+                sink(vec![Found::Rejected {
+                    path: PathBuf::new(),
+                    name,
+                    size_bytes: Some(bytes.len() as u64),
+                    reason: UploadFailure::Journal(err.to_string()),
+                }]);
+            }
         },
-        None => discover_with(paths, options),
+        None => discover_streaming(paths, options, sink),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use crate::api::RunflowClient;
 
 use super::claims::{Claim, Claims};
 use super::discover::DiscoverOptions;
+use super::discover::Found;
 use super::effects::{self, JournalOp, Shared};
 use super::index::DuplicateIndex;
 use super::journal::{AccountScope, Journal};
@@ -137,7 +138,10 @@ impl Sink {
 enum Internal {
     Claimed(Ticket, Result<Option<Claim>, String>),
     Timer(Ticket),
-    Scanned(Scanned),
+    /// The next findings of a scan.
+    Scanned(u64, Scanned),
+    /// A scan's walk ended.
+    ScanDone(u64),
     Foreign(Vec<super::protocol::ForeignUploads>),
 }
 
@@ -158,6 +162,36 @@ struct Engine {
     transfers: HashMap<FileId, Transfer>,
     batch_meter: SpeedMeter,
     batch_dirty: bool,
+    /// Walks under way, by scan id.
+    scans: HashMap<u64, ScanState>,
+    next_scan: u64,
+}
+
+/// One walk of dropped paths.
+struct ScanState {
+    label: String,
+    found: usize,
+    /// Set to stop the walk ([`Command::StopScan`]).
+    stop: Arc<AtomicBool>,
+}
+
+/// `~/Pictures`, or `~/Pictures and 2 more`, for the scanning row.
+fn scan_label(paths: &[PathBuf], pasted: Option<&str>) -> String {
+    let Some(first) = paths.first() else {
+        return pasted.unwrap_or("pasted image").to_owned();
+    };
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let shown = match home
+        .as_deref()
+        .and_then(|home| first.strip_prefix(home).ok())
+    {
+        Some(rest) if !rest.as_os_str().is_empty() => format!("~/{}", rest.display()),
+        _ => first.display().to_string(),
+    };
+    match paths.len() {
+        1 => shown,
+        n => format!("{shown} and {} more", n - 1),
+    }
 }
 
 impl Engine {
@@ -228,6 +262,8 @@ impl Engine {
             transfers: HashMap::new(),
             batch_meter: SpeedMeter::default(),
             batch_dirty: true,
+            scans: HashMap::new(),
+            next_scan: 1,
         })
     }
 
@@ -273,6 +309,11 @@ impl Engine {
                 folder_id,
             } => self.scan(Vec::new(), Some((name, bytes)), folder_id, false),
             Command::DiscardForeign(key) => self.discard_foreign(key),
+            Command::StopScan(scan) => {
+                if let Some(state) = self.scans.get(&scan) {
+                    state.stop.store(true, Ordering::Relaxed);
+                }
+            }
             other => {
                 self.queue.command(other);
                 // Pause, resume and the earlier run's files change the totals without a file
@@ -298,12 +339,42 @@ impl Engine {
                 self.queue.answer(ticket, Answer::Claimed(granted));
             }
             Internal::Timer(ticket) => self.queue.timer_fired(ticket),
-            Internal::Scanned(scanned) => self.queue.discovered(scanned),
+            Internal::Scanned(scan, scanned) => {
+                let files = scanned
+                    .found
+                    .iter()
+                    .filter(|f| !matches!(f, Found::Skipped { .. }))
+                    .count();
+                self.queue.discovered(scanned);
+                if let Some(state) = self.scans.get_mut(&scan) {
+                    state.found += files;
+                    let event = Event::Scanning {
+                        scan,
+                        label: state.label.clone(),
+                        found: state.found,
+                        done: false,
+                    };
+                    self.sink.emit(event);
+                }
+            }
+            Internal::ScanDone(scan) => {
+                self.queue.scan_finished();
+                if let Some(state) = self.scans.remove(&scan) {
+                    self.sink.emit(Event::Scanning {
+                        scan,
+                        label: state.label,
+                        found: state.found,
+                        done: true,
+                    });
+                }
+            }
             Internal::Foreign(foreign) => self.sink.emit(Event::ForeignUploads(foreign)),
         }
     }
 
-    /// Walks and checks `paths` (or saves pasted bytes first) on a blocking thread.
+    /// Walks and checks `paths` (or saves pasted bytes first) on a blocking thread. Findings
+    /// join the queue in chunks as the walk goes; the scan is reported at once, so the window
+    /// shows it before the first file is found.
     fn scan(
         &mut self,
         paths: Vec<PathBuf>,
@@ -312,18 +383,40 @@ impl Engine {
         force: bool,
     ) {
         self.queue.scan_started();
+        let scan = self.next_scan;
+        self.next_scan += 1;
+        let stop = Arc::new(AtomicBool::new(false));
+        let label = scan_label(&paths, pasted.as_ref().map(|(name, _)| name.as_str()));
+        self.sink.emit(Event::Scanning {
+            scan,
+            label: label.clone(),
+            found: 0,
+            done: false,
+        });
+        self.scans.insert(
+            scan,
+            ScanState {
+                label,
+                found: 0,
+                stop: Arc::clone(&stop),
+            },
+        );
         let internal = self.internal_tx.clone();
         let pasted_dir = self.config.data_dir.join("pasted");
         let options = self.config.discover;
         tokio::task::spawn_blocking(move || {
             let owned = pasted.is_some();
-            let found = effects::scan(&paths, pasted, &pasted_dir, &options);
-            let _ = internal.send(Internal::Scanned(Scanned {
-                found,
-                folder_id,
-                force,
-                owned,
-            }));
+            effects::scan(&paths, pasted, &pasted_dir, &options, |found| {
+                let chunk = Scanned {
+                    found,
+                    folder_id: folder_id.clone(),
+                    force,
+                    owned,
+                };
+                internal.send(Internal::Scanned(scan, chunk)).is_ok()
+                    && !stop.load(Ordering::Relaxed)
+            });
+            let _ = internal.send(Internal::ScanDone(scan));
         });
     }
 

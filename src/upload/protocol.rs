@@ -61,6 +61,9 @@ pub enum Command {
     ResumeEarlier,
     /// Cancel and forget the unfinished uploads of an earlier run that wait.
     DiscardEarlier,
+    /// Stop walking the folders of a scan ([`Event::Scanning`]); what it found so far stays
+    /// queued.
+    StopScan(u64),
     /// Forget a finished, failed or cancelled file.
     Remove(FileId),
     /// Forget every finished file (done or already uploaded).
@@ -266,6 +269,18 @@ pub enum Event {
         /// Whether it was resumed from the journal of an earlier run.
         resumed: bool,
     },
+    /// Dropped paths being walked: reported as the scan starts (`found` 0), as files are found
+    /// (files join the queue meanwhile, in chunks), and when it ends (`done`).
+    Scanning {
+        /// Which scan ([`Command::StopScan`] stops it).
+        scan: u64,
+        /// What is walked, for people: `~/Pictures`, or `~/Pictures and 2 more`.
+        label: String,
+        /// Files found so far (uploadable or not).
+        found: usize,
+        /// The walk ended (or was stopped).
+        done: bool,
+    },
     /// A path inside an added folder was passed over on purpose (system junk, a symlink loop,
     /// an entry that could not be listed).
     Skipped {
@@ -394,6 +409,19 @@ pub struct BatchProgress {
     pub eta: Option<Duration>,
     /// Whether the queue is paused.
     pub paused: bool,
+}
+
+/// `12,345`.
+pub fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `12.3 MiB` style sizes for messages.

@@ -4,8 +4,8 @@ use super::super::protocol::{Command, Event, FileId, FileState};
 use super::{Effect, Phase, Queue, Slot};
 
 impl Queue {
-    /// A command from the window or the CLI (`Add`, `AddBytes` and `Shutdown` are the
-    /// engine's: they need files and tasks).
+    /// A command from the window or the CLI (`Add`, `AddBytes`, `StopScan`, `DiscardForeign`
+    /// and `Shutdown` are the engine's: they need files and tasks).
     pub fn command(&mut self, command: Command) {
         match command {
             Command::Cancel(id) => self.cancel(id),
@@ -32,6 +32,7 @@ impl Queue {
             Command::Add { .. }
             | Command::AddBytes { .. }
             | Command::DiscardForeign(_)
+            | Command::StopScan(_)
             | Command::Shutdown => {}
         }
         self.schedule();

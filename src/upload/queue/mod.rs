@@ -380,10 +380,15 @@ impl Queue {
         self.idle = false;
     }
 
-    /// A scan finished with these findings. Each file gets its journal entry (written before
-    /// any later step of it, by the one writer) and joins the line.
-    pub fn discovered(&mut self, mut scanned: Scanned) {
+    /// A scan ended (its findings came before, in [`Queue::discovered`]).
+    pub fn scan_finished(&mut self) {
         self.scanning = self.scanning.saturating_sub(1);
+        self.schedule();
+    }
+
+    /// A scan's next findings. Each file gets its journal entry (written before any later step
+    /// of it, by the one writer) and joins the line.
+    pub fn discovered(&mut self, mut scanned: Scanned) {
         let found = std::mem::take(&mut scanned.found);
         for found in found {
             match found {

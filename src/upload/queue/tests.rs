@@ -126,6 +126,7 @@ impl Sim {
             force: false,
             owned: false,
         });
+        self.queue.scan_finished();
         self.drain_effects();
     }
 
