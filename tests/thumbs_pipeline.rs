@@ -433,35 +433,60 @@ async fn forget_removes_the_cached_files() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_local_file_is_decoded_but_not_cached() {
+async fn a_local_file_is_decoded_once_its_card_is_wanted_and_not_cached() {
     let mut harness = Harness::new(|_| {});
     let dir = tempfile::tempdir().unwrap();
     let image_path = dir.path().join("photo.png");
     std::fs::write(&image_path, png(500, 250)).unwrap();
     let text_path = dir.path().join("notes.png");
     std::fs::write(&text_path, "not pixels").unwrap();
+    let missing = dir.path().join("missing.png");
     harness
         .loader
         .decode_local("new".to_owned(), image_path, 128);
-    let event = harness.next().await;
-    assert_eq!(event.asset_id, "new");
-    let thumb = event.outcome.unwrap();
+    harness
+        .loader
+        .decode_local("text".to_owned(), text_path, 128);
+    harness
+        .loader
+        .decode_local("missing".to_owned(), missing, 128);
+    // Nothing is decoded while no card shows these assets.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), harness.next())
+            .await
+            .is_err(),
+        "a local file is decoded before its card is wanted"
+    );
+
+    // A card without server URLs: the local decode is the only answer besides `NoUrl`.
+    let mut answers = HashMap::new();
+    harness.loader.want(
+        ["new", "text", "missing"]
+            .iter()
+            .map(|id| request(id, None, "image/png", 128))
+            .collect(),
+    );
+    while answers.len() < 3 {
+        let event = harness.next().await;
+        match &event.outcome {
+            Err(ThumbError::NoUrl) => {}
+            _ => {
+                answers.insert(event.asset_id.clone(), event.outcome);
+            }
+        }
+    }
+    let thumb = answers["new"].as_ref().unwrap();
     assert_eq!(
         (thumb.width, thumb.height, thumb.source),
         (128, 64, ThumbSource::Local)
     );
     assert!(!harness.loader.cache_path("new", 128).exists());
-
-    harness
-        .loader
-        .decode_local("text".to_owned(), text_path, 128);
-    assert_eq!(*failure(&harness.next().await), ThumbError::NotAnImage);
-    let missing = dir.path().join("missing.png");
-    harness
-        .loader
-        .decode_local("missing".to_owned(), missing, 128);
+    assert_eq!(
+        answers["text"].as_ref().unwrap_err(),
+        &ThumbError::NotAnImage
+    );
     assert!(matches!(
-        failure(&harness.next().await),
+        answers["missing"].as_ref().unwrap_err(),
         ThumbError::ReadFile(_)
     ));
 }

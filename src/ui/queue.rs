@@ -1,7 +1,7 @@
 //! The upload queue: its state (fed by engine events) and its views (batch header and rows).
 //! Rows are virtualized: only the visible ones are laid out, so 5,000 files scroll smoothly.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -47,6 +47,11 @@ pub struct QueueState {
     pub foreign: Vec<ForeignUploads>,
     /// Dropped folders being walked.
     pub scans: Vec<ScanRow>,
+    /// Successes still shown as rows, oldest first; beyond [`DONE_ROWS_SHOWN`] the oldest fold
+    /// into `folded`.
+    done_order: VecDeque<FileId>,
+    /// Successes folded into one summary line ("48,211 uploaded").
+    pub folded: usize,
     /// Whether rows were removed since the index was rebuilt.
     dirty: bool,
 }
@@ -61,6 +66,12 @@ pub struct ScanRow {
     /// Files found so far.
     pub found: usize,
 }
+
+/// Successes kept as rows; older ones fold into a count, so a 100,000-file drop keeps the list
+/// (and its memory) light.
+pub const DONE_ROWS_SHOWN: usize = 1000;
+/// Successes folded at once, so the list is rebuilt once per this many, not once per file.
+const FOLD_BATCH: usize = 1024;
 
 /// What a finished upload means for the rest of the window.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,8 +130,13 @@ impl QueueState {
                     row.eta = None;
                 }
                 row.state = state.clone();
+                let path = row.path.clone();
+                if state.is_success() {
+                    self.done_order.push_back(id);
+                    self.fold();
+                }
                 if let FileState::Done(asset) = state {
-                    return Some(Finished::Uploaded(asset, row.path.clone()));
+                    return Some(Finished::Uploaded(asset, path));
                 }
             }
             Event::Progress {
@@ -170,6 +186,24 @@ impl QueueState {
             Event::Skipped { .. } => {}
         }
         None
+    }
+
+    /// Folds the oldest successes into [`QueueState::folded`] once enough have gathered.
+    fn fold(&mut self) {
+        if self.done_order.len() < DONE_ROWS_SHOWN + FOLD_BATCH {
+            return;
+        }
+        while self.done_order.len() > DONE_ROWS_SHOWN {
+            let Some(id) = self.done_order.pop_front() else {
+                break;
+            };
+            // A row removed meanwhile is simply gone.
+            if let Some(index) = self.index.remove(&id) {
+                self.rows[index].id = FileId(u64::MAX);
+                self.dirty = true;
+                self.folded += 1;
+            }
+        }
     }
 
     /// Forgets every row (the engine was restarted for a new connection).
@@ -377,6 +411,15 @@ const ROW_HEIGHT: f32 = 44.0;
 
 /// The rows, virtualized. Per-row buttons push their commands; "Copy ID" copies at once.
 pub fn queue_ui(ui: &mut Ui, queue: &mut QueueState, commands: &mut Vec<Command>) {
+    if queue.folded > 0 {
+        ui.label(
+            RichText::new(format!(
+                "{} uploaded (the oldest finished rows are folded into this count)",
+                grouped(queue.folded)
+            ))
+            .color(Color32::GRAY),
+        );
+    }
     let busy = queue.is_busy();
     let rows = queue.rows();
     egui::ScrollArea::vertical()
@@ -636,6 +679,51 @@ mod tests {
         assert_eq!(queue.row(FileId(99)).unwrap().name, "99.png");
         assert_eq!(queue.row(FileId(100)).unwrap().name, "late.png");
         assert!(queue.row(FileId(98)).is_none());
+    }
+
+    #[test]
+    fn old_successes_fold_into_a_count_and_failures_stay() {
+        let mut queue = QueueState::default();
+        let total = DONE_ROWS_SHOWN + FOLD_BATCH + 500;
+        for id in 0..total as u64 {
+            queue.apply(added(id, &format!("{id}.png")));
+        }
+        queue.apply(Event::State {
+            id: FileId(0),
+            state: FileState::Failed(UploadFailure::Empty),
+        });
+        for id in 1..total as u64 {
+            queue.apply(Event::State {
+                id: FileId(id),
+                state: FileState::AlreadyUploaded {
+                    asset_id: format!("a{id}"),
+                    same_as: None,
+                    url: None,
+                },
+            });
+        }
+        let shown = queue.rows().len();
+        assert!(
+            (DONE_ROWS_SHOWN + 1..=DONE_ROWS_SHOWN + FOLD_BATCH + 1).contains(&shown),
+            "{shown} rows shown"
+        );
+        assert_eq!(
+            queue.folded + shown,
+            total,
+            "every file is a row or counted"
+        );
+        assert!(
+            matches!(queue.row(FileId(0)).unwrap().state, FileState::Failed(_)),
+            "a failure is never folded"
+        );
+        assert!(
+            queue.row(FileId(1)).is_none(),
+            "the oldest success is folded"
+        );
+        assert!(
+            queue.row(FileId(total as u64 - 1)).is_some(),
+            "the newest stays"
+        );
     }
 
     #[test]

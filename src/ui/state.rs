@@ -370,7 +370,7 @@ impl AppState {
                     .mime_type
                     .as_deref()
                     .is_some_and(|m| m.starts_with("image/"));
-                if self.gallery.insert_uploaded(*asset)
+                if self.gallery.insert_uploaded(*asset, now)
                     && image
                     && let (Some(asset_id), Some(path)) = (asset_id, path)
                 {
@@ -526,6 +526,10 @@ mod tests {
             }),
             0.0,
         );
+        // It joins the gallery with the batch of uploads that finished with it.
+        state
+            .gallery
+            .tick(crate::ui::gallery::state::ARRIVAL_BATCH_SECS);
         assert_eq!(state.gallery.items, vec![asset]);
         assert!(matches!(
             &follow[..],

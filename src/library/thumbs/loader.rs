@@ -2,7 +2,7 @@
 //! the runtime: disk cache, else download, then decode on a blocking thread (at most
 //! `decode_concurrency` at once), then the answer through the sink.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -58,7 +58,15 @@ struct State {
     /// Running [`ThumbLoader::decode_local`] jobs by asset id, with their job number.
     locals: HashMap<String, (u64, AbortHandle)>,
     next_local: u64,
+    /// Just-uploaded local files not decoded yet, by asset id: decoded once their card is
+    /// wanted, so a 50,000-file upload decodes only what is on screen.
+    local_files: HashMap<String, (PathBuf, u32)>,
+    /// Their ids, oldest first, to keep at most [`LOCAL_FILES_KEPT`].
+    local_order: VecDeque<String>,
 }
+
+/// Just-uploaded files remembered for a local preview; older ones use the server's thumbnail.
+const LOCAL_FILES_KEPT: usize = 4096;
 
 impl ThumbLoader {
     /// A loader spawning on `runtime`. `client` renews expired storage links (`None`: a 403 is
@@ -104,16 +112,56 @@ impl ThumbLoader {
     /// not answered again (leave the set and come back to be answered again). Cheap: call it
     /// whenever the visible range changes.
     pub fn want(&self, requests: Vec<ThumbRequest>) {
-        let cancelled = self.inner.state().schedule.want(requests);
+        let (cancelled, locals) = {
+            let mut state = self.inner.state();
+            // Wanted cards of just-uploaded files get their local preview now.
+            let locals: Vec<(String, PathBuf, u32)> = requests
+                .iter()
+                .filter_map(|r| {
+                    let (path, size_px) = state.local_files.remove(&r.asset_id)?;
+                    Some((r.asset_id.clone(), path, size_px))
+                })
+                .collect();
+            (state.schedule.want(requests), locals)
+        };
         for handle in cancelled {
             handle.abort();
+        }
+        for (asset_id, path, size_px) in locals {
+            self.decode_local_now(asset_id, path, size_px);
         }
         Inner::pump(&self.inner);
     }
 
-    /// Decodes a just-uploaded local file, answered with [`ThumbSource::Local`] (not cached).
-    /// Runs whatever [`ThumbLoader::want`] says; [`ThumbLoader::forget`] cancels it.
+    /// Remembers a just-uploaded local file: it is decoded (answered with
+    /// [`ThumbSource::Local`], not cached) once [`ThumbLoader::want`] asks for its asset, which
+    /// [`ThumbLoader::forget`] cancels. Only the newest [`LOCAL_FILES_KEPT`] are remembered.
     pub fn decode_local(&self, asset_id: String, path: PathBuf, size_px: u32) {
+        let mut state = self.inner.state();
+        if state
+            .local_files
+            .insert(asset_id.clone(), (path, size_px))
+            .is_none()
+        {
+            state.local_order.push_back(asset_id);
+        }
+        while state.local_order.len() > LOCAL_FILES_KEPT {
+            if let Some(old) = state.local_order.pop_front() {
+                state.local_files.remove(&old);
+            }
+        }
+        // Ids whose file was decoded (or forgotten) linger in the order; drop them in bulk.
+        if state.local_order.len() > 2 * state.local_files.len() + 64 {
+            let State {
+                local_files,
+                local_order,
+                ..
+            } = &mut *state;
+            local_order.retain(|id| local_files.contains_key(id));
+        }
+    }
+
+    fn decode_local_now(&self, asset_id: String, path: PathBuf, size_px: u32) {
         let inner = Arc::clone(&self.inner);
         let mut state = self.inner.state();
         state.next_local += 1;
@@ -148,6 +196,7 @@ impl ThumbLoader {
             let mut state = self.inner.state();
             let mut cancelled = state.schedule.forget(asset_id);
             cancelled.extend(state.locals.remove(asset_id).map(|(_, handle)| handle));
+            state.local_files.remove(asset_id);
             cancelled
         };
         for handle in cancelled {

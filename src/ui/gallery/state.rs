@@ -108,6 +108,9 @@ impl Selection {
     }
 }
 
+/// Uploads that finish within this long join the gallery together (a few times a second).
+pub const ARRIVAL_BATCH_SECS: f64 = 0.25;
+
 /// The gallery.
 #[derive(Debug)]
 pub struct GalleryState {
@@ -119,6 +122,10 @@ pub struct GalleryState {
     /// The loaded assets, in the view's order.
     pub items: Vec<Asset>,
     ids: HashSet<String>,
+    /// Just-uploaded assets waiting to join the top of `items` (oldest first), and since when:
+    /// they join in batches, so a flood of uploads is not one insert at the front per file.
+    arriving: Vec<Asset>,
+    arriving_since: Option<f64>,
     /// Where paging stands.
     pub paging: Paging,
     /// The cursor of the page being loaded (to retry it).
@@ -158,6 +165,8 @@ impl Default for GalleryState {
             search_edited_at: None,
             items: Vec::new(),
             ids: HashSet::new(),
+            arriving: Vec::new(),
+            arriving_since: None,
             paging: Paging::NotLoaded,
             loading_cursor: None,
             generation: 0,
@@ -188,6 +197,8 @@ impl GalleryState {
         self.generation += 1;
         self.items.clear();
         self.ids.clear();
+        self.arriving.clear();
+        self.arriving_since = None;
         if new_view {
             self.selection.clear();
             self.errors.clear();
@@ -258,6 +269,26 @@ impl GalleryState {
     /// Sends the search once typing paused; `Some(seconds)` asks for another look after that
     /// long.
     pub fn tick(&mut self, now: f64) -> (Vec<Command>, Option<f64>) {
+        let arrival = self.arriving_since.map(|since| {
+            let waited = now - since;
+            if waited >= ARRIVAL_BATCH_SECS {
+                let arrived = std::mem::take(&mut self.arriving);
+                self.items.splice(0..0, arrived.into_iter().rev());
+                self.arriving_since = None;
+                None
+            } else {
+                Some(ARRIVAL_BATCH_SECS - waited)
+            }
+        });
+        let (commands, again) = self.tick_search(now);
+        let again = match (again, arrival.flatten()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        (commands, again)
+    }
+
+    fn tick_search(&mut self, now: f64) -> (Vec<Command>, Option<f64>) {
         let Some(edited) = self.search_edited_at else {
             return (Vec::new(), None);
         };
@@ -283,20 +314,23 @@ impl GalleryState {
         self.items.iter().find(|a| a.id.as_deref() == Some(id))
     }
 
-    /// A finished upload: it joins the top of the view if it belongs there.
-    pub fn insert_uploaded(&mut self, asset: Asset) -> bool {
+    /// A finished upload at `now`: it joins the top of the view if it belongs there, with the
+    /// others that finish within [`ARRIVAL_BATCH_SECS`] (see [`GalleryState::tick`]).
+    pub fn insert_uploaded(&mut self, asset: Asset, now: f64) -> bool {
         let Some(id) = asset.id.clone() else {
             return false;
         };
         if self.paging == Paging::NotLoaded || !self.view.admits(&asset) || !self.ids.insert(id) {
             return false;
         }
-        self.items.insert(0, asset);
+        self.arriving.push(asset);
+        self.arriving_since.get_or_insert(now);
         true
     }
 
     fn remove(&mut self, id: &str) {
         if self.ids.remove(id) {
+            self.arriving.retain(|a| a.id.as_deref() != Some(id));
             self.items.retain(|a| a.id.as_deref() != Some(id));
         }
         self.selection.remove(id);
@@ -637,15 +671,22 @@ mod tests {
     #[test]
     fn uploads_join_the_top_of_a_matching_view_once() {
         let mut state = loaded(&["a"]);
-        assert!(state.insert_uploaded(asset("new")));
-        assert!(!state.insert_uploaded(asset("new")));
+        assert!(state.insert_uploaded(asset("new"), 10.0));
+        assert!(!state.insert_uploaded(asset("new"), 10.0));
         let elsewhere = Asset {
             folder_id: Some("f".into()),
             ..asset("other")
         };
-        assert!(!state.insert_uploaded(elsewhere));
-        assert_eq!(state.items[0].id.as_deref(), Some("new"));
+        assert!(!state.insert_uploaded(elsewhere, 10.0));
+        assert!(state.insert_uploaded(asset("newer"), 10.1));
+        // They join together, newest first, once the batch is due.
+        let (_, again) = state.tick(10.1);
+        assert!(again.is_some_and(|s| s > 0.0), "a flush is scheduled");
+        assert_eq!(state.items.len(), 1);
+        state.tick(10.0 + ARRIVAL_BATCH_SECS);
+        assert_eq!(state.items[0].id.as_deref(), Some("newer"));
+        assert_eq!(state.items[1].id.as_deref(), Some("new"));
         state.apply_page(state.generation, Ok(page(&["new", "z"], None)));
-        assert_eq!(state.items.len(), 3, "the page's copy is not added twice");
+        assert_eq!(state.items.len(), 4, "the page's copy is not added twice");
     }
 }
