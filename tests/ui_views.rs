@@ -269,3 +269,40 @@ fn an_earlier_runs_uploads_wait_under_uploads_for_resume_or_discard() {
         vec![Command::ResumeEarlier, Command::DiscardEarlier]
     );
 }
+
+#[test]
+fn a_folder_being_walked_shows_its_count_and_can_be_stopped() {
+    let mut queue = QueueState::default();
+    queue.apply(Event::Scanning {
+        scan: 7,
+        label: "~/Pictures".into(),
+        found: 0,
+        done: false,
+    });
+    queue.apply(Event::Scanning {
+        scan: 7,
+        label: "~/Pictures".into(),
+        found: 12_345,
+        done: false,
+    });
+    let mut harness = queue_harness(queue);
+    // The spinner keeps repainting: step instead of waiting to settle.
+    harness.run_steps(2);
+    harness.get_by_label("Scanning ~/Pictures: 12,345 files found");
+    harness.get_by_label("Stop").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().1, vec![Command::StopScan(7)]);
+    harness.state_mut().0.apply(Event::Scanning {
+        scan: 7,
+        label: "~/Pictures".into(),
+        found: 12_400,
+        done: true,
+    });
+    harness.run_steps(2);
+    assert!(
+        harness
+            .query_by_label("Scanning ~/Pictures: 12,400 files found")
+            .is_none()
+    );
+    assert!(harness.state().0.scans.is_empty());
+}

@@ -351,3 +351,73 @@ async fn cancel_stops_a_running_put_at_once_and_frees_its_slot() {
     engine.send(Command::Cancel(second));
     assert_eq!(emu.asset_count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_folder_is_reported_and_queued_while_it_is_walked_and_can_be_stopped() {
+    let emu = support::emulator(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let total = 6000;
+    for chunk in 0..6 {
+        write_files(&dir.path().join(format!("tree/{chunk}")), total / 6, 64);
+    }
+    let (engine, mut events) = start(support::client(&emu), &dir.path().join("data"), 2);
+    engine.send(Command::Pause);
+    engine.send(Command::Add {
+        paths: vec![dir.path().join("tree")],
+        folder_id: None,
+        force: false,
+    });
+    // The scan is announced before anything is found.
+    let first = loop {
+        match events.recv().await.unwrap() {
+            Event::Batch(_) => {}
+            other => break other,
+        }
+    };
+    let Event::Scanning {
+        scan,
+        found: 0,
+        done: false,
+        ..
+    } = first
+    else {
+        panic!("the scan is the first thing reported: {first:?}");
+    };
+    // Files join the queue, and the count grows, before the walk ends; then it is stopped.
+    let mut added_before_end = 0;
+    let mut counts = Vec::new();
+    let found_at_end = loop {
+        match tokio::time::timeout(Duration::from_secs(30), events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Event::Added { .. } => added_before_end += 1,
+            Event::Scanning {
+                found, done: false, ..
+            } => {
+                if counts.is_empty() {
+                    engine.send(Command::StopScan(scan));
+                }
+                counts.push(found);
+            }
+            Event::Scanning {
+                found, done: true, ..
+            } => break found,
+            _ => {}
+        }
+    };
+    assert!(
+        !counts.is_empty() && counts[0] > 0,
+        "a count before the end: {counts:?}"
+    );
+    assert!(
+        added_before_end > 0,
+        "files are queued while the walk goes on"
+    );
+    assert!(
+        found_at_end < total,
+        "the walk stopped early ({found_at_end} of {total} found)"
+    );
+    assert_eq!(added_before_end, found_at_end, "what was found is queued");
+}

@@ -123,6 +123,16 @@ pub fn discover_streaming(
     options: &DiscoverOptions,
     sink: impl FnMut(Vec<Found>) -> bool,
 ) {
+    walk_counting(paths, options, sink);
+}
+
+/// [`discover_streaming`], returning the steps it took (an entry listed or looked at, a file
+/// checked, a chunk handed over): what the linearity test counts instead of timing.
+fn walk_counting(
+    paths: &[PathBuf],
+    options: &DiscoverOptions,
+    sink: impl FnMut(Vec<Found>) -> bool,
+) -> u64 {
     let mut discovery = Discovery {
         options: *options,
         found: Vec::new(),
@@ -132,18 +142,21 @@ pub fn discover_streaming(
         sink: Box::new(sink),
         flushed_at: std::time::Instant::now(),
         stopped: false,
+        work: 0,
     };
     for path in paths {
         if discovery.stopped {
-            return;
+            return discovery.work;
         }
         discovery.argument(path);
     }
     let mut rest = std::mem::take(&mut discovery.found);
     rest.append(&mut discovery.via_link);
+    discovery.work += rest.len() as u64;
     if !discovery.stopped {
         (discovery.sink)(rest);
     }
+    discovery.work
 }
 
 /// What makes two paths the same file or folder.
@@ -212,6 +225,8 @@ struct Discovery<'a> {
     flushed_at: std::time::Instant,
     /// The sink said stop.
     stopped: bool,
+    /// Steps taken (see [`walk_counting`]).
+    work: u64,
 }
 
 impl Discovery<'_> {
@@ -222,6 +237,7 @@ impl Discovery<'_> {
         }
         if self.found.len() >= CHUNK_ENTRIES || self.flushed_at.elapsed() >= CHUNK_INTERVAL {
             let chunk = std::mem::take(&mut self.found);
+            self.work += chunk.len() as u64;
             self.stopped = !(self.sink)(chunk);
             self.flushed_at = std::time::Instant::now();
         }
@@ -256,6 +272,7 @@ impl Discovery<'_> {
 
     /// A file at `canonical`, reached under `name`.
     fn file(&mut self, canonical: &Path, name: &OsStr, meta: &Metadata) {
+        self.work += 1;
         let identity = Identity::of(canonical, meta);
         let own_name = canonical.file_name() == Some(name);
         if let Some(&seen) = self.files.get(&identity) {
@@ -309,6 +326,7 @@ impl Discovery<'_> {
         };
         let mut names: Vec<OsString> = Vec::new();
         for entry in entries {
+            self.work += 1;
             match entry {
                 Ok(entry) => names.push(entry.file_name()),
                 Err(err) => self.skip(shown, format!("could not be listed fully: {err}")),
@@ -323,6 +341,7 @@ impl Discovery<'_> {
     }
 
     fn entry(&mut self, root: &Path, entry: Pending, stack: &mut Vec<Pending>) {
+        self.work += 1;
         let name = entry.name.to_string_lossy();
         if is_junk_or_hidden(&name) {
             let reason = if JUNK_NAMES.contains(&name.as_ref()) || name.starts_with("._") {
@@ -560,6 +579,53 @@ mod tests {
         let mut found = discover(&[path.to_path_buf()]);
         assert_eq!(found.len(), 1, "{found:?}");
         found.remove(0)
+    }
+
+    /// A tree of `n` PNG-tagged files, 50 to a folder, with a link and a hidden file in each.
+    fn tree(root: &Path, n: usize) {
+        for i in 0..n {
+            let dir = root.join(format!("d{}", i / 50));
+            if i % 50 == 0 {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(dir.join(".hidden"), "x").unwrap();
+            }
+            let mut bytes = PNG_MAGIC.to_vec();
+            bytes.extend_from_slice(format!("{i}").as_bytes());
+            std::fs::write(dir.join(format!("{i}.png")), bytes).unwrap();
+            #[cfg(unix)]
+            if i % 50 == 0 {
+                std::os::unix::fs::symlink(dir.join(format!("{i}.png")), dir.join("link.png"))
+                    .unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn discovery_work_grows_linearly_with_the_entries_and_comes_in_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = |n: usize| {
+            let root = dir.path().join(format!("t{n}"));
+            tree(&root, n);
+            let mut chunks = 0;
+            let mut files_seen = 0;
+            let work = walk_counting(&[root], &DiscoverOptions::default(), |chunk| {
+                chunks += 1;
+                files_seen += files(&chunk).len();
+                true
+            });
+            assert_eq!(files_seen, n, "each file once, links merged");
+            (work, chunks)
+        };
+        let (small, _) = count(500);
+        let (big, chunks) = count(2000);
+        assert!(
+            big <= small * 4 + small / 10,
+            "4x the entries took {big} steps against {small}: not linear"
+        );
+        assert!(
+            chunks >= 2000 / CHUNK_ENTRIES,
+            "findings come in chunks: {chunks}"
+        );
     }
 
     fn files(found: &[Found]) -> Vec<&LocalFile> {

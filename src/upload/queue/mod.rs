@@ -268,6 +268,9 @@ pub(super) struct Queue {
     next_id: u64,
     idle: bool,
     effects: VecDeque<Effect>,
+    /// Steps taken over collections (a scheduler pop, a file of a scan, a job looked at by a
+    /// command): what the linearity tests count instead of timing.
+    work: std::cell::Cell<u64>,
 }
 
 impl Queue {
@@ -298,6 +301,7 @@ impl Queue {
             next_id: last_id + 1,
             idle: true,
             effects: VecDeque::new(),
+            work: std::cell::Cell::new(0),
         }
     }
 
@@ -391,6 +395,7 @@ impl Queue {
     pub fn discovered(&mut self, mut scanned: Scanned) {
         let found = std::mem::take(&mut scanned.found);
         for found in found {
+            self.step();
             match found {
                 Found::File(file) => {
                     if self.active_paths.contains_key(&file.path) {
@@ -568,6 +573,7 @@ impl Queue {
                 let Some(id) = self.upload_ready.pop_front() else {
                     break;
                 };
+                self.step();
                 let Some(job) = self.jobs.get_mut(&id) else {
                     continue;
                 };
@@ -585,6 +591,7 @@ impl Queue {
                 let Some(id) = self.ready.pop_front() else {
                     break;
                 };
+                self.step();
                 let Some(job) = self.jobs.get_mut(&id) else {
                     continue;
                 };
@@ -608,9 +615,21 @@ impl Queue {
     fn ids_where(&self, matches: impl Fn(&FileState) -> bool) -> Vec<FileId> {
         self.jobs
             .iter()
+            .inspect(|_| self.step())
             .filter(|(_, job)| matches(&job.state))
             .map(|(id, _)| *id)
             .collect()
+    }
+
+    /// Counts one step of work.
+    fn step(&self) {
+        self.work.set(self.work.get() + 1);
+    }
+
+    /// Steps counted so far (see [`Queue::work`]).
+    #[cfg(test)]
+    pub fn work(&self) -> u64 {
+        self.work.get()
     }
 
     fn set_state(&mut self, id: FileId, state: FileState) {
@@ -698,6 +717,7 @@ impl Queue {
             ..BatchProgress::default()
         };
         for (id, job) in &self.jobs {
+            self.step();
             let size = job.size_bytes.unwrap_or(0);
             if job.held {
                 batch.held_files += 1;

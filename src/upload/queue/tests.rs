@@ -402,7 +402,7 @@ impl Sim {
 
     /// Runs everything to its end without faults.
     fn settle(&mut self) {
-        for _ in 0..10_000 {
+        for _ in 0..1_000_000 {
             if !self.pending.is_empty() {
                 self.answer(0, Fault::None);
             } else if !self.timers.is_empty() {
@@ -626,6 +626,34 @@ fn checks_do_not_run_far_ahead_of_the_uploads() {
     sim.settle();
     assert_eq!(sim.assets.len(), 500);
     assert_eq!(sim.queue.awaiting, 0);
+}
+
+/// The queue's work for `n` files, half of them sharing content with another, through to the
+/// end and a clear.
+fn work_for(n: usize) -> u64 {
+    let mut sim = Sim::new(Repeat::Conflict);
+    let files: Vec<(String, String)> = (0..n)
+        .map(|i| (format!("/f{i}.png"), format!("content {}", i / 2)))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    sim.add(&refs, None);
+    sim.settle();
+    sim.command(Command::RetryFailed);
+    sim.command(Command::ClearFinished);
+    assert!(sim.queue.is_idle());
+    sim.queue.work()
+}
+
+#[test]
+fn queue_work_grows_linearly_with_the_files() {
+    let (small, big) = (work_for(1000), work_for(4000));
+    assert!(
+        big <= small * 4 + small / 10,
+        "4x the files took {big} steps against {small}: not linear"
+    );
 }
 
 #[test]

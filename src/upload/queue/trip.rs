@@ -565,6 +565,7 @@ impl Queue {
             .unwrap_or_default()
             .into_iter()
             .filter(|w| {
+                self.step();
                 self.jobs
                     .get(w)
                     .is_some_and(|j| j.phase == Phase::WaitingFor(id))
