@@ -1,7 +1,8 @@
 //! The state snapshot (only with an explicit `--data-dir`): `state.json`, rewritten atomically
-//! (temp file + rename) after changes, at most once a second, and once more on shutdown. A restart with the
-//! same `--data-dir` continues where the last run stopped; presigned URLs and cursors from the old
-//! run are signed with its (random) key and so are refused.
+//! (temp file + rename) after changes, at most once a second and at most a tenth of the time,
+//! and once more on shutdown. A restart with the same `--data-dir` continues where the last
+//! run stopped; presigned URLs and cursors from the old run are signed with its (random) key
+//! and so are refused.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -62,10 +63,12 @@ pub(crate) fn spawn_writer(shared: Arc<Shared>, mut stop: watch::Receiver<bool>)
                     if changed.is_err() {
                         break;
                     }
+                    let started = std::time::Instant::now();
                     write_in_background(&shared).await;
-                    // At most one snapshot a second: serialising a large state on every change
-                    // would slow the API it emulates.
-                    tokio::time::sleep(SNAPSHOT_INTERVAL).await;
+                    // At most one snapshot a second, and never more than a tenth of the time:
+                    // serialising a state of 100,000 assets on every change would slow the API
+                    // it emulates (and make a big upload quadratic).
+                    tokio::time::sleep(SNAPSHOT_INTERVAL.max(started.elapsed() * 10)).await;
                 }
                 () = async {
                     let _ = stop.wait_for(|stopped| *stopped).await;

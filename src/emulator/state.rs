@@ -190,7 +190,7 @@ impl Store {
 
     /// Serialises the model (for the snapshot writer).
     pub fn snapshot_json(&self) -> serde_json::Result<Vec<u8>> {
-        self.read(serde_json::to_vec_pretty)
+        self.read(serde_json::to_vec)
     }
 
     /// Notified on every [`Store::write`].
