@@ -24,5 +24,6 @@ pub mod instance;
 pub mod library;
 pub mod logging;
 pub mod paths;
+pub mod timeline;
 pub mod ui;
 pub mod upload;

@@ -264,6 +264,7 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<Exit> {
     };
     let mut files: HashMap<FileId, FileInfo> = HashMap::new();
     let mut tally = Tally::default();
+    let mut timeline = crate::timeline::Timeline::from_env();
     let mut discarded = HashSet::new();
     let mut stdout = std::io::stdout().lock();
 
@@ -273,6 +274,9 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<Exit> {
             _ = tokio::signal::ctrl_c() => break true,
         };
         let Some(event) = event else { break false };
+        if let Some(timeline) = &mut timeline {
+            timeline.upload_event(&event);
+        }
         if matches!(event, Event::Idle) {
             break false;
         }

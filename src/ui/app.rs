@@ -16,6 +16,7 @@ use crate::upload;
 
 use super::destination::{destination_name, destination_picker_ui};
 use super::drop::{Intent, drop_overlay_ui, drop_zone_ui, pasted_name, pasted_paths};
+use crate::timeline::Timeline;
 use super::gallery::{
     self, GalleryIntent, ThumbCache, confirm_delete_ui, details_ui, folder_dialog_ui,
     folder_tree_ui, gallery_ui,
@@ -55,6 +56,10 @@ pub struct RunflowApp {
     open_files: Option<UnboundedReceiver<Vec<PathBuf>>>,
     /// Files from `open_files` waiting for a connection.
     pending_files: Vec<PathBuf>,
+    /// Milestones and frame times for `bench/queue_scale.sh` (`RUNFLOW_UPLOADER_TIMELINE`).
+    timeline: Option<Timeline>,
+    /// When this frame's update began.
+    frame_started: Option<Instant>,
 }
 
 impl RunflowApp {
@@ -77,6 +82,8 @@ impl RunflowApp {
             applied_theme: None,
             open_files: options.open_files,
             pending_files: Vec::new(),
+            timeline: Timeline::from_env(),
+            frame_started: None,
         }
     }
 
@@ -103,6 +110,11 @@ impl RunflowApp {
                 return;
             }
             Event::AssetDeleted { id, result: Ok(()) } => self.thumbs.forget(id),
+            Event::Upload(upload) => {
+                if let Some(timeline) = &mut self.timeline {
+                    timeline.upload_event(upload);
+                }
+            }
             _ => {}
         }
         let follow_up = self.state.apply(event, now);
@@ -497,6 +509,7 @@ impl eframe::App for RunflowApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         let now = ctx.input(|i| i.time);
         let started = Instant::now();
+        self.frame_started = Some(started);
         while let Ok(event) = self.inbox.try_recv() {
             self.apply(ctx, event, now);
             if started.elapsed() > INBOX_BUDGET {
@@ -546,6 +559,9 @@ impl eframe::App for RunflowApp {
         self.state.toasts.ui(&ctx);
         self.run_intents();
         self.send_outbox();
+        if let (Some(timeline), Some(started)) = (&mut self.timeline, self.frame_started.take()) {
+            timeline.frame(started.elapsed());
+        }
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
