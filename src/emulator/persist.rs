@@ -33,9 +33,11 @@ pub(crate) fn load(state_file: &Path, objects_dir: &Path) -> anyhow::Result<Db> 
 
 /// Writes the snapshot atomically.
 fn write_snapshot(shared: &Shared) -> anyhow::Result<()> {
-    let json = shared.store.snapshot_json()?;
     let tmp = shared.store.temp_path();
-    std::fs::write(&tmp, json)?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    shared.store.write_snapshot(&mut out)?;
+    std::io::Write::flush(&mut out)?;
+    drop(out);
     std::fs::rename(&tmp, shared.store.state_file())?;
     Ok(())
 }

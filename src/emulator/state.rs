@@ -188,9 +188,10 @@ impl Store {
         result
     }
 
-    /// Serialises the model (for the snapshot writer).
-    pub fn snapshot_json(&self) -> serde_json::Result<Vec<u8>> {
-        self.read(serde_json::to_vec)
+    /// Serialises the model into `out` (for the snapshot writer), without a copy of it all in
+    /// memory.
+    pub fn write_snapshot(&self, out: impl std::io::Write) -> serde_json::Result<()> {
+        self.read(|db| serde_json::to_writer(out, db))
     }
 
     /// Notified on every [`Store::write`].

@@ -16,7 +16,6 @@ use crate::upload;
 
 use super::destination::{destination_name, destination_picker_ui};
 use super::drop::{Intent, drop_overlay_ui, drop_zone_ui, pasted_name, pasted_paths};
-use crate::timeline::Timeline;
 use super::gallery::{
     self, GalleryIntent, ThumbCache, confirm_delete_ui, details_ui, folder_dialog_ui,
     folder_tree_ui, gallery_ui,
@@ -25,6 +24,7 @@ use super::queue::{batch_header_ui, queue_ui};
 use super::settings::{SettingsDraft, SettingsOutcome, settings_ui};
 use super::state::{AppState, ConnectionStatus, Effect, Screen, SidePanel};
 use super::welcome::welcome_ui;
+use crate::timeline::Timeline;
 
 /// How the window was started.
 #[derive(Debug)]

@@ -386,6 +386,10 @@ impl AppState {
                 failed,
                 elsewhere,
             }) => {
+                if self.gallery.missed_uploads > 0 {
+                    // More uploads than the view takes one by one: show it as Runflow has it.
+                    follow_up.extend(self.gallery.reload(false));
+                }
                 let bytes = human_bytes(self.queue.batch.sent_bytes);
                 let (level, text) = match (failed, elsewhere) {
                     (0, 0) => (

@@ -3,7 +3,7 @@
 //! what the queue needs to hear; none of them decides what happens next.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -305,15 +305,19 @@ pub(super) enum JournalOp {
 
 /// Starts the one journal writer: a thread that applies operations strictly in order, so no
 /// write of an entry can land after its removal.
+/// `backlog` counts the operations sent and not applied yet (the sender adds, the writer takes
+/// away), so a folder walk can wait for the writer instead of piling entries up in memory.
 pub(super) fn journal_writer(
     journal: Journal,
     answers: mpsc::UnboundedSender<(Ticket, Answer)>,
+    backlog: Arc<AtomicUsize>,
 ) -> std::sync::mpsc::Sender<JournalOp> {
     let (tx, rx) = std::sync::mpsc::channel::<JournalOp>();
     let spawned = std::thread::Builder::new()
         .name("upload-journal".into())
         .spawn(move || {
             for op in rx {
+                backlog.fetch_sub(1, Ordering::Relaxed);
                 match op {
                     JournalOp::Write {
                         entry,

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -152,6 +152,8 @@ struct Engine {
     sink: Sink,
     queue: Queue,
     journal: std::sync::mpsc::Sender<JournalOp>,
+    /// Journal operations not applied yet (see [`effects::journal_writer`]).
+    journal_backlog: Arc<AtomicUsize>,
     answers_tx: mpsc::UnboundedSender<(Ticket, Answer)>,
     answers_rx: mpsc::UnboundedReceiver<(Ticket, Answer)>,
     internal_tx: mpsc::UnboundedSender<Internal>,
@@ -166,6 +168,9 @@ struct Engine {
     scans: HashMap<u64, ScanState>,
     next_scan: u64,
 }
+
+/// Journal operations waiting for the writer before a folder walk waits too.
+const JOURNAL_BACKLOG_MAX: usize = 2048;
 
 /// One walk of dropped paths.
 struct ScanState {
@@ -224,7 +229,12 @@ impl Engine {
         let claims = Claims::new(&config.data_dir.join("claims").join(scope.key()));
         let (answers_tx, answers_rx) = mpsc::unbounded_channel();
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
-        let journal = effects::journal_writer(opened.journal, answers_tx.clone());
+        let journal_backlog = Arc::new(AtomicUsize::new(0));
+        let journal = effects::journal_writer(
+            opened.journal,
+            answers_tx.clone(),
+            Arc::clone(&journal_backlog),
+        );
         let mut queue = Queue::new(
             QueueConfig {
                 concurrency: config.concurrency.clamp(1, MAX_CONCURRENCY),
@@ -253,6 +263,7 @@ impl Engine {
             sink,
             queue,
             journal,
+            journal_backlog,
             answers_tx,
             answers_rx,
             internal_tx,
@@ -289,7 +300,12 @@ impl Engine {
             token.cancel();
         }
         self.claims.clear();
+        // Walks still going end here (their findings have nowhere to go).
+        for scan in self.scans.values() {
+            scan.stop.store(true, Ordering::Relaxed);
+        }
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        self.journal_backlog.fetch_add(1, Ordering::Relaxed);
         if self.journal.send(JournalOp::Close(done_tx)).is_ok() {
             let _ = done_rx.await;
         }
@@ -404,9 +420,17 @@ impl Engine {
         let internal = self.internal_tx.clone();
         let pasted_dir = self.config.data_dir.join("pasted");
         let options = self.config.discover;
+        let backlog = Arc::clone(&self.journal_backlog);
         tokio::task::spawn_blocking(move || {
             let owned = pasted.is_some();
             effects::scan(&paths, pasted, &pasted_dir, &options, |found| {
+                // The walk may not outrun the journal: each file found is an entry to write,
+                // and entries waiting for the writer are memory.
+                while backlog.load(Ordering::Relaxed) > JOURNAL_BACKLOG_MAX
+                    && !stop.load(Ordering::Relaxed)
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 let chunk = Scanned {
                     found,
                     folder_id: folder_id.clone(),
@@ -567,6 +591,7 @@ impl Engine {
     }
 
     fn to_journal(&self, op: JournalOp) {
+        self.journal_backlog.fetch_add(1, Ordering::Relaxed);
         if self.journal.send(op).is_err() {
             tracing::error!("the journal writer has stopped");
         }

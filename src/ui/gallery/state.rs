@@ -110,6 +110,9 @@ impl Selection {
 
 /// Uploads that finish within this long join the gallery together (a few times a second).
 pub const ARRIVAL_BATCH_SECS: f64 = 0.25;
+/// Uploads that join a loaded view one by one; past this many, the view is loaded again from
+/// Runflow when the batch ends, so 100,000 uploads do not mean 100,000 assets in memory.
+pub const ARRIVALS_KEPT: usize = 2000;
 
 /// The gallery.
 #[derive(Debug)]
@@ -126,6 +129,11 @@ pub struct GalleryState {
     /// they join in batches, so a flood of uploads is not one insert at the front per file.
     arriving: Vec<Asset>,
     arriving_since: Option<f64>,
+    /// Uploads that joined this view since it was loaded, and those left out past
+    /// [`ARRIVALS_KEPT`] (the view is loaded again when the batch ends).
+    arrived: usize,
+    /// Uploads left out of the view (see `arrived`).
+    pub missed_uploads: usize,
     /// Where paging stands.
     pub paging: Paging,
     /// The cursor of the page being loaded (to retry it).
@@ -167,6 +175,8 @@ impl Default for GalleryState {
             ids: HashSet::new(),
             arriving: Vec::new(),
             arriving_since: None,
+            arrived: 0,
+            missed_uploads: 0,
             paging: Paging::NotLoaded,
             loading_cursor: None,
             generation: 0,
@@ -199,6 +209,8 @@ impl GalleryState {
         self.ids.clear();
         self.arriving.clear();
         self.arriving_since = None;
+        self.arrived = 0;
+        self.missed_uploads = 0;
         if new_view {
             self.selection.clear();
             self.errors.clear();
@@ -320,9 +332,18 @@ impl GalleryState {
         let Some(id) = asset.id.clone() else {
             return false;
         };
-        if self.paging == Paging::NotLoaded || !self.view.admits(&asset) || !self.ids.insert(id) {
+        if self.paging == Paging::NotLoaded || !self.view.admits(&asset) {
             return false;
         }
+        if self.arrived >= ARRIVALS_KEPT {
+            // A flood: the newest thousands are shown; the view is loaded again at the end.
+            self.missed_uploads += 1;
+            return false;
+        }
+        if !self.ids.insert(id) {
+            return false;
+        }
+        self.arrived += 1;
         self.arriving.push(asset);
         self.arriving_since.get_or_insert(now);
         true
@@ -666,6 +687,21 @@ mod tests {
             (Level::Success, "1 asset moved to Trips.")
         );
         assert_eq!(state.items.len(), 1);
+    }
+
+    #[test]
+    fn a_flood_of_uploads_keeps_the_newest_thousands_and_counts_the_rest() {
+        let mut state = loaded(&["a"]);
+        for i in 0..ARRIVALS_KEPT + 10 {
+            state.insert_uploaded(asset(&format!("up{i}")), 1.0);
+        }
+        state.tick(1.0 + ARRIVAL_BATCH_SECS);
+        assert_eq!(state.items.len(), 1 + ARRIVALS_KEPT);
+        assert_eq!(state.missed_uploads, 10);
+        // Loading the view again starts over.
+        state.reload(false);
+        assert_eq!(state.missed_uploads, 0);
+        assert!(state.items.is_empty());
     }
 
     #[test]
