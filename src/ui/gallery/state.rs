@@ -110,8 +110,9 @@ impl Selection {
 
 /// Uploads that finish within this long join the gallery together (a few times a second).
 pub const ARRIVAL_BATCH_SECS: f64 = 0.25;
-/// Uploads that join a loaded view one by one; past this many, the view is loaded again from
-/// Runflow when the batch ends, so 100,000 uploads do not mean 100,000 assets in memory.
+/// Uploads that join a loaded view one by one; past this many, the oldest of them leave it and
+/// the view is loaded again from Runflow when the batch ends, so 100,000 uploads do not mean
+/// 100,000 assets in memory.
 pub const ARRIVALS_KEPT: usize = 2000;
 
 /// The gallery.
@@ -129,10 +130,11 @@ pub struct GalleryState {
     /// they join in batches, so a flood of uploads is not one insert at the front per file.
     arriving: Vec<Asset>,
     arriving_since: Option<f64>,
-    /// Uploads that joined this view since it was loaded, and those left out past
-    /// [`ARRIVALS_KEPT`] (the view is loaded again when the batch ends).
+    /// Uploads at the top of `items` that joined since the view was loaded (at most
+    /// [`ARRIVALS_KEPT`]: the oldest of a flood leave, and the view is loaded again when the
+    /// batch ends).
     arrived: usize,
-    /// Uploads left out of the view (see `arrived`).
+    /// Uploads that left the view that way.
     pub missed_uploads: usize,
     /// Where paging stands.
     pub paging: Paging,
@@ -284,9 +286,23 @@ impl GalleryState {
         let arrival = self.arriving_since.map(|since| {
             let waited = now - since;
             if waited >= ARRIVAL_BATCH_SECS {
-                let arrived = std::mem::take(&mut self.arriving);
-                self.items.splice(0..0, arrived.into_iter().rev());
+                let arriving = std::mem::take(&mut self.arriving);
+                self.arrived += arriving.len();
+                self.items.splice(0..0, arriving.into_iter().rev());
                 self.arriving_since = None;
+                // Past the cap, the oldest uploads of this batch leave the view (they sit
+                // right below the newest, above what was paged in).
+                if self.arrived > ARRIVALS_KEPT {
+                    let dropped: Vec<Asset> =
+                        self.items.drain(ARRIVALS_KEPT..self.arrived).collect();
+                    for asset in &dropped {
+                        if let Some(id) = &asset.id {
+                            self.ids.remove(id);
+                        }
+                    }
+                    self.missed_uploads += dropped.len();
+                    self.arrived = ARRIVALS_KEPT;
+                }
                 None
             } else {
                 Some(ARRIVAL_BATCH_SECS - waited)
@@ -332,18 +348,9 @@ impl GalleryState {
         let Some(id) = asset.id.clone() else {
             return false;
         };
-        if self.paging == Paging::NotLoaded || !self.view.admits(&asset) {
+        if self.paging == Paging::NotLoaded || !self.view.admits(&asset) || !self.ids.insert(id) {
             return false;
         }
-        if self.arrived >= ARRIVALS_KEPT {
-            // A flood: the newest thousands are shown; the view is loaded again at the end.
-            self.missed_uploads += 1;
-            return false;
-        }
-        if !self.ids.insert(id) {
-            return false;
-        }
-        self.arrived += 1;
         self.arriving.push(asset);
         self.arriving_since.get_or_insert(now);
         true
@@ -352,7 +359,12 @@ impl GalleryState {
     fn remove(&mut self, id: &str) {
         if self.ids.remove(id) {
             self.arriving.retain(|a| a.id.as_deref() != Some(id));
-            self.items.retain(|a| a.id.as_deref() != Some(id));
+            if let Some(at) = self.items.iter().position(|a| a.id.as_deref() == Some(id)) {
+                self.items.remove(at);
+                if at < self.arrived {
+                    self.arrived -= 1;
+                }
+            }
         }
         self.selection.remove(id);
         if self.details.as_deref() == Some(id) {
@@ -692,12 +704,28 @@ mod tests {
     #[test]
     fn a_flood_of_uploads_keeps_the_newest_thousands_and_counts_the_rest() {
         let mut state = loaded(&["a"]);
-        for i in 0..ARRIVALS_KEPT + 10 {
+        for i in 0..ARRIVALS_KEPT - 5 {
             state.insert_uploaded(asset(&format!("up{i}")), 1.0);
         }
         state.tick(1.0 + ARRIVAL_BATCH_SECS);
+        for i in ARRIVALS_KEPT - 5..ARRIVALS_KEPT + 10 {
+            state.insert_uploaded(asset(&format!("up{i}")), 2.0);
+        }
+        state.tick(2.0 + ARRIVAL_BATCH_SECS);
         assert_eq!(state.items.len(), 1 + ARRIVALS_KEPT);
         assert_eq!(state.missed_uploads, 10);
+        let newest = format!("up{}", ARRIVALS_KEPT + 9);
+        assert_eq!(
+            state.items[0].id.as_deref(),
+            Some(newest.as_str()),
+            "the newest on top"
+        );
+        assert_eq!(state.items[ARRIVALS_KEPT - 1].id.as_deref(), Some("up10"));
+        assert_eq!(
+            state.items[ARRIVALS_KEPT].id.as_deref(),
+            Some("a"),
+            "the paged item stays"
+        );
         // Loading the view again starts over.
         state.reload(false);
         assert_eq!(state.missed_uploads, 0);
