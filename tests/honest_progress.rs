@@ -3,11 +3,12 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use runflow_uploader::upload::{self, Command, EngineConfig, Event, FileState};
+use runflow_uploader::upload::{self, Command, EngineConfig, Event, FileId, FileState};
 
 const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
 
@@ -30,10 +31,22 @@ struct Timeline {
 }
 
 async fn upload_one(size: usize) -> Timeline {
+    upload_files(&[size]).await.remove(0)
+}
+
+/// Uploads files of these sizes one at a time (one upload slot), in order.
+async fn upload_files(sizes: &[usize]) -> Vec<Timeline> {
     let emu = support::emulator(|c| c.put_bytes_per_sec = Some(LINK_BYTES_PER_SEC)).await;
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("slow.png");
-    write_png_tagged(&file, size);
+    let files: Vec<_> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, size)| {
+            let file = dir.path().join(format!("slow-{i}.png"));
+            write_png_tagged(&file, *size + i);
+            file
+        })
+        .collect();
     let config = EngineConfig {
         concurrency: 1,
         progress_interval: Duration::from_millis(50),
@@ -46,11 +59,11 @@ async fn upload_one(size: usize) -> Timeline {
         Arc::new(|| {}),
     );
     engine.send(Command::Add {
-        paths: vec![file],
+        paths: files,
         folder_id: None,
         force: false,
     });
-    let mut timeline = Timeline::default();
+    let mut timelines: BTreeMap<FileId, Timeline> = BTreeMap::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         let event = tokio::time::timeout_at(deadline, events.recv())
@@ -59,13 +72,17 @@ async fn upload_one(size: usize) -> Timeline {
             .expect("the engine runs");
         match event {
             Event::Progress {
+                id,
                 sent_bytes,
                 bytes_per_sec,
                 ..
-            } => timeline
-                .progress
-                .push((Instant::now(), sent_bytes, bytes_per_sec)),
-            Event::State { state, .. } => {
+            } => timelines.entry(id).or_default().progress.push((
+                Instant::now(),
+                sent_bytes,
+                bytes_per_sec,
+            )),
+            Event::State { id, state } => {
+                let timeline = timelines.entry(id).or_default();
                 if !matches!(state, FileState::Uploading) && !timeline.progress.is_empty() {
                     timeline.stored.get_or_insert_with(Instant::now);
                 }
@@ -73,10 +90,35 @@ async fn upload_one(size: usize) -> Timeline {
                     timeline.done = matches!(state, FileState::Done(_));
                 }
             }
-            Event::Idle => return timeline,
+            Event::Idle => return timelines.into_values().collect(),
             _ => {}
         }
     }
+}
+
+/// Asserts `timeline`'s file of `size` bytes did not look full more than 0.5 s before storage
+/// answered, and that its bar moved on the way.
+fn assert_not_full_early(timeline: &Timeline, size: usize) {
+    assert!(timeline.done, "the file uploads");
+    let stored = timeline.stored.expect("the PUT was answered");
+    let full = timeline
+        .progress
+        .iter()
+        .find(|(_, sent, _)| *sent >= size as u64)
+        .map(|(t, _, _)| *t);
+    if let Some(full) = full {
+        let early = stored.saturating_duration_since(full);
+        assert!(
+            early <= Duration::from_millis(500),
+            "100 % was shown {early:?} before storage answered"
+        );
+    }
+    let halfway = timeline
+        .progress
+        .iter()
+        .filter(|(_, sent, _)| *sent > 0 && *sent < size as u64)
+        .count();
+    assert!(halfway >= 10, "only {halfway} progress steps below 100 %");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,26 +162,16 @@ async fn the_reported_speed_is_the_links_speed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_five_mib_file_is_not_full_long_before_storage_answers() {
     let size = 5 * 1024 * 1024;
-    let timeline = upload_one(size).await;
-    assert!(timeline.done, "the file uploads");
-    let stored = timeline.stored.expect("the PUT was answered");
-    let full = timeline
-        .progress
-        .iter()
-        .find(|(_, sent, _)| *sent >= size as u64)
-        .map(|(t, _, _)| *t);
-    if let Some(full) = full {
-        let early = stored.saturating_duration_since(full);
-        assert!(
-            early <= Duration::from_millis(500),
-            "100 % was shown {early:?} before storage answered"
-        );
+    assert_not_full_early(&upload_one(size).await, size);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_connection_counts_the_next_file_from_zero() {
+    // The second PUT reuses the first one's connection, which acknowledged 3 MiB already.
+    let size = 3 * 1024 * 1024;
+    let timelines = upload_files(&[size, size]).await;
+    assert_eq!(timelines.len(), 2);
+    for timeline in &timelines {
+        assert_not_full_early(timeline, size);
     }
-    // The bar moved on the way: it did not jump from nothing to everything.
-    let halfway = timeline
-        .progress
-        .iter()
-        .filter(|(_, sent, _)| *sent > 0 && *sent < size as u64)
-        .count();
-    assert!(halfway >= 10, "only {halfway} progress steps below 100 %");
 }

@@ -4,8 +4,11 @@
 //! for seconds.
 //!
 //! - [`RecordConnection`] is a connector layer: it notes the local and remote address of every
-//!   connection its client opens. A PUT that wants acknowledged bytes uses a client of its own,
-//!   so the connection it notes is the one that carries the body.
+//!   connection its client opens. A PUT that wants acknowledged bytes borrows a client that
+//!   keeps at most one idle connection and carries one request at a time, so the connection
+//!   it notes is the one that carries the body (storage on one host, as presigned URLs are).
+//!   The count starts from what that connection had acknowledged before the PUT. Were the
+//!   noted connection ever the wrong one, the count would stand still, never run ahead.
 //! - [`bytes_acked`] asks the kernel for that connection's `tcpi_bytes_acked`, through
 //!   `sock_diag` netlink (what `ss -ti` reads) on Linux. Elsewhere, or when the kernel does
 //!   not answer, it is `None`, and progress counts bytes handed to the socket.

@@ -1,8 +1,8 @@
 //! The typed Runflow client: one method per endpoint, retries built in.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -91,6 +91,35 @@ pub struct RunflowClient {
     key: ApiKey,
     config: ClientConfig,
     throttle: Throttle,
+    /// Clients for PUTs whose acknowledged bytes are read, one connection each, kept for the
+    /// next big PUT so its connection is reused.
+    tracked: Arc<Mutex<Vec<Tracked>>>,
+}
+
+/// A client with at most one connection, and that connection's addresses.
+#[derive(Debug, Clone)]
+struct Tracked {
+    http: reqwest::Client,
+    slot: ConnectionSlot,
+}
+
+/// Tracked clients kept between PUTs (one per upload slot is enough).
+const TRACKED_CLIENTS_KEPT: usize = 16;
+
+/// A tracked client lent to one PUT; it goes back to the pool when the PUT ends (or is
+/// dropped).
+struct Lent {
+    pool: Arc<Mutex<Vec<Tracked>>>,
+    tracked: Tracked,
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.len() < TRACKED_CLIENTS_KEPT {
+            pool.push(self.tracked.clone());
+        }
+    }
 }
 
 impl RunflowClient {
@@ -113,6 +142,34 @@ impl RunflowClient {
             key,
             config,
             throttle: Throttle::default(),
+            tracked: Arc::default(),
+        })
+    }
+
+    /// A client for one big PUT whose acknowledged bytes are read: a kept one, or a new one.
+    fn lend_tracked(&self) -> Result<Lent, ApiError> {
+        let kept = self
+            .tracked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let tracked = match kept {
+            Some(tracked) => tracked,
+            None => {
+                let slot = ConnectionSlot::default();
+                let http = self
+                    .http_builder()
+                    .connect_timeout(self.config.connect_timeout)
+                    .pool_max_idle_per_host(1)
+                    .connector_layer(RecordConnection(slot.clone()))
+                    .build()
+                    .map_err(|e| ApiError::Network(e.to_string()))?;
+                Tracked { http, slot }
+            }
+        };
+        Ok(Lent {
+            pool: Arc::clone(&self.tracked),
+            tracked,
         })
     }
 
@@ -196,17 +253,7 @@ impl RunflowClient {
         // acknowledged ones from.
         let handed = Arc::new(AtomicU64::new(0));
         let acked_on = match &on_progress {
-            Some(_) if size_bytes >= ACKED_PROGRESS_MIN_BYTES => {
-                let slot = ConnectionSlot::default();
-                let http = self
-                    .http_builder()
-                    .connect_timeout(self.config.connect_timeout)
-                    .pool_max_idle_per_host(0)
-                    .connector_layer(RecordConnection(slot.clone()))
-                    .build()
-                    .map_err(|e| ApiError::Network(e.to_string()))?;
-                Some((http, slot))
-            }
+            Some(_) if size_bytes >= ACKED_PROGRESS_MIN_BYTES => Some(self.lend_tracked()?),
             _ => None,
         };
         let report_writes = if acked_on.is_some() {
@@ -243,7 +290,14 @@ impl RunflowClient {
                 progress_body(stream, Arc::clone(&handed), report_writes)
             }
         };
-        let http = acked_on.as_ref().map_or(&self.http, |(http, _)| http);
+        let http = acked_on
+            .as_ref()
+            .map_or(&self.http, |lent| &lent.tracked.http);
+        // A kept connection has acknowledged earlier requests' bytes: count from here.
+        let start = acked_on.as_ref().and_then(|lent| {
+            let endpoints = lent.tracked.slot.get()?;
+            Some((endpoints, acked::bytes_acked(endpoints)?))
+        });
         let send = http
             .put(url)
             .header(CONTENT_TYPE, mime_type)
@@ -251,8 +305,8 @@ impl RunflowClient {
             .body(body)
             .send();
         let response = match (acked_on.as_ref(), on_progress) {
-            (Some((_, slot)), Some(progress)) => {
-                let report = report_acked(slot, &handed, &progress);
+            (Some(lent), Some(progress)) => {
+                let report = report_acked(&lent.tracked.slot, start, &handed, &progress);
                 tokio::select! {
                     response = send => response,
                     never = report => match never {},
@@ -648,21 +702,29 @@ where
 /// Reports, whenever it changes, how much of the body the server acknowledged on the
 /// connection in `slot`: never more than was handed over, and the handed count itself where
 /// the system cannot tell. Runs until dropped.
+/// `start` is the connection the client had before this PUT, with what it had acknowledged
+/// then; a new connection counts from zero. The callback also hears of bytes handed over
+/// while the acknowledged count stands still, so a stall watchdog sees that data moves.
 async fn report_acked(
     slot: &ConnectionSlot,
+    start: Option<(acked::Endpoints, u64)>,
     handed: &AtomicU64,
     progress: &ProgressFn,
 ) -> std::convert::Infallible {
-    let mut reported = 0;
+    let (mut reported, mut last_handed) = (0, 0);
     loop {
         tokio::time::sleep(ACKED_PROGRESS_INTERVAL).await;
         let handed = handed.load(Ordering::Relaxed);
         let received = slot
             .get()
-            .and_then(acked::bytes_acked)
+            .and_then(|endpoints| {
+                let before = start.filter(|(e, _)| *e == endpoints).map_or(0, |(_, n)| n);
+                Some(acked::bytes_acked(endpoints)?.saturating_sub(before))
+            })
             .map_or(handed, |acked| acked.min(handed));
-        if received != reported {
+        if received != reported || handed != last_handed {
             reported = received;
+            last_handed = handed;
             progress(received);
         }
     }
