@@ -526,11 +526,10 @@ impl Output {
                     total, scanning, ..
                 } = self
                 {
-                    let files = if *found == 1 { "file" } else { "files" };
                     let text = format!(
-                        "scanning {}: {} {files} found",
+                        "scanning {}: {}",
                         sanitize(label),
-                        upload::grouped(*found)
+                        upload::files_found(*found)
                     );
                     *scanning = (!done).then(|| text.clone());
                     // While there are no totals yet, the spinner says what is happening.

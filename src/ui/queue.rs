@@ -8,7 +8,8 @@ use std::time::Duration;
 use egui::{Align, Color32, Layout, RichText, Ui};
 
 use crate::upload::{
-    BatchProgress, Command, Event, FileId, FileState, ForeignUploads, grouped, human_bytes,
+    BatchProgress, Command, Event, FileId, FileState, ForeignUploads, files_found, grouped,
+    human_bytes,
 };
 
 /// One file in the queue.
@@ -389,12 +390,7 @@ pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Comma
 
 /// "Scanning ~/Pictures: 12,345 files found".
 pub fn scan_text(scan: &ScanRow) -> String {
-    let files = if scan.found == 1 { "file" } else { "files" };
-    format!(
-        "Scanning {}: {} {files} found",
-        scan.label,
-        grouped(scan.found)
-    )
+    format!("Scanning {}: {}", scan.label, files_found(scan.found))
 }
 
 /// "2 unfinished uploads from an earlier run (12.3 MiB)".

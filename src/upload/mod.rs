@@ -24,6 +24,6 @@ pub use journal::{
 };
 pub use protocol::{
     ALREADY_QUEUED, BatchProgress, Command, ENGINE_DISABLED, Event, FileId, FileState,
-    ForeignUploads, UploadFailure, grouped, human_bytes, skip_code,
+    ForeignUploads, UploadFailure, files_found, grouped, human_bytes, skip_code,
 };
 pub use speed::SpeedMeter;

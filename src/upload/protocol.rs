@@ -411,6 +411,12 @@ pub struct BatchProgress {
     pub paused: bool,
 }
 
+/// "12,345 files found" ("1 file found"), for the scanning row and the CLI's spinner.
+pub fn files_found(n: usize) -> String {
+    let files = if n == 1 { "file" } else { "files" };
+    format!("{} {files} found", grouped(n))
+}
+
 /// `12,345`.
 pub fn grouped(n: usize) -> String {
     let digits = n.to_string();
