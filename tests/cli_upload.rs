@@ -239,9 +239,11 @@ fn tmux(socket: &str) -> Command {
     command
 }
 
+/// The pane with its scrollback (`-S -`): tmux writes its "Pane is dead" note after a line feed
+/// on the bottom row, which scrolls the screen's first row into the history.
 fn capture(socket: &str) -> String {
     let out = tmux(socket)
-        .args(["capture-pane", "-p", "-t", "tty"])
+        .args(["capture-pane", "-p", "-S", "-", "-t", "tty"])
         .output()
         .expect("tmux runs (apt-get install tmux)");
     String::from_utf8_lossy(&out.stdout).into_owned()
