@@ -421,3 +421,91 @@ async fn a_dropped_folder_is_reported_and_queued_while_it_is_walked_and_can_be_s
     );
     assert_eq!(added_before_end, found_at_end, "what was found is queued");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_walk_stays_a_little_ahead_of_the_uploads_and_one_cut_short_goes_again() {
+    let emu = support::emulator(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let total = 6000;
+    write_files(&dir.path().join("tree"), total, 64);
+    let data = dir.path().join("data");
+    let (engine, mut events) = start(support::client(&emu), &data, 2);
+    engine.send(Command::Pause);
+    engine.send(Command::Add {
+        paths: vec![dir.path().join("tree")],
+        folder_id: None,
+        force: false,
+    });
+    // Paused, nothing leaves the line: the walk stops a few thousand files in, and waits.
+    let mut found = 0;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(3), events.recv()).await {
+            Err(_) => break,
+            Ok(Some(Event::Scanning { found: n, done, .. })) => {
+                assert!(!done, "the walk waits for the uploads instead of ending");
+                found = n;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the engine stopped"),
+        }
+    }
+    assert!(
+        (4096..5000).contains(&found),
+        "the walk waits with a few thousand files in line ({found} of {total} found)"
+    );
+    // The app quits mid-walk: the journal keeps the files in line and the walk itself.
+    engine.send(Command::Shutdown);
+    while events.recv().await.is_some() {}
+    assert_eq!(journal_entries(&data.join("journal")), found);
+
+    // The next start walks the folder again: each file becomes exactly one asset, and the
+    // files already in line are not reported as given twice.
+    let (engine, mut events) = start(support::client(&emu), &data, 4);
+    let outcomes = collect_until_idle(&mut events, Duration::from_secs(240)).await;
+    assert!(
+        outcomes.skipped.is_empty(),
+        "{:?}",
+        outcomes.skipped.first()
+    );
+    assert_eq!(outcomes.finals.len(), total);
+    assert!(
+        outcomes
+            .finals
+            .values()
+            .all(|s| matches!(s, FileState::Done(_))),
+        "every file uploaded: {:?}",
+        outcomes
+            .finals
+            .iter()
+            .find(|(_, s)| !matches!(s, FileState::Done(_)))
+    );
+    let names = all_asset_names(&support::client(&emu)).await;
+    assert_eq!(names.len(), total);
+    assert_eq!(names.iter().collect::<HashSet<_>>().len(), total);
+    engine.send(Command::Shutdown);
+    while events.recv().await.is_some() {}
+    assert!(
+        !data.join("journal").exists() || journal_entries(&data.join("journal")) == 0,
+        "nothing left to resume"
+    );
+    let walks = walkdir_count(&data.join("journal"), "walk");
+    assert_eq!(walks, 0, "the walk's record is gone once it ended");
+}
+
+/// Files ending in `.ext` under `dir`.
+fn walkdir_count(dir: &std::path::Path, ext: &str) -> usize {
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    listing
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .map(|p| {
+            if p.is_dir() {
+                walkdir_count(&p, ext)
+            } else {
+                usize::from(p.extension().is_some_and(|x| x == ext))
+            }
+        })
+        .sum()
+}

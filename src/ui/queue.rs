@@ -270,10 +270,11 @@ pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Comma
     let finished =
         batch.succeeded_files + batch.failed_files + batch.elsewhere_files + batch.cancelled_files;
     let headline = if batch.active_files + batch.queued_files == 0 {
-        if batch.total_files == 0 {
-            "Nothing queued".to_owned()
-        } else if batch.total_files == batch.held_files {
+        let held = batch.held_files + batch.held_walks;
+        if batch.total_files == batch.held_files && held > 0 {
             "Waiting to resume".to_owned()
+        } else if batch.total_files == 0 {
+            "Nothing queued".to_owned()
         } else {
             let mut text = format!(
                 "{} uploaded, {} failed, {} cancelled",
@@ -309,11 +310,15 @@ pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Comma
             }
         });
     }
-    if batch.held_files > 0 {
+    if batch.held_files > 0 || batch.held_walks > 0 {
         ui.horizontal_wrapped(|ui| {
             ui.label(
-                RichText::new(earlier_run_text(batch.held_files, batch.held_bytes))
-                    .color(Color32::from_rgb(220, 150, 30)),
+                RichText::new(earlier_run_text(
+                    batch.held_files,
+                    batch.held_bytes,
+                    batch.held_walks,
+                ))
+                .color(Color32::from_rgb(220, 150, 30)),
             );
             if ui
                 .button("Resume")
@@ -393,13 +398,28 @@ pub fn scan_text(scan: &ScanRow) -> String {
     format!("Scanning {}: {}", scan.label, files_found(scan.found))
 }
 
-/// "2 unfinished uploads from an earlier run (12.3 MiB)".
-pub fn earlier_run_text(files: usize, bytes: u64) -> String {
-    let uploads = if files == 1 { "upload" } else { "uploads" };
-    format!(
-        "{files} unfinished {uploads} from an earlier run ({})",
-        human_bytes(bytes)
-    )
+/// "2 unfinished uploads from an earlier run (12.3 MiB)", and the folders it had not finished
+/// looking through: "…, and 1 folder to finish looking through".
+pub fn earlier_run_text(files: usize, bytes: u64, walks: usize) -> String {
+    let folders = match walks {
+        1 => "1 folder".to_owned(),
+        n => format!("{n} folders"),
+    };
+    match (files, walks) {
+        (0, _) => format!("{folders} from an earlier run to finish looking through"),
+        (files, walks) => {
+            let uploads = if files == 1 { "upload" } else { "uploads" };
+            let rest = if walks == 0 {
+                String::new()
+            } else {
+                format!(", and {folders} to finish looking through")
+            };
+            format!(
+                "{files} unfinished {uploads} from an earlier run ({}){rest}",
+                human_bytes(bytes)
+            )
+        }
+    }
 }
 
 /// Height of one queue row.

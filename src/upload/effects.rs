@@ -17,7 +17,7 @@ use super::discover::{
     DiscoverOptions, Found, discover_streaming, nanos_since_epoch, normalize_mime,
 };
 use super::index::DuplicateIndex;
-use super::journal::{AccountScope, Entry, Journal};
+use super::journal::{AccountScope, Entry, Journal, Walk};
 use super::protocol::UploadFailure;
 use super::queue::{Answer, FoundAsset, Ticket};
 
@@ -299,6 +299,10 @@ pub(super) enum JournalOp {
         ack: Option<Ticket>,
     },
     Remove(u64),
+    /// A walk starts: recorded before any of its files.
+    WriteWalk(Box<Walk>),
+    /// A walk queued its last file (or was stopped).
+    RemoveWalk(String),
     /// Tidies up on shutdown, then ends the writer.
     Close(tokio::sync::oneshot::Sender<()>),
 }
@@ -335,6 +339,16 @@ pub(super) fn journal_writer(
                     JournalOp::Remove(id) => {
                         if let Err(err) = journal.remove(id) {
                             tracing::warn!(%err, "could not remove a finished journal entry");
+                        }
+                    }
+                    JournalOp::WriteWalk(walk) => {
+                        if let Err(err) = journal.write_walk(&walk) {
+                            tracing::warn!(%err, "could not record a folder walk in the journal");
+                        }
+                    }
+                    JournalOp::RemoveWalk(key) => {
+                        if let Err(err) = journal.remove_walk(&key) {
+                            tracing::warn!(%err, "could not remove a finished walk's record");
                         }
                     }
                     JournalOp::Close(done) => {

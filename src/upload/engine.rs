@@ -19,7 +19,7 @@ use super::discover::DiscoverOptions;
 use super::discover::Found;
 use super::effects::{self, JournalOp, Shared};
 use super::index::DuplicateIndex;
-use super::journal::{AccountScope, Journal};
+use super::journal::{AccountScope, Journal, Walk};
 use super::protocol::{Command, Event, FileId, FileState};
 use super::queue::{Answer, CHECK_CONCURRENCY, Effect, Queue, QueueConfig, Scanned, Ticket};
 use super::speed::{SpeedMeter, Transfer};
@@ -154,6 +154,8 @@ struct Engine {
     journal: std::sync::mpsc::Sender<JournalOp>,
     /// Journal operations not applied yet (see [`effects::journal_writer`]).
     journal_backlog: Arc<AtomicUsize>,
+    /// [`Queue::in_line`] after each step, for the walks.
+    in_line: Arc<AtomicUsize>,
     answers_tx: mpsc::UnboundedSender<(Ticket, Answer)>,
     answers_rx: mpsc::UnboundedReceiver<(Ticket, Answer)>,
     internal_tx: mpsc::UnboundedSender<Internal>,
@@ -172,12 +174,22 @@ struct Engine {
 /// Journal operations waiting for the writer before a folder walk waits too.
 const JOURNAL_BACKLOG_MAX: usize = 2048;
 
+/// Files in line (queued, being checked or uploaded) before a folder walk waits for the
+/// uploads: the queue holds this many files of a walk, not all 100,000 (the walk's journal
+/// record keeps the rest safe). Far above what the uploads need to stay busy.
+const IN_LINE_MAX: usize = 4096;
+
 /// One walk of dropped paths.
 struct ScanState {
     label: String,
     found: usize,
     /// Set to stop the walk ([`Command::StopScan`]).
     stop: Arc<AtomicBool>,
+    /// Its record in the journal, removed once the walk ends (a folder walk; pasted bytes and
+    /// nothing else have none).
+    walk: Option<String>,
+    /// An earlier run's walk going again.
+    again: bool,
 }
 
 /// `~/Pictures`, or `~/Pictures and 2 more`, for the scanning row.
@@ -245,7 +257,7 @@ impl Engine {
             },
             0,
         );
-        queue.resume(opened.entries);
+        queue.resume(opened.entries, opened.walks);
         if !opened.foreign.is_empty() {
             sink.emit(Event::ForeignUploads(opened.foreign));
         }
@@ -264,6 +276,7 @@ impl Engine {
             queue,
             journal,
             journal_backlog,
+            in_line: Arc::new(AtomicUsize::new(0)),
             answers_tx,
             answers_rx,
             internal_tx,
@@ -374,8 +387,14 @@ impl Engine {
                 }
             }
             Internal::ScanDone(scan) => {
-                self.queue.scan_finished();
-                if let Some(state) = self.scans.remove(&scan) {
+                let state = self.scans.remove(&scan);
+                self.queue
+                    .scan_finished(state.as_ref().is_some_and(|s| s.again));
+                if let Some(state) = state {
+                    // Every file it found is in the journal by now (the writer keeps order).
+                    if let Some(key) = state.walk {
+                        self.to_journal(JournalOp::RemoveWalk(key));
+                    }
                     self.sink.emit(Event::Scanning {
                         scan,
                         label: state.label,
@@ -390,7 +409,7 @@ impl Engine {
 
     /// Walks and checks `paths` (or saves pasted bytes first) on a blocking thread. Findings
     /// join the queue in chunks as the walk goes; the scan is reported at once, so the window
-    /// shows it before the first file is found.
+    /// shows it before the first file is found. A folder walk is recorded in the journal first.
     fn scan(
         &mut self,
         paths: Vec<PathBuf>,
@@ -399,6 +418,45 @@ impl Engine {
         force: bool,
     ) {
         self.queue.scan_started();
+        let walk = (pasted.is_none() && !paths.is_empty()).then(|| Walk {
+            key: uuid::Uuid::new_v4().simple().to_string(),
+            paths: paths.clone(),
+            folder_id: folder_id.clone(),
+            force,
+        });
+        if let Some(walk) = &walk {
+            self.to_journal(JournalOp::WriteWalk(Box::new(walk.clone())));
+        }
+        let scanned = Scanned {
+            found: Vec::new(),
+            folder_id,
+            force,
+            owned: pasted.is_some(),
+            again: false,
+        };
+        self.start_walk(paths, pasted, scanned, walk.map(|w| w.key));
+    }
+
+    /// An earlier run's walk again (counted as a scan by the queue already). Without `force`:
+    /// what that run uploaded is in the index now, and must not go twice.
+    fn walk_again(&mut self, walk: Walk) {
+        let scanned = Scanned {
+            found: Vec::new(),
+            folder_id: walk.folder_id,
+            force: false,
+            owned: false,
+            again: true,
+        };
+        self.start_walk(walk.paths, None, scanned, Some(walk.key));
+    }
+
+    fn start_walk(
+        &mut self,
+        paths: Vec<PathBuf>,
+        pasted: Option<(String, bytes::Bytes)>,
+        scanned: Scanned,
+        walk: Option<String>,
+    ) {
         let scan = self.next_scan;
         self.next_scan += 1;
         let stop = Arc::new(AtomicBool::new(false));
@@ -415,27 +473,31 @@ impl Engine {
                 label,
                 found: 0,
                 stop: Arc::clone(&stop),
+                walk,
+                again: scanned.again,
             },
         );
         let internal = self.internal_tx.clone();
         let pasted_dir = self.config.data_dir.join("pasted");
         let options = self.config.discover;
         let backlog = Arc::clone(&self.journal_backlog);
+        let in_line = Arc::clone(&self.in_line);
         tokio::task::spawn_blocking(move || {
-            let owned = pasted.is_some();
             effects::scan(&paths, pasted, &pasted_dir, &options, |found| {
-                // The walk may not outrun the journal: each file found is an entry to write,
-                // and entries waiting for the writer are memory.
-                while backlog.load(Ordering::Relaxed) > JOURNAL_BACKLOG_MAX
+                // The walk may not outrun the journal (entries waiting for the writer are
+                // memory) nor the uploads (files in line are memory too).
+                while (backlog.load(Ordering::Relaxed) > JOURNAL_BACKLOG_MAX
+                    || in_line.load(Ordering::Relaxed) > IN_LINE_MAX)
                     && !stop.load(Ordering::Relaxed)
                 {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 let chunk = Scanned {
                     found,
-                    folder_id: folder_id.clone(),
-                    force,
-                    owned,
+                    folder_id: scanned.folder_id.clone(),
+                    force: scanned.force,
+                    owned: scanned.owned,
+                    again: scanned.again,
                 };
                 internal.send(Internal::Scanned(scan, chunk)).is_ok()
                     && !stop.load(Ordering::Relaxed)
@@ -460,6 +522,7 @@ impl Engine {
         while let Some(effect) = self.queue.poll_effect() {
             self.run_effect(effect);
         }
+        self.in_line.store(self.queue.in_line(), Ordering::Relaxed);
     }
 
     fn run_effect(&mut self, effect: Effect) {
@@ -557,6 +620,8 @@ impl Engine {
                 });
             }
             Effect::Rescan { path, folder_id } => self.scan(vec![path], None, folder_id, false),
+            Effect::Walk(walk) => self.walk_again(walk),
+            Effect::ForgetWalk { key } => self.to_journal(JournalOp::RemoveWalk(key)),
             Effect::DeleteOwnedFile { path } => {
                 tokio::task::spawn_blocking(move || {
                     let _ = std::fs::remove_file(path);

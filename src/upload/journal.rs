@@ -6,6 +6,11 @@
 //! unfinished upload never resumes on another server or account; it waits there until the app
 //! connects to that account again, or the user discards it.
 //!
+//! A folder walk is recorded too (`<walk>.walk`, naming the dropped paths), from before its first
+//! file is queued until its last one is: the walk only stays a little ahead of the uploads (the
+//! queue stays small), so a run killed mid-walk walks the paths again on the next start, and
+//! the files it had queued or uploaded are recognised (the queue's paths, the uploaded index).
+//!
 //! The rule that prevents duplicates: a confirm is only ever sent for the session recorded as
 //! `Uploaded`; on restart that session is resolved by asking for its asset instead of starting a
 //! new session (see `queue.rs`).
@@ -28,6 +33,8 @@ pub const JOURNAL_DIR: &str = "journal";
 const ACCOUNT_FILE: &str = "account.json";
 /// Prefix of directories being created or claimed; never adopted under that name.
 const PRIVATE_PREFIX: char = '.';
+/// Extension of a walk's record.
+const WALK_EXTENSION: &str = "walk";
 /// How far an upload got.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
@@ -138,6 +145,8 @@ pub struct Opened {
     pub journal: Journal,
     /// Unfinished uploads of earlier processes of the same account, now this process's.
     pub entries: Vec<Entry>,
+    /// Their walks that had not ended, now this process's too.
+    pub walks: Vec<Walk>,
     /// Unfinished uploads of other accounts, left where they are.
     pub foreign: Vec<ForeignUploads>,
 }
@@ -203,10 +212,18 @@ impl Journal {
             }
         }
         let mut entries: Vec<Entry> = Vec::new();
+        let mut walks: Vec<Walk> = Vec::new();
         for claimed in &claimed {
-            if let Ok(found) = Self::open(&claimed.dir).and_then(|j| j.load()) {
-                entries.extend(found);
+            if let Ok(earlier) = Self::open(&claimed.dir) {
+                entries.extend(earlier.load().unwrap_or_default());
+                walks.extend(earlier.load_walks().unwrap_or_default());
             }
+        }
+        // A walk copied by a start that died before deleting its source is there twice.
+        walks.sort_by(|a, b| a.key.cmp(&b.key));
+        walks.dedup_by(|later, kept| later.key == kept.key);
+        for walk in &walks {
+            journal.write_walk(walk)?;
         }
         // Copy first, delete after: a crash in between leaves two records of a file, which the
         // de-duplication below resolves on the next start.
@@ -227,6 +244,7 @@ impl Journal {
         Ok(Opened {
             journal,
             entries,
+            walks,
             foreign,
         })
     }
@@ -297,9 +315,51 @@ impl Journal {
         write_atomic(&self.entry_path(entry.id), &bytes, durable)
     }
 
-    /// Removes this journal's directory if no entry is left in it (on a clean shutdown).
+    /// The walks recorded here (unreadable ones are skipped), oldest first.
+    pub fn load_walks(&self) -> std::io::Result<Vec<Walk>> {
+        let mut walks = Vec::new();
+        for dirent in std::fs::read_dir(&self.dir)? {
+            let dirent = dirent?;
+            let path = dirent.path();
+            if path.extension().is_none_or(|x| x != WALK_EXTENSION) {
+                continue;
+            }
+            let modified = dirent.metadata().and_then(|m| m.modified()).ok();
+            match std::fs::read(&path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Walk>(&bytes).ok())
+            {
+                Some(walk) => walks.push((modified, walk)),
+                None => tracing::warn!(path = %path.display(), "unreadable walk record skipped"),
+            }
+        }
+        walks.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.key.cmp(&b.1.key)));
+        Ok(walks.into_iter().map(|(_, walk)| walk).collect())
+    }
+
+    fn walk_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.{WALK_EXTENSION}"))
+    }
+
+    /// Records a walk before its first file is queued (flushed: the files it will queue are
+    /// only as safe as this record).
+    pub fn write_walk(&self, walk: &Walk) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(walk).map_err(std::io::Error::other)?;
+        write_atomic(&self.walk_path(&walk.key), &bytes, true)
+    }
+
+    /// Forgets a walk whose files are all queued (or that the user stopped).
+    pub fn remove_walk(&self, key: &str) -> std::io::Result<()> {
+        match std::fs::remove_file(self.walk_path(key)) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
+            _ => Ok(()),
+        }
+    }
+
+    /// Removes this journal's directory if no entry or walk is left in it (on a clean
+    /// shutdown).
     pub fn close_if_empty(&self) -> std::io::Result<()> {
-        if self.load()?.is_empty() {
+        if self.load()?.is_empty() && self.load_walks()?.is_empty() {
             std::fs::remove_dir_all(&self.dir)?;
         }
         Ok(())
@@ -467,6 +527,19 @@ impl Journal {
     }
 }
 
+/// A folder walk that had not queued all its files yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Walk {
+    /// Names the record in its journal directory (a UUID).
+    pub key: String,
+    /// The dropped paths.
+    pub paths: Vec<PathBuf>,
+    /// Destination folder.
+    pub folder_id: Option<String>,
+    /// Upload even if this machine uploaded the same content before.
+    pub force: bool,
+}
+
 /// An unfinished upload found in the journal, as `journal list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unfinished {
@@ -594,7 +667,7 @@ pub fn discard(root: &Path, id: &str) -> std::io::Result<Discarded> {
     };
     let journal = Journal::open(&claimed.dir)?;
     journal.remove(found.entry.id)?;
-    let empty = journal.load()?.is_empty();
+    let empty = journal.load()?.is_empty() && journal.load_walks()?.is_empty();
     if empty {
         std::fs::remove_dir_all(&claimed.dir)?;
     } else {
@@ -712,6 +785,42 @@ mod tests {
         assert_eq!(third.entries[0].id, 1);
         assert!(!dead_dir.exists());
         assert_eq!(third.journal.load().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_unfinished_walk_is_adopted_once_and_keeps_its_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let first = Journal::open_exclusive(root.path(), &scope("org-a"))
+            .unwrap()
+            .journal;
+        let walk = |key: &str| Walk {
+            key: key.into(),
+            paths: vec![PathBuf::from("/photos"), PathBuf::from("/more photos")],
+            folder_id: Some("f1".into()),
+            force: true,
+        };
+        first.write_walk(&walk("w1")).unwrap();
+        first.write_walk(&walk("w2")).unwrap();
+        first.remove_walk("w2").unwrap();
+        first.remove_walk("never-written").unwrap();
+        // A walk alone keeps the directory on a clean shutdown: its files are still to queue.
+        first.close_if_empty().unwrap();
+        let dead_dir = first.dir.clone();
+        assert!(dead_dir.exists());
+        // A start that died between copying and deleting left a second copy.
+        let copy_dir = root.path().join(scope("org-a").key()).join("deadbeef");
+        let copy = Journal::open(&copy_dir).unwrap();
+        copy.write_walk(&walk("w1")).unwrap();
+        std::fs::write(copy_dir.join("torn.walk"), b"{\"key\": ").unwrap();
+        drop(first);
+
+        let next = Journal::open_exclusive(root.path(), &scope("org-a")).unwrap();
+        assert_eq!(next.walks, vec![walk("w1")]);
+        assert_eq!(next.journal.load_walks().unwrap(), vec![walk("w1")]);
+        assert!(!dead_dir.exists() && !copy_dir.exists());
+        // Another account never sees it.
+        let other = Journal::open_exclusive(root.path(), &scope("org-b")).unwrap();
+        assert!(other.walks.is_empty());
     }
 
     #[test]

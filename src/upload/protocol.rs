@@ -390,6 +390,8 @@ pub struct BatchProgress {
     pub held_files: usize,
     /// Their bytes.
     pub held_bytes: u64,
+    /// Folder walks of an earlier run that had not queued all their files, waiting with them.
+    pub held_walks: usize,
     /// Files done or already uploaded.
     pub succeeded_files: usize,
     /// Files that failed.

@@ -31,7 +31,7 @@ use crate::api::ApiError;
 use crate::api::models::{Asset, UploadSession};
 
 use super::discover::{Found, LocalFile};
-use super::journal::{Entry, Step};
+use super::journal::{Entry, Step, Walk};
 use super::protocol::{BatchProgress, Event, FileId, FileState, UploadFailure};
 
 /// How many fresh sessions one file may need (expired links, lost bytes) before giving up.
@@ -114,6 +114,10 @@ pub(super) enum Effect {
     },
     /// Delete a file the app wrote itself (pasted content), now uploaded.
     DeleteOwnedFile { path: PathBuf },
+    /// Walk an earlier run's unfinished walk again (its record stays until the walk ends).
+    Walk(Walk),
+    /// Forget an earlier run's unfinished walk (the user discarded the earlier run).
+    ForgetWalk { key: String },
 }
 
 /// The result of an effect.
@@ -148,6 +152,9 @@ pub(super) struct Scanned {
     pub force: bool,
     /// The files are the app's own copies (pasted content), deleted once uploaded.
     pub owned: bool,
+    /// An earlier run's walk again: a file still in the queue from that run is expected, not
+    /// reported as given twice.
+    pub again: bool,
 }
 
 /// Queue settings.
@@ -265,6 +272,13 @@ pub(super) struct Queue {
     /// Earlier runs' files waiting for the user (a subset of `unfinished`, in `held_ids`).
     held: usize,
     held_ids: Vec<FileId>,
+    /// Earlier runs' walks waiting for the user, with `held_ids`.
+    held_walks: Vec<Walk>,
+    /// Earlier runs' walks going again.
+    walks_again: usize,
+    /// The paths of the earlier runs' files, while their walks go again: found again, such a
+    /// file is the one already resumed (perhaps uploaded since), not a new one.
+    earlier_paths: std::collections::HashSet<PathBuf>,
     next_id: u64,
     idle: bool,
     effects: VecDeque<Effect>,
@@ -298,6 +312,9 @@ impl Queue {
             unfinished: 0,
             held: 0,
             held_ids: Vec::new(),
+            held_walks: Vec::new(),
+            walks_again: 0,
+            earlier_paths: std::collections::HashSet::new(),
             next_id: last_id + 1,
             idle: true,
             effects: VecDeque::new(),
@@ -329,7 +346,16 @@ impl Queue {
     }
 
     /// Files of an earlier run, from the journal.
-    pub fn resume(&mut self, entries: Vec<Entry>) {
+    pub fn resume(&mut self, entries: Vec<Entry>, walks: Vec<Walk>) {
+        if !walks.is_empty() {
+            self.earlier_paths
+                .extend(entries.iter().map(|e| e.path.clone()));
+        }
+        if self.config.hold_earlier {
+            self.held_walks.extend(walks);
+        } else {
+            self.walk_again(walks);
+        }
         for entry in entries {
             self.next_id = self.next_id.max(entry.id + 1);
             let confirm_maybe_sent = matches!(entry.step, Step::Uploaded { .. });
@@ -351,8 +377,20 @@ impl Queue {
         self.schedule();
     }
 
+    /// Earlier runs' walks go again; each counts as a scan from now, so the queue is not idle
+    /// before the engine starts it.
+    fn walk_again(&mut self, walks: Vec<Walk>) {
+        for walk in walks {
+            self.scan_started();
+            self.walks_again += 1;
+            self.effects.push_back(Effect::Walk(walk));
+        }
+    }
+
     /// The earlier runs' files join the line.
     pub(super) fn resume_earlier(&mut self) {
+        let walks = std::mem::take(&mut self.held_walks);
+        self.walk_again(walks);
         for id in std::mem::take(&mut self.held_ids) {
             if let Some(job) = self.jobs.get_mut(&id)
                 && job.held
@@ -367,6 +405,9 @@ impl Queue {
     /// The earlier runs' files are cancelled and forgotten (a confirm that may have been sent
     /// is checked first, and the file then shows what it became).
     pub(super) fn discard_earlier(&mut self) {
+        for walk in std::mem::take(&mut self.held_walks) {
+            self.effects.push_back(Effect::ForgetWalk { key: walk.key });
+        }
         for id in std::mem::take(&mut self.held_ids) {
             if let Some(job) = self.jobs.get_mut(&id)
                 && job.held
@@ -385,8 +426,14 @@ impl Queue {
     }
 
     /// A scan ended (its findings came before, in [`Queue::discovered`]).
-    pub fn scan_finished(&mut self) {
+    pub fn scan_finished(&mut self, again: bool) {
         self.scanning = self.scanning.saturating_sub(1);
+        if again {
+            self.walks_again = self.walks_again.saturating_sub(1);
+            if self.walks_again == 0 {
+                self.earlier_paths = std::collections::HashSet::new();
+            }
+        }
         self.schedule();
     }
 
@@ -398,6 +445,9 @@ impl Queue {
             self.step();
             match found {
                 Found::File(file) => {
+                    if scanned.again && self.earlier_paths.contains(&file.path) {
+                        continue;
+                    }
                     if self.active_paths.contains_key(&file.path) {
                         self.emit(Event::Skipped {
                             path: file.path,
@@ -691,6 +741,12 @@ impl Queue {
         self.idle = idle;
     }
 
+    /// Files not finished that are not held for the user: what a walk waits on before it
+    /// queues more.
+    pub fn in_line(&self) -> usize {
+        self.unfinished - self.held
+    }
+
     /// Nothing queued, running, waiting or being scanned (earlier runs' files waiting for the
     /// user do not count: they wait on purpose).
     pub fn is_idle(&self) -> bool {
@@ -714,6 +770,7 @@ impl Queue {
             sent_bytes: self.succeeded_bytes,
             total_bytes: self.succeeded_bytes,
             paused: self.paused,
+            held_walks: self.held_walks.len(),
             ..BatchProgress::default()
         };
         for (id, job) in &self.jobs {

@@ -125,8 +125,9 @@ impl Sim {
             folder_id: folder.map(str::to_owned),
             force: false,
             owned: false,
+            again: false,
         });
-        self.queue.scan_finished();
+        self.queue.scan_finished(false);
         self.drain_effects();
     }
 
@@ -173,7 +174,10 @@ impl Sim {
                     // Abortable work stops; a confirm or a check keeps going.
                     t.id != id || matches!(e, Effect::Confirm { .. } | Effect::GetAsset { .. })
                 }),
-                Effect::Rescan { .. } | Effect::DeleteOwnedFile { .. } => {}
+                Effect::Rescan { .. }
+                | Effect::DeleteOwnedFile { .. }
+                | Effect::Walk(_)
+                | Effect::ForgetWalk { .. } => {}
                 Effect::Confirm {
                     ticket,
                     ref asset_id,
@@ -396,7 +400,8 @@ impl Sim {
             ..config()
         };
         self.queue = Queue::new(config, 0);
-        self.queue.resume(self.journal.values().cloned().collect());
+        self.queue
+            .resume(self.journal.values().cloned().collect(), Vec::new());
         self.drain_effects();
     }
 
@@ -951,4 +956,86 @@ proptest! {
             prop_assert!(!done, "a finished file left its journal entry: {entry:?}");
         }
     }
+}
+
+fn walk(key: &str) -> Walk {
+    Walk {
+        key: key.into(),
+        paths: vec![PathBuf::from("/photos")],
+        folder_id: None,
+        force: false,
+    }
+}
+
+fn walk_effects(queue: &mut Queue) -> Vec<Effect> {
+    std::iter::from_fn(|| queue.poll_effect())
+        .filter(|e| matches!(e, Effect::Walk(_) | Effect::ForgetWalk { .. }))
+        .collect()
+}
+
+#[test]
+fn an_earlier_runs_walk_goes_again_and_counts_as_a_scan_until_it_ends() {
+    let mut queue = Queue::new(config(), 0);
+    queue.resume(Vec::new(), vec![walk("w1")]);
+    assert!(!queue.is_idle(), "the walk is work in progress");
+    assert!(matches!(&walk_effects(&mut queue)[..], [Effect::Walk(w)] if w.key == "w1"));
+    // A file that run had queued is still in line: found again, it is not "given twice".
+    queue.resume(
+        vec![Entry {
+            id: 1,
+            path: PathBuf::from("/photos/a.png"),
+            name: "a.png".into(),
+            size_bytes: 3,
+            modified_ns: 1,
+            mime_type: "image/png".into(),
+            folder_id: None,
+            force: false,
+            hash: None,
+            step: Step::Pending,
+            owned_file: false,
+            cancelled: false,
+        }],
+        Vec::new(),
+    );
+    queue.discovered(Scanned {
+        found: vec![Found::File(local("/photos/a.png", "A"))],
+        folder_id: None,
+        force: false,
+        owned: false,
+        again: true,
+    });
+    let skipped = std::iter::from_fn(|| queue.poll_effect())
+        .filter(|e| matches!(e, Effect::Emit(Event::Skipped { .. })))
+        .count();
+    assert_eq!(skipped, 0);
+    queue.scan_finished(true);
+    assert_eq!(queue.in_line(), 1);
+    assert!(
+        queue.earlier_paths.is_empty(),
+        "forgotten once the walk ended"
+    );
+}
+
+#[test]
+fn a_held_walk_waits_for_resume_or_is_forgotten_on_discard() {
+    let held = QueueConfig {
+        hold_earlier: true,
+        ..config()
+    };
+    let mut queue = Queue::new(held.clone(), 0);
+    queue.resume(Vec::new(), vec![walk("w1"), walk("w2")]);
+    assert!(walk_effects(&mut queue).is_empty());
+    assert!(queue.is_idle(), "a held walk waits on purpose");
+    assert_eq!(queue.batch(|_| 0).held_walks, 2);
+    queue.command(Command::ResumeEarlier);
+    assert_eq!(walk_effects(&mut queue).len(), 2);
+    assert!(!queue.is_idle());
+    assert_eq!(queue.batch(|_| 0).held_walks, 0);
+
+    let mut queue = Queue::new(held, 0);
+    queue.resume(Vec::new(), vec![walk("w1")]);
+    queue.command(Command::DiscardEarlier);
+    assert!(matches!(&walk_effects(&mut queue)[..], [Effect::ForgetWalk { key }] if key == "w1"));
+    assert!(queue.is_idle());
+    assert_eq!(queue.batch(|_| 0).held_walks, 0);
 }
