@@ -445,7 +445,10 @@ impl Queue {
             self.step();
             match found {
                 Found::File(file) => {
-                    if scanned.again && self.earlier_paths.contains(&file.path) {
+                    if scanned.again
+                        && (self.earlier_paths.contains(&file.path)
+                            || self.active_paths.contains_key(&file.path))
+                    {
                         continue;
                     }
                     if self.active_paths.contains_key(&file.path) {

@@ -976,40 +976,56 @@ fn walk_effects(queue: &mut Queue) -> Vec<Effect> {
 #[test]
 fn an_earlier_runs_walk_goes_again_and_counts_as_a_scan_until_it_ends() {
     let mut queue = Queue::new(config(), 0);
-    queue.resume(Vec::new(), vec![walk("w1")]);
+    let earlier = |id: u64, path: &str| Entry {
+        id,
+        path: PathBuf::from(path),
+        name: path.rsplit('/').next().unwrap().into(),
+        size_bytes: 3,
+        modified_ns: 1,
+        mime_type: "image/png".into(),
+        folder_id: None,
+        force: false,
+        hash: None,
+        step: Step::Pending,
+        owned_file: false,
+        cancelled: false,
+    };
+    queue.resume(
+        vec![earlier(1, "/photos/a.png"), earlier(2, "/photos/b.png")],
+        vec![walk("w1")],
+    );
     assert!(!queue.is_idle(), "the walk is work in progress");
     assert!(matches!(&walk_effects(&mut queue)[..], [Effect::Walk(w)] if w.key == "w1"));
-    // A file that run had queued is still in line: found again, it is not "given twice".
-    queue.resume(
-        vec![Entry {
-            id: 1,
-            path: PathBuf::from("/photos/a.png"),
-            name: "a.png".into(),
-            size_bytes: 3,
-            modified_ns: 1,
-            mime_type: "image/png".into(),
-            folder_id: None,
-            force: false,
-            hash: None,
-            step: Step::Pending,
-            owned_file: false,
-            cancelled: false,
-        }],
-        Vec::new(),
-    );
+    // b.png finished (and left the line) before the walk came back to it.
+    queue.active_paths.remove(&PathBuf::from("/photos/b.png"));
+    // The earlier run's files, found again, are the ones resumed, not new or "given twice".
     queue.discovered(Scanned {
-        found: vec![Found::File(local("/photos/a.png", "A"))],
+        found: vec![
+            Found::File(local("/photos/a.png", "A")),
+            Found::File(local("/photos/b.png", "B")),
+            Found::File(local("/photos/c.png", "C")),
+        ],
         folder_id: None,
         force: false,
         owned: false,
         again: true,
     });
-    let skipped = std::iter::from_fn(|| queue.poll_effect())
-        .filter(|e| matches!(e, Effect::Emit(Event::Skipped { .. })))
-        .count();
-    assert_eq!(skipped, 0);
+    let effects: Vec<Effect> = std::iter::from_fn(|| queue.poll_effect()).collect();
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Emit(Event::Skipped { .. }))),
+        "{effects:?}"
+    );
+    let added: Vec<&str> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Emit(Event::Added { name, .. }) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(added, ["photos/c.png"]);
     queue.scan_finished(true);
-    assert_eq!(queue.in_line(), 1);
     assert!(
         queue.earlier_paths.is_empty(),
         "forgotten once the walk ended"
