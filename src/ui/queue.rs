@@ -648,6 +648,23 @@ mod tests {
     }
 
     #[test]
+    fn the_earlier_run_banner_names_its_files_and_the_folders_left_to_walk() {
+        assert_eq!(
+            earlier_run_text(1, 2048, 0),
+            "1 unfinished upload from an earlier run (2.0 KiB)"
+        );
+        assert_eq!(
+            earlier_run_text(3, 2048, 1),
+            "3 unfinished uploads from an earlier run (2.0 KiB), and 1 folder to finish \
+             looking through"
+        );
+        assert_eq!(
+            earlier_run_text(0, 0, 2),
+            "2 folders from an earlier run to finish looking through"
+        );
+    }
+
+    #[test]
     fn events_drive_rows_through_their_life() {
         let mut queue = QueueState::default();
         queue.apply(added(1, "a.png"));
