@@ -509,3 +509,50 @@ fn walkdir_count(dir: &std::path::Path, ext: &str) -> usize {
         })
         .sum()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_all_ends_a_waiting_walk_instead_of_queueing_the_rest() {
+    let emu = support::emulator(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let total = 6000;
+    write_files(&dir.path().join("tree"), total, 64);
+    let data = dir.path().join("data");
+    let (engine, mut events) = start(support::client(&emu), &data, 2);
+    engine.send(Command::Pause);
+    engine.send(Command::Add {
+        paths: vec![dir.path().join("tree")],
+        folder_id: None,
+        force: false,
+    });
+    let mut names = std::collections::HashMap::new();
+    while let Ok(event) = tokio::time::timeout(Duration::from_secs(3), events.recv()).await {
+        if let Event::Added { id, name, .. } = event.expect("the engine runs") {
+            names.insert(id, name);
+        }
+    }
+    let added = names.len();
+    assert!(added < total, "the walk waits ({added} of {total} queued)");
+    engine.send(Command::CancelAll);
+    engine.send(Command::Resume);
+    let outcomes = collect_more(&mut events, Duration::from_secs(60), names).await;
+    assert_eq!(
+        outcomes.names.len(),
+        added,
+        "nothing is queued after the cancel"
+    );
+    assert_eq!(outcomes.finals.len(), added);
+    assert!(
+        outcomes
+            .finals
+            .values()
+            .all(|s| matches!(s, FileState::Cancelled))
+    );
+    assert!(all_asset_names(&support::client(&emu)).await.is_empty());
+    engine.send(Command::Shutdown);
+    while events.recv().await.is_some() {}
+    assert_eq!(
+        walkdir_count(&data.join("journal"), "walk"),
+        0,
+        "the walk ended"
+    );
+}

@@ -190,6 +190,8 @@ struct ScanState {
     walk: Option<String>,
     /// An earlier run's walk going again.
     again: bool,
+    /// Ended by Cancel all: its findings still on the way are not queued.
+    cancelled: bool,
 }
 
 /// `~/Pictures`, or `~/Pictures and 2 more`, for the scanning row.
@@ -338,6 +340,16 @@ impl Engine {
                 folder_id,
             } => self.scan(Vec::new(), Some((name, bytes)), folder_id, false),
             Command::DiscardForeign(key) => self.discard_foreign(key),
+            // Walks waiting for the uploads would queue more after the cancel: they end too,
+            // and what they found and had not handed over yet is dropped with them.
+            Command::CancelAll => {
+                for state in self.scans.values_mut() {
+                    state.stop.store(true, Ordering::Relaxed);
+                    state.cancelled = true;
+                }
+                self.queue.command(Command::CancelAll);
+                self.batch_dirty = true;
+            }
             Command::StopScan(scan) => {
                 if let Some(state) = self.scans.get(&scan) {
                     state.stop.store(true, Ordering::Relaxed);
@@ -368,6 +380,7 @@ impl Engine {
                 self.queue.answer(ticket, Answer::Claimed(granted));
             }
             Internal::Timer(ticket) => self.queue.timer_fired(ticket),
+            Internal::Scanned(scan, _) if self.scans.get(&scan).is_some_and(|s| s.cancelled) => {}
             Internal::Scanned(scan, scanned) => {
                 let files = scanned
                     .found
@@ -475,6 +488,7 @@ impl Engine {
                 stop: Arc::clone(&stop),
                 walk,
                 again: scanned.again,
+                cancelled: false,
             },
         );
         let internal = self.internal_tx.clone();
