@@ -424,18 +424,8 @@ async fn a_dropped_folder_is_reported_and_queued_while_it_is_walked_and_can_be_s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_walk_stays_a_little_ahead_of_the_uploads_and_one_cut_short_goes_again() {
-    let emu = support::emulator(|_| {}).await;
-    let dir = tempfile::tempdir().unwrap();
     let total = 6000;
-    write_files(&dir.path().join("tree"), total, 64);
-    let data = dir.path().join("data");
-    let (engine, mut events) = start(support::client(&emu), &data, 2);
-    engine.send(Command::Pause);
-    engine.send(Command::Add {
-        paths: vec![dir.path().join("tree")],
-        folder_id: None,
-        force: false,
-    });
+    let (emu, _dir, data, engine, mut events) = paused_drop(total).await;
     // Paused, nothing leaves the line: the walk stops a few thousand files in, and waits.
     let mut found = 0;
     loop {
@@ -492,6 +482,31 @@ async fn a_walk_stays_a_little_ahead_of_the_uploads_and_one_cut_short_goes_again
     assert_eq!(walks, 0, "the walk's record is gone once it ended");
 }
 
+/// A folder of `total` small files dropped on a paused engine: the emulator, the folder's
+/// temp dir, the engine's data dir, the engine and its events.
+async fn paused_drop(
+    total: usize,
+) -> (
+    runflow_uploader::emulator::RunningEmulator,
+    tempfile::TempDir,
+    PathBuf,
+    upload::EngineHandle,
+    tokio::sync::mpsc::UnboundedReceiver<Event>,
+) {
+    let emu = support::emulator(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_files(&dir.path().join("tree"), total, 64);
+    let data = dir.path().join("data");
+    let (engine, events) = start(support::client(&emu), &data, 2);
+    engine.send(Command::Pause);
+    engine.send(Command::Add {
+        paths: vec![dir.path().join("tree")],
+        folder_id: None,
+        force: false,
+    });
+    (emu, dir, data, engine, events)
+}
+
 /// Files ending in `.ext` under `dir`.
 fn walkdir_count(dir: &std::path::Path, ext: &str) -> usize {
     let Ok(listing) = std::fs::read_dir(dir) else {
@@ -512,18 +527,8 @@ fn walkdir_count(dir: &std::path::Path, ext: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_all_ends_a_waiting_walk_instead_of_queueing_the_rest() {
-    let emu = support::emulator(|_| {}).await;
-    let dir = tempfile::tempdir().unwrap();
     let total = 6000;
-    write_files(&dir.path().join("tree"), total, 64);
-    let data = dir.path().join("data");
-    let (engine, mut events) = start(support::client(&emu), &data, 2);
-    engine.send(Command::Pause);
-    engine.send(Command::Add {
-        paths: vec![dir.path().join("tree")],
-        folder_id: None,
-        force: false,
-    });
+    let (emu, _dir, data, engine, mut events) = paused_drop(total).await;
     let mut names = std::collections::HashMap::new();
     while let Ok(event) = tokio::time::timeout(Duration::from_secs(3), events.recv()).await {
         if let Event::Added { id, name, .. } = event.expect("the engine runs") {
