@@ -39,7 +39,8 @@ async fn wait_ok(child: Child) {
     );
 }
 
-/// Starts an upload and kills it (-9) once `assets` assets exist on `env`'s emulator.
+/// Kills an upload (-9) once `assets` assets exist on `env`'s emulator, and waits for the
+/// requests it had sent to settle.
 async fn kill_after(env: &Env, child: &mut Child, assets: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while env.emu.asset_count() < assets && Instant::now() < deadline {
@@ -47,6 +48,17 @@ async fn kill_after(env: &Env, child: &mut Child, assets: usize) {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    // A request the emulator took before the kill still finishes there (a confirm with its
+    // 25 ms latency): the count is read once it has settled.
+    let mut seen = env.emu.asset_count();
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = env.emu.asset_count();
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
