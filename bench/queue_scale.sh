@@ -9,6 +9,8 @@
 #   bench/queue_scale.sh
 #   SIZES="10000 50000" bench/queue_scale.sh
 #   RUNS=cli SIZES=100000 bench/queue_scale.sh      # only the CLI (or only the window)
+#   WRAP="heaptrack -o /var/tmp/window" RUNS=window SIZES=20000 bench/queue_scale.sh
+#                                          # the window under a profiler (its numbers then skew)
 #
 # Milestones come from the app itself (RUNFLOW_UPLOADER_TIMELINE, see src/timeline.rs). Needs
 # Xvfb, xdotool, xclip, GNU time and python3. Run it on an otherwise idle machine.
@@ -92,7 +94,7 @@ window_run() { # n folder
   mkdir -p "$home"
   # shellcheck disable=SC2046
   env $(home_env "$home") RUNFLOW_UPLOADER_TIMELINE="$home/timeline.jsonl" \
-    "$BIN" --demo >"$home/app.log" 2>&1 &
+    ${WRAP:-} "$BIN" --demo >"$home/app.log" 2>&1 &
   app=$!
   pids+=("$app")
   w=""

@@ -49,9 +49,9 @@ impl Record for AssetRecord {
         match name {
             "id" => FieldValue::id(Some(self.id)),
             "folder_id" => FieldValue::id(self.folder_id),
-            "name" => FieldValue::Text(self.name.clone()),
-            "asset_type" => FieldValue::Text(self.asset_type.clone()),
-            "mime_type" => FieldValue::Text(self.mime_type.clone()),
+            "name" => FieldValue::Text(self.name.to_string()),
+            "asset_type" => FieldValue::Text(self.asset_type.to_string()),
+            "mime_type" => FieldValue::Text(self.mime_type.to_string()),
             "source_type" => FieldValue::Text("upload".to_owned()),
             "size_bytes" => FieldValue::Int(i64::try_from(self.size_bytes).unwrap_or(i64::MAX)),
             "created_at" => FieldValue::time(self.created_at),
@@ -85,17 +85,17 @@ pub(crate) fn render_asset(
         id: Some(asset.id.to_string()),
         org_id: Some(ORG_ID.to_owned()),
         folder_id: asset.folder_id.map(|id| id.to_string()),
-        name: Some(asset.name.clone()),
-        r2_key: Some(asset.r2_key.clone()),
+        name: Some(asset.name.to_string()),
+        r2_key: Some(asset.r2_key.to_string()),
         url: Some(sign(&asset.r2_key)),
         thumbnail_url: asset
             .thumbnail_key
             .as_deref()
             .filter(|_| shared.thumbnails.shows(asset.created_at, at))
             .map(sign),
-        mime_type: Some(asset.mime_type.clone()),
+        mime_type: Some(asset.mime_type.to_string()),
         size_bytes: Some(asset.size_bytes),
-        asset_type: Some(asset.asset_type.clone()),
+        asset_type: Some(asset.asset_type.to_string()),
         source_type: Some("upload".to_owned()),
         source_id: None,
         created_by: Some(USER_ID.to_owned()),
@@ -214,9 +214,9 @@ pub(crate) async fn patch(
         let asset = db.assets.get_mut(&id).ok_or_else(asset_not_found)?;
         let mut changed = false;
         if let Some(name) = &request.name
-            && *name != asset.name
+            && **name != *asset.name
         {
-            asset.name.clone_from(name);
+            asset.name = name.as_str().into();
             changed = true;
         }
         if let Some(folder) = folder

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::Shared;
 use super::folder_routes::insert_folder;
-use super::state::{AssetRecord, Db, UploadRecord, now, object_file_name};
+use super::state::{AssetRecord, Db, Text, now, object_file_name};
 use super::thumbs::{self, thumbnail_key};
 use super::upload_routes::upload_key;
 
@@ -202,57 +202,40 @@ fn add_sample(
     let (bytes, mime) = encode(&image, sample.name)?;
     let id = Uuid::new_v4();
     let key = upload_key(id, sample.name);
-    let file_name = object_file_name(&key);
     let object = thumbs::store_bytes(
         &shared.store.temp_path(),
-        &shared.store.object_path(&file_name),
-        file_name,
+        &shared.store.object_path(&object_file_name(&key)),
         mime,
         &bytes,
     )?;
     let thumb_key = thumbnail_key(id);
-    let thumb_file = object_file_name(&thumb_key);
     let thumb = thumbs::store_bytes(
         &shared.store.temp_path(),
-        &shared.store.object_path(&thumb_file),
-        thumb_file,
+        &shared.store.object_path(&object_file_name(&thumb_key)),
         "image/png",
         &thumbs::render_png(&image)?,
     )?;
     let minutes_ago = i64::try_from(SAMPLES.len() - index).unwrap_or(0) * 7;
     let at = now() - time::Duration::minutes(minutes_ago);
     shared.store.write(|db| {
-        db.uploads.insert(
+        let (key, thumb_key) = (Text::from(key), Text::from(thumb_key));
+        let asset = AssetRecord {
             id,
-            UploadRecord {
-                id,
-                filename: sample.name.to_owned(),
-                mime_type: mime.to_owned(),
-                size_bytes: object.size_bytes,
-                object_key: key.clone(),
-                created_at: at,
-                confirmed: true,
-            },
-        );
-        db.assets.insert(
-            id,
-            AssetRecord {
-                id,
-                folder_id: sample.folder.and_then(|i| folders.get(i).copied()),
-                name: sample.name.to_owned(),
-                r2_key: key.clone(),
-                mime_type: mime.to_owned(),
-                size_bytes: object.size_bytes,
-                asset_type: "image".to_owned(),
-                thumbnail_key: Some(thumb_key.clone()),
-                created_at: at,
-                updated_at: at,
-                deleted_at: None,
-                deleted_by: None,
-            },
-        );
-        db.objects.insert(key, object);
-        db.objects.insert(thumb_key, thumb);
+            folder_id: sample.folder.and_then(|i| folders.get(i).copied()),
+            name: sample.name.into(),
+            r2_key: key.clone(),
+            mime_type: db.intern(mime),
+            size_bytes: object.size_bytes,
+            asset_type: db.intern("image"),
+            thumbnail_key: Some(thumb_key.clone()),
+            created_at: at,
+            updated_at: at,
+            deleted_at: None,
+            deleted_by: None,
+        };
+        db.assets.insert(id, asset);
+        db.insert_object(key, object);
+        db.insert_object(thumb_key, thumb);
     });
     Ok(())
 }

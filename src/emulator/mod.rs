@@ -613,7 +613,9 @@ impl RunningEmulator {
 
     /// Number of upload sessions ever created (confirmed or not); a test hook.
     pub fn upload_session_count(&self) -> usize {
-        self.shared.store.read(|db| db.uploads.len())
+        self.shared
+            .store
+            .read(|db| usize::try_from(db.sessions_created).unwrap_or(usize::MAX))
     }
 
     /// Stops both listeners (in-flight requests get [`SHUTDOWN_GRACE`] to finish), writes the

@@ -11,9 +11,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::Shared;
-use super::state::Db;
+use super::state::{Db, object_file_name};
 
-/// Loads the snapshot, dropping objects whose file has disappeared.
+/// Loads the snapshot, dropping objects whose file has disappeared (and, from snapshots of
+/// older emulators, sessions kept after they were confirmed).
 pub(crate) fn load(state_file: &Path, objects_dir: &Path) -> anyhow::Result<Db> {
     let bytes = match std::fs::read(state_file) {
         Ok(bytes) => bytes,
@@ -27,7 +28,16 @@ pub(crate) fn load(state_file: &Path, objects_dir: &Path) -> anyhow::Result<Db> 
         )
     })?;
     db.objects
-        .retain(|_, meta| objects_dir.join(&meta.file_name).is_file());
+        .retain(|key, _| objects_dir.join(object_file_name(key)).is_file());
+    let assets = &db.assets;
+    db.uploads.retain(|id, _| !assets.contains_key(id));
+    db.sessions_created = db
+        .sessions_created
+        .max((db.uploads.len() + db.assets.len()) as u64);
+    let objects = std::mem::take(&mut db.objects);
+    for (key, meta) in objects {
+        db.insert_object(key, meta);
+    }
     Ok(db)
 }
 
@@ -79,4 +89,57 @@ pub(crate) fn spawn_writer(shared: Arc<Shared>, mut stop: watch::Receiver<bool>)
         }
         write_in_background(&shared).await;
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::state::object_file_name;
+
+    #[test]
+    fn a_snapshot_of_an_older_emulator_loads_sealed_sessions_as_assets() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = dir.path().join("objects");
+        std::fs::create_dir_all(&objects).unwrap();
+        let id = "6f1c3a4e-2b7d-4e8f-9a10-111213141516";
+        let key = format!("uploads/org/{id}/a.png");
+        std::fs::write(objects.join(object_file_name(&key)), b"png").unwrap();
+        let etag = format!("\"{}\"", "ab".repeat(32));
+        // Sessions stayed after their confirm, objects named their file, no session count.
+        let snapshot = serde_json::json!({
+            "uploads": {id: {"id": id, "filename": "a.png", "mime_type": "image/png",
+                "size_bytes": 3, "object_key": key, "created_at": "2026-01-01T00:00:00Z",
+                "confirmed": true}},
+            "assets": {id: {"id": id, "folder_id": null, "name": "a.png", "r2_key": key,
+                "mime_type": "image/png", "size_bytes": 3, "asset_type": "image",
+                "thumbnail_key": null, "created_at": "2026-01-01T00:00:00Z",
+                "updated_at": "2026-01-01T00:00:00Z", "deleted_at": null, "deleted_by": null}},
+            "folders": {},
+            "objects": {
+                key.clone(): {"content_type": "image/png", "size_bytes": 3, "etag": etag,
+                    "file_name": object_file_name(&key)},
+                "uploads/org/gone/b.png": {"content_type": "image/png", "size_bytes": 1,
+                    "etag": etag, "file_name": "missing"}
+            }
+        });
+        let state = dir.path().join("state.json");
+        std::fs::write(&state, snapshot.to_string()).unwrap();
+        let db = load(&state, &objects).unwrap();
+        let id = uuid::Uuid::parse_str(id).unwrap();
+        assert!(
+            db.uploads.is_empty(),
+            "a confirmed session is its asset now"
+        );
+        assert!(db.confirmed(id));
+        assert_eq!(db.sessions_created, 1);
+        assert_eq!(
+            db.objects.len(),
+            1,
+            "the object whose file is gone is dropped"
+        );
+        assert_eq!(db.objects[key.as_str()].etag(), etag);
+        // And what it writes reads back the same.
+        let again: Db = serde_json::from_str(&serde_json::to_string(&db).unwrap()).unwrap();
+        assert_eq!(again.objects[key.as_str()], db.objects[key.as_str()]);
+    }
 }

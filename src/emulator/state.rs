@@ -1,9 +1,14 @@
 //! The emulator's model: upload sessions, assets, folders and stored objects, behind one mutex,
 //! with blobs on disk under the data dir.
+//!
+//! A record costs a few hundred bytes, so an emulator holding 100,000 assets stays light: a
+//! session leaves once confirmed (its asset, with the same id, says it is sealed), keys and
+//! names are one shared allocation ([`Text`]) however many records refer to them, MIME and
+//! asset types are interned, and an object's file name is derived from its key.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -11,19 +16,21 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-/// A presigned upload session (`POST /v1/asset-uploads`).
+/// Text shared between records (a key is the asset's, its object's and its session's).
+pub(crate) type Text = Arc<str>;
+
+/// A presigned upload session (`POST /v1/asset-uploads`) not yet confirmed; once confirmed it
+/// is an asset with the same id, and its object is sealed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct UploadRecord {
     pub id: Uuid,
-    pub filename: String,
-    pub mime_type: String,
+    pub filename: Text,
+    pub mime_type: Text,
     pub size_bytes: u64,
     /// Storage key the presigned PUT writes.
-    pub object_key: String,
+    pub object_key: Text,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    /// Set once the upload became an asset; the object is sealed from then on.
-    pub confirmed: bool,
 }
 
 /// A confirmed asset.
@@ -31,13 +38,13 @@ pub(crate) struct UploadRecord {
 pub(crate) struct AssetRecord {
     pub id: Uuid,
     pub folder_id: Option<Uuid>,
-    pub name: String,
-    pub r2_key: String,
-    pub mime_type: String,
+    pub name: Text,
+    pub r2_key: Text,
+    pub mime_type: Text,
     pub size_bytes: u64,
-    pub asset_type: String,
+    pub asset_type: Text,
     /// Storage key of the thumbnail, decided at confirm time.
-    pub thumbnail_key: Option<String>,
+    pub thumbnail_key: Option<Text>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -61,28 +68,79 @@ pub(crate) struct FolderRecord {
     pub deleted_at: Option<OffsetDateTime>,
 }
 
-/// A committed object in storage (what a HEAD would report).
+/// A committed object in storage (what a HEAD would report); its file in the objects directory
+/// is [`object_file_name`] of its key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ObjectMeta {
-    pub content_type: String,
+    pub content_type: Text,
     pub size_bytes: u64,
-    /// Quoted hex SHA-256 of the bytes.
-    pub etag: String,
-    /// File name inside the objects directory.
-    pub file_name: String,
+    /// SHA-256 of the bytes (the `ETag`, stored as its quoted hex).
+    #[serde(rename = "etag", with = "quoted_hex")]
+    pub sha256: [u8; 32],
+}
+
+impl ObjectMeta {
+    /// The `ETag` header value: the quoted hex SHA-256.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", hex::encode(self.sha256))
+    }
+}
+
+/// The `ETag` as the snapshot keeps it: `"\"<hex>\""`.
+mod quoted_hex {
+    use serde::{Deserialize as _, Deserializer, Serializer, de::Error as _};
+
+    pub fn serialize<S: Serializer>(sha: &[u8; 32], out: S) -> Result<S::Ok, S::Error> {
+        out.collect_str(&format_args!("\"{}\"", hex::encode(sha)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<[u8; 32], D::Error> {
+        let text = String::deserialize(input)?;
+        let mut sha = [0; 32];
+        hex::decode_to_slice(text.trim_matches('"'), &mut sha).map_err(D::Error::custom)?;
+        Ok(sha)
+    }
 }
 
 /// Everything the emulator knows; serialised as the state snapshot.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Db {
+    /// Sessions not confirmed yet.
     pub uploads: HashMap<Uuid, UploadRecord>,
+    /// Sessions ever created, confirmed or not (a test hook).
+    #[serde(default)]
+    pub sessions_created: u64,
     pub assets: HashMap<Uuid, AssetRecord>,
     pub folders: HashMap<Uuid, FolderRecord>,
     /// Committed objects by storage key.
-    pub objects: HashMap<String, ObjectMeta>,
+    pub objects: HashMap<Text, ObjectMeta>,
+    /// The MIME and asset types in use, each held once.
+    #[serde(skip)]
+    interned: HashSet<Text>,
 }
 
 impl Db {
+    /// `text` as the one shared copy of it (for the few distinct MIME and asset types).
+    pub fn intern(&mut self, text: &str) -> Text {
+        if let Some(held) = self.interned.get(text) {
+            return held.clone();
+        }
+        let held: Text = text.into();
+        self.interned.insert(held.clone());
+        held
+    }
+
+    /// Records a committed object under `key`, its type interned.
+    pub fn insert_object(&mut self, key: Text, mut meta: ObjectMeta) {
+        meta.content_type = self.intern(&meta.content_type);
+        self.objects.insert(key, meta);
+    }
+
+    /// Whether the session `id` became an asset (its object is sealed).
+    pub fn confirmed(&self, id: Uuid) -> bool {
+        self.assets.contains_key(&id)
+    }
+
     /// A folder that exists and is not deleted.
     pub fn live_folder(&self, id: Uuid) -> Option<&FolderRecord> {
         self.folders.get(&id).filter(|f| f.deleted_at.is_none())

@@ -148,11 +148,13 @@ fn upload_id_of(key: &str) -> Option<Uuid> {
 
 /// Why the key's upload no longer accepts bytes, as the response; `None` if it does.
 fn refusal(shared: &Shared, id: Uuid, key: &str) -> Option<Response> {
-    shared.store.read(|db| match db.uploads.get(&id) {
-        Some(upload) if upload.object_key == key && !upload.confirmed => None,
-        Some(upload) if upload.object_key == key => Some(sealed()),
-        _ => Some(no_such_upload()),
-    })
+    shared
+        .store
+        .read(|db| match (db.uploads.get(&id), db.assets.get(&id)) {
+            (Some(upload), _) if *upload.object_key == *key => None,
+            (None, Some(asset)) if *asset.r2_key == *key => Some(sealed()),
+            _ => Some(no_such_upload()),
+        })
 }
 
 fn sealed() -> Response {
@@ -171,13 +173,11 @@ fn no_such_upload() -> Response {
     )
 }
 
-/// Writes chunks to `path` on a blocking thread, hashing them; returns (size, quoted etag).
-fn spawn_writer(
-    path: PathBuf,
-) -> (
-    mpsc::Sender<Bytes>,
-    tokio::task::JoinHandle<std::io::Result<(u64, String)>>,
-) {
+/// What the PUT writer ends with: the size and SHA-256 of the bytes written.
+type Written = tokio::task::JoinHandle<std::io::Result<(u64, [u8; 32])>>;
+
+/// Writes chunks to `path` on a blocking thread, hashing them.
+fn spawn_writer(path: PathBuf) -> (mpsc::Sender<Bytes>, Written) {
     let (tx, mut rx) = mpsc::channel::<Bytes>(16);
     let task = tokio::task::spawn_blocking(move || {
         use std::io::Write as _;
@@ -191,7 +191,7 @@ fn spawn_writer(
             size += chunk.len() as u64;
         }
         writer.flush()?;
-        Ok((size, format!("\"{}\"", hex::encode(hasher.finalize()))))
+        Ok((size, hasher.finalize().into()))
     });
     (tx, task)
 }
@@ -326,7 +326,7 @@ async fn put_object(
     if let Some(response) = failure {
         return discard(response);
     }
-    let (size_bytes, etag) = match written {
+    let (size_bytes, sha256) = match written {
         Ok(Ok(done)) => done,
         Ok(Err(err)) => {
             tracing::warn!(%err, "storage PUT could not write");
@@ -349,23 +349,20 @@ async fn put_object(
     // Commit under the state lock, so a confirm sees either the old object or the new one.
     let file_name = object_file_name(&key);
     let target = shared.store.object_path(&file_name);
+    let meta = ObjectMeta {
+        content_type: content_type.unwrap_or("application/octet-stream").into(),
+        size_bytes,
+        sha256,
+    };
+    let etag = meta.etag();
     let committed = shared.store.write(|db| {
-        match db.uploads.get(&upload_id) {
-            Some(upload) if !upload.confirmed => {}
-            _ => return Ok(false),
-        }
+        // Still open (a confirm ends the session), and the key is its object's.
+        let open = db.uploads.get(&upload_id).map(|u| u.object_key.clone());
+        let Some(key) = open.filter(|open| **open == *key) else {
+            return Ok(false);
+        };
         std::fs::rename(&temp, &target)?;
-        db.objects.insert(
-            key.clone(),
-            ObjectMeta {
-                content_type: content_type
-                    .unwrap_or("application/octet-stream")
-                    .to_owned(),
-                size_bytes,
-                etag: etag.clone(),
-                file_name: file_name.clone(),
-            },
-        );
+        db.insert_object(key, meta);
         Ok::<bool, std::io::Error>(true)
     });
     match committed {
@@ -408,14 +405,19 @@ async fn get_object(State(shared): State<Arc<Shared>>, uri: Uri, headers: Header
         Ok(grant) => grant,
         Err(err) => return signature_error(&err),
     };
-    let Some(meta) = shared.store.read(|db| db.objects.get(&grant.key).cloned()) else {
+    let Some(meta) = shared
+        .store
+        .read(|db| db.objects.get(grant.key.as_str()).cloned())
+    else {
         return s3_error(
             StatusCode::NOT_FOUND,
             "NoSuchKey",
             "The specified key does not exist.",
         );
     };
-    let file = match tokio::fs::File::open(shared.store.object_path(&meta.file_name)).await {
+    let file = match tokio::fs::File::open(shared.store.object_path(&object_file_name(&grant.key)))
+        .await
+    {
         Ok(file) => file,
         Err(_) => {
             return s3_error(
@@ -435,7 +437,7 @@ async fn get_object(State(shared): State<Arc<Shared>>, uri: Uri, headers: Header
         headers.insert(header::CONTENT_TYPE, value);
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.size_bytes));
-    if let Ok(value) = HeaderValue::from_str(&meta.etag) {
+    if let Ok(value) = HeaderValue::from_str(&meta.etag()) {
         headers.insert(header::ETAG, value);
     }
     headers.insert(

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::Shared;
 use super::identity::ORG_ID;
-use super::state::{ObjectMeta, object_file_name};
+use super::state::{ObjectMeta, Text, object_file_name};
 
 /// Longest side of a thumbnail, in pixels.
 pub(crate) const THUMB_MAX_SIDE: u32 = 512;
@@ -65,34 +65,31 @@ pub(crate) fn render_png(image: &DynamicImage) -> anyhow::Result<Vec<u8>> {
     Ok(png)
 }
 
-/// Stores bytes as the object file for `key` (temp file + rename); returns its metadata.
+/// Stores bytes as an object file (temp file + rename); returns its metadata.
 pub(crate) fn store_bytes(
     temp: &Path,
     target: &Path,
-    file_name: String,
     content_type: &str,
     bytes: &[u8],
 ) -> std::io::Result<ObjectMeta> {
     std::fs::write(temp, bytes)?;
     std::fs::rename(temp, target)?;
     Ok(ObjectMeta {
-        content_type: content_type.to_owned(),
+        content_type: content_type.into(),
         size_bytes: bytes.len() as u64,
-        etag: format!("\"{}\"", hex::encode(Sha256::digest(bytes))),
-        file_name,
+        sha256: Sha256::digest(bytes).into(),
     })
 }
 
 fn make_blocking(
     source: PathBuf,
-    mime_type: String,
+    mime_type: Text,
     temp: PathBuf,
     target: PathBuf,
-    file_name: String,
 ) -> anyhow::Result<ObjectMeta> {
     let image = decode(&source, &mime_type)?;
     let png = render_png(&image)?;
-    Ok(store_bytes(&temp, &target, file_name, "image/png", &png)?)
+    Ok(store_bytes(&temp, &target, "image/png", &png)?)
 }
 
 /// Makes and stores the thumbnail of an image asset; `None` if it can't be decoded.
@@ -100,16 +97,16 @@ fn make_blocking(
 pub(crate) async fn make_thumbnail(
     shared: &Arc<Shared>,
     asset_id: Uuid,
+    source_key: &str,
     source: &ObjectMeta,
 ) -> Option<(String, ObjectMeta)> {
     let key = thumbnail_key(asset_id);
-    let file_name = object_file_name(&key);
-    let source_path = shared.store.object_path(&source.file_name);
-    let target = shared.store.object_path(&file_name);
+    let source_path = shared.store.object_path(&object_file_name(source_key));
+    let target = shared.store.object_path(&object_file_name(&key));
     let temp = shared.store.temp_path();
     let mime_type = source.content_type.clone();
     let job = tokio::task::spawn_blocking(move || {
-        let result = make_blocking(source_path, mime_type, temp.clone(), target, file_name);
+        let result = make_blocking(source_path, mime_type, temp.clone(), target);
         if result.is_err() {
             let _ = std::fs::remove_file(&temp);
         }

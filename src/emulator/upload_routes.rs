@@ -21,7 +21,7 @@ use super::identity::ORG_ID;
 use super::request::{
     Expect, PathParam, check_length, folder_ref, json_object, parse_id, typed_body,
 };
-use super::state::{AssetRecord, Db, ObjectMeta, UploadRecord, now};
+use super::state::{AssetRecord, Db, ObjectMeta, Text, UploadRecord, now};
 use super::thumbs;
 use super::variants::{RepeatConfirm, ThumbnailPolicy};
 use super::{Shared, canonical_mime};
@@ -118,18 +118,19 @@ pub(crate) async fn create(
     let key = upload_key(id, &request.filename);
     let created_at = now();
     shared.store.write(|db| {
+        let mime_type = db.intern(&request.mime_type);
         db.uploads.insert(
             id,
             UploadRecord {
                 id,
-                filename: request.filename.clone(),
-                mime_type: request.mime_type.clone(),
+                filename: request.filename.as_str().into(),
+                mime_type,
                 size_bytes: request.size_bytes,
-                object_key: key.clone(),
+                object_key: key.as_str().into(),
                 created_at,
-                confirmed: false,
             },
         );
+        db.sessions_created += 1;
     });
     let upload_url = shared.signer.presign(
         &shared.storage_base,
@@ -167,15 +168,15 @@ fn already_confirmed() -> ApiError {
     )
 }
 
-/// The answer to confirming a confirmed session, per `--repeat-confirm`.
-fn repeated(shared: &Shared, db: &Db, upload: &UploadRecord) -> Result<Step, ApiError> {
+/// The answer to confirming the confirmed session `id`, per `--repeat-confirm`.
+fn repeated(shared: &Shared, db: &Db, id: Uuid) -> Result<Step, ApiError> {
     match shared.variants.repeat_confirm {
         RepeatConfirm::Conflict => Err(already_confirmed()),
         RepeatConfirm::NotFound => Err(upload_not_found()),
         // The asset has the session's id; once deleted there is nothing to hand back.
         RepeatConfirm::Same => db
             .assets
-            .get(&upload.id)
+            .get(&id)
             .filter(|asset| asset.deleted_at.is_none())
             .cloned()
             .map(Step::Again)
@@ -191,10 +192,10 @@ fn confirmable(
     folder: Option<Uuid>,
     at: OffsetDateTime,
 ) -> Result<Step, ApiError> {
-    let upload = db.uploads.get(&id).ok_or_else(upload_not_found)?;
-    if upload.confirmed {
-        return repeated(shared, db, upload);
+    if db.confirmed(id) {
+        return repeated(shared, db, id);
     }
+    let upload = db.uploads.get(&id).ok_or_else(upload_not_found)?;
     if at - upload.created_at > shared.session_ttl {
         return Err(ApiError::not_found(
             "ASSET_UPLOAD_NOT_FOUND",
@@ -229,17 +230,18 @@ fn confirmable(
     Ok(Step::Record(upload.clone(), object.clone()))
 }
 
-/// Records the asset (and its thumbnail object) for a confirmable upload.
+/// Records the asset (and its thumbnail object) for a confirmable upload; the session ends.
 fn record_asset(
     db: &mut Db,
-    upload: &UploadRecord,
+    upload: UploadRecord,
     object: &ObjectMeta,
     folder: Option<Uuid>,
     thumbnail: Option<(String, ObjectMeta)>,
     at: OffsetDateTime,
 ) -> AssetRecord {
     let thumbnail_key = thumbnail.map(|(key, meta)| {
-        db.objects.insert(key.clone(), meta);
+        let key = Text::from(key);
+        db.insert_object(key.clone(), meta);
         key
     });
     // The stored type as sent, under its canonical name (`audio/x-wav` is `audio/wav`).
@@ -247,10 +249,10 @@ fn record_asset(
     let asset = AssetRecord {
         id: upload.id,
         folder_id: folder,
-        name: upload.filename.clone(),
-        r2_key: upload.object_key.clone(),
-        asset_type: asset_type_of(&mime_type),
-        mime_type,
+        name: upload.filename,
+        r2_key: upload.object_key,
+        asset_type: db.intern(&asset_type_of(&mime_type)),
+        mime_type: db.intern(&mime_type),
         size_bytes: object.size_bytes,
         thumbnail_key,
         created_at: at,
@@ -258,9 +260,7 @@ fn record_asset(
         deleted_at: None,
         deleted_by: None,
     };
-    if let Some(session) = db.uploads.get_mut(&upload.id) {
-        session.confirmed = true;
-    }
+    db.uploads.remove(&asset.id);
     db.assets.insert(asset.id, asset.clone());
     asset
 }
@@ -285,7 +285,7 @@ pub(crate) async fn confirm_upload(
         let thumbnail = if shared.thumbnails != ThumbnailPolicy::None
             && asset_type_of(&object.content_type) == "image"
         {
-            thumbs::make_thumbnail(shared, id, &object).await
+            thumbs::make_thumbnail(shared, id, &upload.object_key, &object).await
         } else {
             None
         };
@@ -301,7 +301,7 @@ pub(crate) async fn confirm_upload(
             }
             Ok(Some(record_asset(
                 db,
-                &upload_now,
+                upload_now,
                 &object_now,
                 folder,
                 thumbnail,

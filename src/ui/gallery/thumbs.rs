@@ -11,6 +11,10 @@ use crate::library::thumbs::{FileKind, ThumbEvent, ThumbRequest, ThumbSource};
 
 /// Texture memory kept for thumbnails, in bytes (about 1,500 cards at 1x).
 pub const TEXTURE_BUDGET_BYTES: usize = 96 * 1024 * 1024;
+/// Thumbnails kept in any state, however small: every texture costs the renderer a fixed
+/// amount besides its pixels, so 100,000 tiny thumbnails that passed over the screen must not
+/// all stay.
+pub const MAX_ENTRIES: usize = 2048;
 
 /// What a card shows in its picture area.
 #[derive(Clone)]
@@ -43,24 +47,26 @@ pub struct ThumbCache {
     frame: u64,
     used_bytes: usize,
     budget_bytes: usize,
+    max_entries: usize,
     wanted: Vec<ThumbRequest>,
     sent: Vec<(String, u32)>,
 }
 
 impl Default for ThumbCache {
     fn default() -> Self {
-        Self::with_budget(TEXTURE_BUDGET_BYTES)
+        Self::with_limits(TEXTURE_BUDGET_BYTES, MAX_ENTRIES)
     }
 }
 
 impl ThumbCache {
-    /// A cache that keeps at most `budget_bytes` of textures.
-    pub fn with_budget(budget_bytes: usize) -> Self {
+    /// A cache that keeps at most `budget_bytes` of textures and `max_entries` thumbnails.
+    pub fn with_limits(budget_bytes: usize, max_entries: usize) -> Self {
         Self {
             entries: HashMap::new(),
             frame: 0,
             used_bytes: 0,
             budget_bytes,
+            max_entries,
             wanted: Vec::new(),
             sent: Vec::new(),
         }
@@ -186,26 +192,28 @@ impl ThumbCache {
         });
     }
 
-    /// Ends a frame: once over budget, drops the least recently used textures (never one shown
-    /// this frame) down to seven eighths of it, forgets loading entries no longer shown, and
-    /// returns the wanted list when it changed since it was last sent.
+    /// Ends a frame: once over either budget (bytes or thumbnails), drops the least recently
+    /// used thumbnails (never one shown this frame) down to seven eighths of it, forgets loading
+    /// entries no longer shown, and returns the wanted list when it changed since it was last
+    /// sent.
     pub fn end_frame(&mut self) -> Option<Vec<ThumbRequest>> {
         let frame = self.frame;
         self.entries
             .retain(|_, e| !(matches!(e.state, ThumbState::Loading) && e.last_used < frame));
-        if self.used_bytes > self.budget_bytes {
-            // Down to a low-water mark, so the sort runs every few dozen frames while
+        if self.used_bytes > self.budget_bytes || self.entries.len() > self.max_entries {
+            // Down to low-water marks, so the sort runs every few dozen frames while
             // scrolling rather than on each one.
-            let low_water = self.budget_bytes - self.budget_bytes / 8;
-            let mut ready: Vec<((String, u32), u64)> = self
+            let low_bytes = self.budget_bytes - self.budget_bytes / 8;
+            let low_entries = self.max_entries - self.max_entries / 8;
+            let mut held: Vec<((String, u32), u64)> = self
                 .entries
                 .iter()
-                .filter(|(_, e)| e.bytes > 0 && e.last_used < frame)
+                .filter(|(_, e)| e.last_used < frame)
                 .map(|(k, e)| (k.clone(), e.last_used))
                 .collect();
-            ready.sort_unstable_by_key(|(_, used)| *used);
-            for (key, _) in ready {
-                if self.used_bytes <= low_water {
+            held.sort_unstable_by_key(|(_, used)| *used);
+            for (key, _) in held {
+                if self.used_bytes <= low_bytes && self.entries.len() <= low_entries {
                     break;
                 }
                 if let Some(entry) = self.entries.remove(&key) {
@@ -280,7 +288,7 @@ mod tests {
     fn wanted_lists_are_sent_once_and_textures_stay_within_budget() {
         let ctx = egui::Context::default();
         // Room for two 400-byte thumbnails.
-        let mut cache = ThumbCache::with_budget(800);
+        let mut cache = ThumbCache::with_limits(800, 100);
         for id in ["a", "b", "c"] {
             assert!(matches!(cache.show(&asset(id), 10), ThumbState::Loading));
         }
@@ -309,6 +317,31 @@ mod tests {
             Some(ThumbState::Ready { .. })
         ));
         assert!(cache.state_of("a", 10).is_none());
+    }
+
+    #[test]
+    fn tiny_thumbnails_are_capped_by_count_not_only_by_bytes() {
+        let ctx = egui::Context::default();
+        // 4x4 thumbnails: 3,000 of them are 192 KB, far within the byte budget.
+        let mut cache = ThumbCache::with_limits(TEXTURE_BUDGET_BYTES, 1000);
+        for i in 0..3000 {
+            let mut event = ready(&format!("a{i}"));
+            if let Ok(thumb) = &mut event.outcome {
+                (thumb.width, thumb.height, thumb.rgba) = (4, 4, vec![255; 64]);
+            }
+            cache.apply(&ctx, &event);
+            if i % 100 == 99 {
+                cache.end_frame();
+            }
+        }
+        cache.show(&asset("a2999"), 10);
+        cache.end_frame();
+        assert!(cache.len() <= 1000, "{} thumbnails held", cache.len());
+        assert!(
+            matches!(cache.state_of("a2999", 10), Some(ThumbState::Ready { .. })),
+            "the newest stays"
+        );
+        assert!(cache.state_of("a0", 10).is_none(), "the oldest left");
     }
 
     #[test]

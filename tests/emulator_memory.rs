@@ -1,0 +1,85 @@
+//! What the emulator holds per asset, measured: every allocation of this test process is
+//! counted while an in-process emulator takes thousands of small PNG uploads (with thumbnails,
+//! as in the demo). The offline demo runs the emulator inside the window, so this is part of
+//! what a 100,000-file drop costs there.
+
+mod support;
+
+use std::alloc::System;
+
+use bytes::Bytes;
+use cap::Cap;
+use runflow_uploader::api::UploadSource;
+use runflow_uploader::api::models::CreateUploadRequest;
+use support::{client, emulator};
+
+#[global_allocator]
+static ALLOCATOR: Cap<System> = Cap::new(System, usize::MAX);
+
+/// Uploads measured, after a warm-up of [`WARM_UP`].
+const ASSETS: usize = 3000;
+const WARM_UP: usize = 100;
+/// The budget per asset (session, asset, object and thumbnail records).
+const PER_ASSET_BUDGET: usize = 800;
+
+fn png(i: usize) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(4, 4, |x, y| {
+        let [a, b, c, _] = ((i as u32) * 16 + y * 4 + x).to_le_bytes();
+        image::Rgb([a, b, c])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode png");
+    out.into_inner()
+}
+
+async fn upload(client: &runflow_uploader::api::RunflowClient, i: usize) {
+    let bytes = png(i);
+    let size = bytes.len() as u64;
+    let session = client
+        .create_upload(&CreateUploadRequest {
+            filename: format!("photo-from-the-archive-{i:06}.png"),
+            mime_type: "image/png".to_owned(),
+            size_bytes: size,
+        })
+        .await
+        .expect("create");
+    client
+        .put_upload(
+            &session.upload_url,
+            "image/png",
+            size,
+            &UploadSource::Bytes(Bytes::from(bytes)),
+            None,
+        )
+        .await
+        .expect("put");
+    let asset = client
+        .confirm_upload(&session.asset_id, None)
+        .await
+        .expect("confirm");
+    assert!(asset.thumbnail_url.is_some(), "a thumbnail was made");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_asset_costs_the_emulator_a_few_hundred_bytes() {
+    let emu = emulator(|_| {}).await;
+    let client = client(&emu);
+    for i in 0..WARM_UP {
+        upload(&client, i).await;
+    }
+    let baseline = ALLOCATOR.allocated();
+    for i in WARM_UP..WARM_UP + ASSETS {
+        upload(&client, i).await;
+    }
+    let per_asset = ALLOCATOR.allocated().saturating_sub(baseline) / ASSETS;
+    eprintln!("emulator memory per asset: {per_asset} B");
+    assert_eq!(emu.asset_count(), WARM_UP + ASSETS);
+    assert_eq!(emu.upload_session_count(), WARM_UP + ASSETS);
+    assert!(
+        per_asset < PER_ASSET_BUDGET,
+        "{per_asset} B per asset (budget {PER_ASSET_BUDGET} B)"
+    );
+    emu.shutdown().await;
+}
