@@ -458,20 +458,29 @@ async fn a_local_file_is_decoded_once_its_card_is_wanted_and_not_cached() {
         "a local file is decoded before its card is wanted"
     );
 
-    // A card without server URLs: the local decode is the only answer besides `NoUrl`.
+    // "new" has no server URLs: its local decode answers (and the server side `NoUrl`). The
+    // local files of "text" and "missing" cannot be decoded: that is no answer, and their
+    // originals on the server make their tiles.
+    let server = ThumbServer::start().await;
+    let mut requests = vec![request("new", None, "image/png", 128)];
+    for id in ["text", "missing"] {
+        let mut with_original = request(id, None, "image/png", 128);
+        with_original.url = Some(server.url(&format!("/png/400/200/{id}")));
+        requests.push(with_original);
+    }
+    harness.loader.want(requests);
     let mut answers = HashMap::new();
-    harness.loader.want(
-        ["new", "text", "missing"]
-            .iter()
-            .map(|id| request(id, None, "image/png", 128))
-            .collect(),
-    );
     while answers.len() < 3 {
         let event = harness.next().await;
         match &event.outcome {
-            Err(ThumbError::NoUrl) => {}
+            Err(ThumbError::NoUrl) if event.asset_id == "new" => {}
             _ => {
-                answers.insert(event.asset_id.clone(), event.outcome);
+                assert!(
+                    answers
+                        .insert(event.asset_id.clone(), event.outcome)
+                        .is_none(),
+                    "one answer per asset"
+                );
             }
         }
     }
@@ -481,14 +490,48 @@ async fn a_local_file_is_decoded_once_its_card_is_wanted_and_not_cached() {
         (128, 64, ThumbSource::Local)
     );
     assert!(!harness.loader.cache_path("new", 128).exists());
+    for id in ["text", "missing"] {
+        let thumb = answers[id].as_ref().expect("the original's tile");
+        assert_eq!((thumb.width, thumb.source), (128, ThumbSource::Original));
+    }
+    harness.assert_quiet(Duration::from_millis(300)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_server_thumbnail_gives_way_to_the_original_and_a_later_one_replaces_it() {
+    let server = ThumbServer::start().await;
+    let mut harness = Harness::new(|_| {});
+    // The server's thumbnail is gone (404): the tile is made from the original, and cached
+    // apart from server thumbnails.
+    let mut broken = request("b", Some(server.url("/status/404")), "image/png", 100);
+    broken.url = Some(server.url("/png/400/200/b"));
+    harness.loader.want(vec![broken.clone()]);
+    let thumb = harness.next().await.outcome.unwrap();
+    assert_eq!((thumb.width, thumb.source), (100, ThumbSource::Original));
+    eventually("the tile is cached", || {
+        harness.loader.original_cache_path("b", 100).exists()
+    })
+    .await;
+    assert!(!harness.loader.cache_path("b", 100).exists());
+
+    // Without a thumbnail_url, the next visit reads the original's tile from the disk.
+    harness.loader.want(vec![]);
+    let mut no_thumbnail = broken.clone();
+    no_thumbnail.thumbnail_url = None;
+    harness.loader.want(vec![no_thumbnail]);
+    let again = harness.next().await.outcome.unwrap();
+    assert_eq!(again.source, ThumbSource::Original);
+
+    // A thumbnail_url that appears later is fetched, not shadowed by the cached tile.
+    harness.loader.want(vec![]);
+    let mut later = broken;
+    later.thumbnail_url = Some(server.url("/png/64/32/b-thumb"));
+    harness.loader.want(vec![later]);
+    let thumb = harness.next().await.outcome.unwrap();
     assert_eq!(
-        answers["text"].as_ref().unwrap_err(),
-        &ThumbError::NotAnImage
+        (thumb.width, thumb.height, thumb.source),
+        (64, 32, ThumbSource::Server)
     );
-    assert!(matches!(
-        answers["missing"].as_ref().unwrap_err(),
-        ThumbError::ReadFile(_)
-    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

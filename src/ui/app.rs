@@ -399,6 +399,8 @@ impl RunflowApp {
                     &mut self.outbox,
                 );
             });
+        self.thumbs
+            .begin_frame(ui.input(|i| i.time), state.gallery.generation);
         // Bounded, so long queue rows never squeeze the gallery to one column.
         egui::Panel::right("side")
             .resizable(true)
@@ -468,6 +470,10 @@ impl RunflowApp {
             self.outbox.push(Command::WantThumbnails(wanted));
         }
         let now = ui.input(|i| i.time);
+        if let Some(at) = self.thumbs.next_retry() {
+            ui.ctx()
+                .request_repaint_after(Duration::from_secs_f64((at - now).max(0.01)));
+        }
         let (commands, again) = state.gallery.tick(now);
         self.outbox.extend(commands);
         if let Some(seconds) = again {

@@ -35,9 +35,22 @@ pub(crate) fn file_stem(asset_id: &str) -> String {
     hash.as_str()[..32].to_owned()
 }
 
+/// What a cached tile was made from. A tile from the original is kept apart, so a server
+/// thumbnail that appears later is fetched rather than shadowed by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Made {
+    /// The server's thumbnail.
+    FromThumbnail,
+    /// The original file.
+    FromOriginal,
+}
+
 /// The cache file name of an asset at a size.
-pub(crate) fn file_name(asset_id: &str, size_px: u32) -> String {
-    format!("{}-{size_px}.png", file_stem(asset_id))
+pub(crate) fn file_name(asset_id: &str, size_px: u32, made: Made) -> String {
+    match made {
+        Made::FromThumbnail => format!("{}-{size_px}.png", file_stem(asset_id)),
+        Made::FromOriginal => format!("{}-{size_px}-original.png", file_stem(asset_id)),
+    }
 }
 
 impl DiskCache {
@@ -51,14 +64,14 @@ impl DiskCache {
     }
 
     /// The file of an asset at a size.
-    pub(crate) fn path(&self, asset_id: &str, size_px: u32) -> PathBuf {
-        self.dir.join(file_name(asset_id, size_px))
+    pub(crate) fn path(&self, asset_id: &str, size_px: u32, made: Made) -> PathBuf {
+        self.dir.join(file_name(asset_id, size_px, made))
     }
 
     /// The cached thumbnail, if there is a readable one. A corrupt file is deleted (and the
     /// caller fetches again); a hit refreshes the file's age for pruning.
-    pub(crate) fn load(&self, asset_id: &str, size_px: u32) -> Option<RgbaImage> {
-        let path = self.path(asset_id, size_px);
+    pub(crate) fn load(&self, asset_id: &str, size_px: u32, made: Made) -> Option<RgbaImage> {
+        let path = self.path(asset_id, size_px, made);
         match fs::metadata(&path) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
@@ -97,7 +110,13 @@ impl DiskCache {
     }
 
     /// Stores a thumbnail: written to a temporary file, then renamed into place.
-    pub(crate) fn store(&self, asset_id: &str, size_px: u32, image: &RgbaImage) -> io::Result<()> {
+    pub(crate) fn store(
+        &self,
+        asset_id: &str,
+        size_px: u32,
+        made: Made,
+        image: &RgbaImage,
+    ) -> io::Result<()> {
         let png = decode::encode_png(image).map_err(io::Error::other)?;
         fs::create_dir_all(&self.dir)?;
         let mut temp = tempfile_in(&self.dir)?;
@@ -115,7 +134,7 @@ impl DiskCache {
         if forgotten {
             return Ok(());
         }
-        temp.persist(&self.path(asset_id, size_px))
+        temp.persist(&self.path(asset_id, size_px, made))
     }
 
     /// Removes every cached size of an asset, and drops writes of fetches already running.
@@ -243,13 +262,15 @@ fn tempfile_in(dir: &Path) -> io::Result<TempFile> {
 mod tests {
     use super::*;
 
+    const T: Made = Made::FromThumbnail;
+
     fn image(width: u32, height: u32) -> RgbaImage {
         RgbaImage::from_pixel(width, height, image::Rgba([1, 2, 3, 255]))
     }
 
     #[test]
     fn names_are_safe_and_distinct() {
-        let hostile = file_name("../../etc/passwd", 128);
+        let hostile = file_name("../../etc/passwd", 128, T);
         assert!(
             !hostile.contains('/') && !hostile.contains(".."),
             "{hostile}"
@@ -260,10 +281,10 @@ mod tests {
                 .all(|c| c.is_ascii_hexdigit() || c == '-' || c == '.' || c.is_ascii_lowercase())
         );
         assert!(hostile.ends_with("-128.png"));
-        assert_ne!(file_name("a", 128), file_name("A", 128));
-        assert_ne!(file_name("a", 128), file_name("a", 256));
+        assert_ne!(file_name("a", 128, T), file_name("A", 128, T));
+        assert_ne!(file_name("a", 128, T), file_name("a", 256, T));
         assert_eq!(file_stem("a").len(), 32);
-        assert_eq!(file_name("", 1).len(), 32 + "-1.png".len());
+        assert_eq!(file_name("", 1, T).len(), 32 + "-1.png".len());
     }
 
     #[test]
@@ -287,22 +308,35 @@ mod tests {
     fn store_load_forget_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let cache = DiskCache::new(dir.path().join("thumbs"));
-        assert_eq!(cache.load("a", 64), None);
-        cache.store("a", 64, &image(8, 4)).unwrap();
-        cache.store("a", 128, &image(8, 4)).unwrap();
-        cache.store("b", 64, &image(2, 2)).unwrap();
-        assert_eq!(cache.load("a", 64).unwrap().dimensions(), (8, 4));
+        assert_eq!(cache.load("a", 64, T), None);
+        cache.store("a", 64, T, &image(8, 4)).unwrap();
+        cache.store("a", 128, T, &image(8, 4)).unwrap();
+        cache.store("b", 64, T, &image(2, 2)).unwrap();
+        assert_eq!(cache.load("a", 64, T).unwrap().dimensions(), (8, 4));
+        // A tile from the original is kept apart from the server's.
+        assert_eq!(cache.load("b", 64, Made::FromOriginal), None);
+        cache
+            .store("a", 64, Made::FromOriginal, &image(6, 3))
+            .unwrap();
+        assert_eq!(
+            cache
+                .load("a", 64, Made::FromOriginal)
+                .unwrap()
+                .dimensions(),
+            (6, 3)
+        );
         cache.forget("a").unwrap();
-        assert_eq!(cache.load("a", 64), None);
-        assert_eq!(cache.load("a", 128), None);
-        assert!(cache.load("b", 64).is_some());
+        assert_eq!(cache.load("a", 64, Made::FromOriginal), None);
+        assert_eq!(cache.load("a", 64, T), None);
+        assert_eq!(cache.load("a", 128, T), None);
+        assert!(cache.load("b", 64, T).is_some());
         // A fetch that was running when the asset was forgotten does not bring it back...
-        cache.store("a", 64, &image(8, 4)).unwrap();
-        assert_eq!(cache.load("a", 64), None);
+        cache.store("a", 64, T, &image(8, 4)).unwrap();
+        assert_eq!(cache.load("a", 64, T), None);
         // ...but a new fetch does.
         cache.remember("a");
-        cache.store("a", 64, &image(8, 4)).unwrap();
-        assert!(cache.load("a", 64).is_some());
+        cache.store("a", 64, T, &image(8, 4)).unwrap();
+        assert!(cache.load("a", 64, T).is_some());
         let leftovers: Vec<_> = fs::read_dir(dir.path().join("thumbs"))
             .unwrap()
             .flatten()
@@ -315,9 +349,9 @@ mod tests {
     fn corrupt_files_are_deleted() {
         let dir = tempfile::tempdir().unwrap();
         let cache = DiskCache::new(dir.path().to_path_buf());
-        fs::write(cache.path("a", 64), b"not a png").unwrap();
-        assert_eq!(cache.load("a", 64), None);
-        assert!(!cache.path("a", 64).exists());
+        fs::write(cache.path("a", 64, T), b"not a png").unwrap();
+        assert_eq!(cache.load("a", 64, T), None);
+        assert!(!cache.path("a", 64, T).exists());
     }
 
     #[test]
@@ -325,20 +359,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = DiskCache::new(dir.path().to_path_buf());
         for (i, id) in ["a", "b", "c"].iter().enumerate() {
-            cache.store(id, 64, &image(64, 64)).unwrap();
+            cache.store(id, 64, T, &image(64, 64)).unwrap();
             let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1000 + i as u64);
             fs::File::options()
                 .write(true)
-                .open(cache.path(id, 64))
+                .open(cache.path(id, 64, T))
                 .unwrap()
                 .set_modified(when)
                 .unwrap();
         }
-        let one = fs::metadata(cache.path("c", 64)).unwrap().len();
+        let one = fs::metadata(cache.path("c", 64, T)).unwrap().len();
         let freed = cache.prune(one).unwrap();
         assert!(freed > 0);
-        assert!(!cache.path("a", 64).exists());
-        assert!(!cache.path("b", 64).exists());
-        assert!(cache.path("c", 64).exists());
+        assert!(!cache.path("a", 64, T).exists());
+        assert!(!cache.path("b", 64, T).exists());
+        assert!(cache.path("c", 64, T).exists());
     }
 }

@@ -40,10 +40,83 @@ pub(crate) fn fit_within(width: u32, height: u32, max_side: u32) -> (u32, u32) {
 
 /// Decodes in-memory bytes and scales them to fit `size_px`.
 pub(crate) fn decode_bytes(bytes: &[u8], size_px: u32) -> Result<RgbaImage, ThumbError> {
-    if bytes.starts_with(JPEG_START) && !jpeg_is_complete(bytes) {
-        return Err(ThumbError::Damaged);
+    if bytes.starts_with(JPEG_START) {
+        if !jpeg_is_complete(bytes) {
+            return Err(ThumbError::Damaged);
+        }
+        if let Some(scaled) = guarded_scaled(|| decode_jpeg_scaled(bytes, size_px)) {
+            return scaled;
+        }
     }
     guarded(|| decode_reader(Cursor::new(bytes), size_px))
+}
+
+/// A JPEG decoded straight to about the size wanted: the decoder's scaled IDCT (1/2, 1/4 or
+/// 1/8) does most of the shrinking, so a 12 MP photo never exists at full size for a 160 px
+/// tile. `None` for the layouts it leaves to the general decoder (16-bit, CMYK).
+fn decode_jpeg_scaled(bytes: &[u8], size_px: u32) -> Option<Result<RgbaImage, ThumbError>> {
+    use jpeg_decoder::{Decoder, PixelFormat};
+    let mut decoder = Decoder::new(Cursor::new(bytes));
+    decoder.set_max_decoding_buffer_size(
+        usize::try_from(MAX_DECODE_ALLOC_BYTES).unwrap_or(usize::MAX),
+    );
+    if let Err(e) = decoder.read_info() {
+        return Some(Err(from_jpeg_error(&e, None)));
+    }
+    let info = decoder.info()?;
+    if !matches!(info.pixel_format, PixelFormat::L8 | PixelFormat::RGB24) {
+        return None;
+    }
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    let pixels = Some((width, height));
+    if width > MAX_SOURCE_SIDE || height > MAX_SOURCE_SIDE {
+        return Some(Err(ThumbError::TooLarge { pixels }));
+    }
+    let wanted = u16::try_from(size_px.max(1)).unwrap_or(u16::MAX);
+    let (scaled_width, scaled_height) = match decoder.scale(wanted, wanted) {
+        Ok(size) => size,
+        Err(e) => return Some(Err(from_jpeg_error(&e, pixels))),
+    };
+    let data = match decoder.decode() {
+        Ok(data) => data,
+        Err(e) => return Some(Err(from_jpeg_error(&e, pixels))),
+    };
+    let (w, h) = (u32::from(scaled_width), u32::from(scaled_height));
+    let image = match info.pixel_format {
+        PixelFormat::L8 => image::GrayImage::from_raw(w, h, data).map(DynamicImage::ImageLuma8),
+        _ => image::RgbImage::from_raw(w, h, data).map(DynamicImage::ImageRgb8),
+    };
+    let Some(mut image) = image else {
+        return Some(Err(ThumbError::Damaged));
+    };
+    let orientation = decoder
+        .exif_data()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    image.apply_orientation(orientation);
+    Some(Ok(fit(image, size_px)))
+}
+
+fn from_jpeg_error(err: &jpeg_decoder::Error, pixels: Option<(u32, u32)>) -> ThumbError {
+    match err {
+        jpeg_decoder::Error::Unsupported(_) => ThumbError::Unsupported,
+        jpeg_decoder::Error::Format(text) if text.contains("exceeds maximum allowed size") => {
+            ThumbError::TooLarge { pixels }
+        }
+        _ => ThumbError::Damaged,
+    }
+}
+
+/// `image` scaled down (never up) to fit `size_px`.
+fn fit(image: DynamicImage, size_px: u32) -> RgbaImage {
+    let (target_width, target_height) = fit_within(image.width(), image.height(), size_px);
+    if (target_width, target_height) == (image.width(), image.height()) {
+        image.into_rgba8()
+    } else {
+        image
+            .thumbnail_exact(target_width, target_height)
+            .into_rgba8()
+    }
 }
 
 /// Decodes a local file of at most `max_bytes` and scales it to fit `size_px`.
@@ -134,6 +207,16 @@ pub(crate) fn jpeg_is_complete(bytes: &[u8]) -> bool {
     }
 }
 
+/// [`guarded`] for a decoder that may decline (`None`).
+fn guarded_scaled(
+    decode: impl FnOnce() -> Option<Result<RgbaImage, ThumbError>>,
+) -> Option<Result<RgbaImage, ThumbError>> {
+    catch_unwind(AssertUnwindSafe(decode)).unwrap_or_else(|_| {
+        tracing::warn!("JPEG decoder panicked; treating the file as unreadable");
+        Some(Err(ThumbError::DecoderFailed))
+    })
+}
+
 /// Runs `decode`, turning a panic into [`ThumbError::DecoderFailed`].
 fn guarded(
     decode: impl FnOnce() -> Result<RgbaImage, ThumbError>,
@@ -176,14 +259,7 @@ fn decode_reader<R: BufRead + Seek>(reader: R, size_px: u32) -> Result<RgbaImage
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| from_image_error(e, pixels))?;
     image.apply_orientation(orientation);
-    let (target_width, target_height) = fit_within(image.width(), image.height(), size_px);
-    if (target_width, target_height) == (image.width(), image.height()) {
-        Ok(image.into_rgba8())
-    } else {
-        Ok(image
-            .thumbnail_exact(target_width, target_height)
-            .into_rgba8())
-    }
+    Ok(fit(image, size_px))
 }
 
 fn from_image_error(err: ImageError, pixels: Option<(u32, u32)>) -> ThumbError {

@@ -106,9 +106,13 @@ impl Fetcher {
         })
     }
 
-    /// The bytes of `request`'s thumbnail source. A missing link or a 403 renews the links once
-    /// through the API (when there is a client), then tries again.
-    pub(crate) async fn fetch(&self, request: &ThumbRequest) -> Result<Vec<u8>, ThumbError> {
+    /// The bytes of `request`'s thumbnail source, and whether they are the original. A missing
+    /// link or a 403 renews the links once through the API (when there is a client), then tries
+    /// again.
+    pub(crate) async fn fetch(
+        &self,
+        request: &ThumbRequest,
+    ) -> Result<(Vec<u8>, bool), ThumbError> {
         let mut request = request.clone();
         let mut renewed = false;
         loop {
@@ -120,12 +124,12 @@ impl Fetcher {
                 }
                 other => other?,
             };
-            let (url, cap) = match &source {
-                Source::Thumbnail(url) => (url, self.max_thumbnail_bytes),
-                Source::Original(url) => (url, self.max_original_bytes),
+            let (url, cap, original) = match &source {
+                Source::Thumbnail(url) => (url, self.max_thumbnail_bytes, false),
+                Source::Original(url) => (url, self.max_original_bytes, true),
             };
             match self.download(url, cap).await {
-                Ok(bytes) => return Ok(bytes),
+                Ok(bytes) => return Ok((bytes, original)),
                 Err(Attempt::Failed(e)) => return Err(e),
                 Err(Attempt::Forbidden) if renewed || self.api.is_none() => {
                     return Err(ThumbError::LinkExpired);

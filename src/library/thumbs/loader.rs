@@ -11,7 +11,7 @@ use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 use tokio::task::AbortHandle;
 
-use super::cache::DiskCache;
+use super::cache::{DiskCache, Made};
 use super::decode;
 use super::fetch::{self, Fetcher};
 use super::schedule::{Key, Schedule};
@@ -38,8 +38,10 @@ impl std::fmt::Debug for ThumbLoader {
     }
 }
 
-/// A scaled image and where it came from, or why there is none.
-type Produced = Result<(RgbaImage, ThumbSource), ThumbError>;
+/// A scaled image and where it came from.
+type Scaled = (RgbaImage, ThumbSource);
+/// A scaled image, or why there is none.
+type Produced = Result<Scaled, ThumbError>;
 
 struct Inner {
     runtime: Handle,
@@ -135,7 +137,9 @@ impl ThumbLoader {
 
     /// Remembers a just-uploaded local file: it is decoded (answered with
     /// [`ThumbSource::Local`], not cached) once [`ThumbLoader::want`] asks for its asset, which
-    /// [`ThumbLoader::forget`] cancels. Only the newest [`LOCAL_FILES_KEPT`] are remembered.
+    /// [`ThumbLoader::forget`] cancels. A file that cannot be decoded (gone, too large) is not
+    /// answered at all: the card waits for the server's tile. Only the newest
+    /// [`LOCAL_FILES_KEPT`] are remembered.
     pub fn decode_local(&self, asset_id: String, path: PathBuf, size_px: u32) {
         let mut state = self.inner.state();
         if state
@@ -180,9 +184,13 @@ impl ThumbLoader {
                 }
                 current
             };
-            if current {
-                let outcome = outcome.map(|image| (image, ThumbSource::Local));
-                inner.deliver(asset_id, size_px, outcome);
+            // A local preview that fails is no answer: the server's tile is on its way.
+            match outcome {
+                Ok(image) if current => {
+                    inner.deliver(asset_id, size_px, Ok((image, ThumbSource::Local)));
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(asset_id, error = %e, "no local preview"),
             }
         });
         if let Some((_, previous)) = state.locals.insert(id, (job, task.abort_handle())) {
@@ -212,9 +220,16 @@ impl ThumbLoader {
         Inner::pump(&self.inner);
     }
 
-    /// The cache file of an asset at a size (it may not exist).
+    /// The cache file of an asset's server thumbnail at a size (it may not exist).
     pub fn cache_path(&self, asset_id: &str, size_px: u32) -> PathBuf {
-        self.inner.cache.path(asset_id, size_px)
+        self.inner
+            .cache
+            .path(asset_id, size_px, Made::FromThumbnail)
+    }
+
+    /// The cache file of an asset's tile made from its original at a size (it may not exist).
+    pub fn original_cache_path(&self, asset_id: &str, size_px: u32) -> PathBuf {
+        self.inner.cache.path(asset_id, size_px, Made::FromOriginal)
     }
 }
 
@@ -269,39 +284,85 @@ impl Inner {
     }
 
     /// One request's thumbnail: no-preview types at once, else the disk cache, else a download.
+    /// A server thumbnail that fails for good (gone, damaged) gives way to the original.
     async fn produce(self: &Arc<Self>, request: &ThumbRequest) -> Produced {
         if let Err(e @ ThumbError::NoPreview { .. }) = fetch::plan(request) {
             return Err(e);
         }
+        let has_thumbnail = request
+            .thumbnail_url
+            .as_ref()
+            .is_some_and(|u| !u.is_empty());
+        if let Some(hit) = self.cached(request, has_thumbnail).await {
+            return Ok(hit);
+        }
+        match self.download_and_decode(request).await {
+            Err(e) if has_thumbnail && !e.is_transient() && request.url.is_some() => {
+                let original = ThumbRequest {
+                    thumbnail_url: None,
+                    ..request.clone()
+                };
+                if fetch::plan(&original).is_err() {
+                    return Err(e);
+                }
+                tracing::debug!(
+                    asset_id = request.asset_id,
+                    error = %e,
+                    "server thumbnail failed; using the original"
+                );
+                self.download_and_decode(&original).await
+            }
+            other => other,
+        }
+    }
+
+    /// The disk cache's tile: the server's thumbnail, or, while the asset offers none, the one
+    /// made from the original.
+    async fn cached(&self, request: &ThumbRequest, has_thumbnail: bool) -> Option<Scaled> {
         let (asset_id, size_px) = request.key();
         let cache = Arc::clone(&self.cache);
-        let cached = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             cache.remember(&asset_id);
-            cache.load(&asset_id, size_px)
+            if let Some(image) = cache.load(&asset_id, size_px, Made::FromThumbnail) {
+                return Some((image, ThumbSource::DiskCache));
+            }
+            if has_thumbnail {
+                return None;
+            }
+            cache
+                .load(&asset_id, size_px, Made::FromOriginal)
+                .map(|image| (image, ThumbSource::Original))
         })
         .await
         .ok()
-        .flatten();
-        if let Some(image) = cached {
-            return Ok((image, ThumbSource::DiskCache));
-        }
-        let bytes = match &self.fetcher {
+        .flatten()
+    }
+
+    /// Downloads, decodes and caches the tile.
+    async fn download_and_decode(self: &Arc<Self>, request: &ThumbRequest) -> Produced {
+        let (bytes, original) = match &self.fetcher {
             Ok(fetcher) => fetcher.fetch(request).await?,
             Err(e) => return Err(e.clone()),
         };
+        let size_px = request.size_px;
         let image = self
             .decode_blocking(move || decode::decode_bytes(&bytes, size_px))
             .await?;
+        let (made, source) = if original {
+            (Made::FromOriginal, ThumbSource::Original)
+        } else {
+            (Made::FromThumbnail, ThumbSource::Server)
+        };
         let cache = Arc::clone(&self.cache);
         let stored = image.clone();
         let asset_id = request.asset_id.clone();
         // Written in the background: the answer need not wait for the disk.
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = cache.store(&asset_id, size_px, &stored) {
+            if let Err(e) = cache.store(&asset_id, size_px, made, &stored) {
                 tracing::warn!(asset_id, error = %e, "could not cache a thumbnail");
             }
         });
-        Ok((image, ThumbSource::Server))
+        Ok((image, source))
     }
 
     /// Runs `decode` on a blocking thread once a decode slot is free.

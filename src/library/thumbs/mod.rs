@@ -25,6 +25,12 @@ use crate::api::models::{Asset, MAX_UPLOAD_BYTES};
 
 pub use loader::{ThumbLoader, ThumbSink};
 
+/// Decodes image bytes (an original or a server thumbnail) into a tile whose longest side is at
+/// most `size_px`, under the decoder's limits: what the loader does on a blocking thread.
+pub fn decode_thumbnail(bytes: &[u8], size_px: u32) -> Result<image::RgbaImage, ThumbError> {
+    decode::decode_bytes(bytes, size_px)
+}
+
 /// How the thumbnail pipeline behaves. [`ThumbConfig::new`] gives the app's defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThumbConfig {
@@ -120,10 +126,13 @@ pub(crate) fn without_query(url: &str) -> &str {
 /// Where a delivered thumbnail came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThumbSource {
-    /// The disk cache; no network was used.
+    /// The server's thumbnail, from the disk cache; no network was used.
     DiskCache,
-    /// Downloaded from storage (the server's thumbnail or the original).
+    /// The server's thumbnail, downloaded from storage.
     Server,
+    /// Made from the original (downloaded, or from the disk cache): the asset had no server
+    /// thumbnail, or it failed. Replaced once the asset offers a `thumbnail_url`.
+    Original,
     /// Decoded from a local file that was just uploaded. Not cached.
     Local,
 }
@@ -230,8 +239,8 @@ pub enum ThumbError {
     /// The download took longer than the configured time limit.
     #[error("download timed out")]
     TimedOut,
-    /// Storage refused the link even after it was renewed.
-    #[error("download link expired; reload the gallery")]
+    /// Storage refused the link even after it was renewed (tried again later).
+    #[error("storage refused the download link; trying again")]
     LinkExpired,
     /// Storage answered with an error status.
     #[error("storage answered HTTP {status}")]
@@ -248,6 +257,16 @@ pub enum ThumbError {
 }
 
 impl ThumbError {
+    /// Whether trying again later may succeed: the network, a timeout, a refused link, or
+    /// storage answering 408, 429 or 5xx. The rest is about the file and stays failed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::TimedOut | Self::Network(_) | Self::LinkExpired => true,
+            Self::Http { status } => matches!(status, 408 | 429 | 500..=599),
+            _ => false,
+        }
+    }
+
     /// The icon to show instead of a preview, when this is [`ThumbError::NoPreview`].
     pub fn no_preview_kind(&self) -> Option<FileKind> {
         match self {
@@ -325,5 +344,27 @@ mod tests {
             limit_bytes: 8 * MIB,
         };
         assert_eq!(big.to_string(), "file too large to preview (over 8 MiB)");
+    }
+
+    #[test]
+    fn only_network_and_server_trouble_is_tried_again() {
+        for transient in [
+            ThumbError::TimedOut,
+            ThumbError::Network("reset".into()),
+            ThumbError::LinkExpired,
+            ThumbError::Http { status: 503 },
+            ThumbError::Http { status: 429 },
+        ] {
+            assert!(transient.is_transient(), "{transient:?}");
+        }
+        for lasting in [
+            ThumbError::Http { status: 404 },
+            ThumbError::Damaged,
+            ThumbError::NotAnImage,
+            ThumbError::TooLarge { pixels: None },
+            ThumbError::NoUrl,
+        ] {
+            assert!(!lasting.is_transient(), "{lasting:?}");
+        }
     }
 }

@@ -1,6 +1,11 @@
 //! Thumbnails as textures: what each card shows (loading, ready, failed, or a type icon), a
 //! least-recently-used budget so scrolling through 10,000 assets keeps memory flat, and the list
 //! of wanted thumbnails sent to the backend when it changes.
+//!
+//! Tiles recover: a transient failure (network, timeout, 5xx, 429, a refused link) is asked
+//! for again with backoff while its card is shown, a new view or a reload (F5, a reconnect)
+//! forgets every failure, and a tile made from the original gives way to the server's
+//! thumbnail once the asset offers one.
 
 use std::collections::HashMap;
 
@@ -39,6 +44,74 @@ struct Entry {
     state: ThumbState,
     bytes: usize,
     last_used: u64,
+    /// What would replace a ready tile.
+    upgrade: Upgrade,
+    /// Transient failures in a row, and when to ask again (`None`: not after a failure).
+    failures: u32,
+    retry_at: Option<f64>,
+}
+
+impl Entry {
+    fn loading() -> Self {
+        Self {
+            state: ThumbState::Loading,
+            bytes: 0,
+            last_used: 0,
+            upgrade: Upgrade::Never,
+            failures: 0,
+            retry_at: None,
+        }
+    }
+
+    /// Whether the backend should be asked for this entry's asset now.
+    fn wanted(&self, asset: &Asset, now: f64) -> bool {
+        if self.retry_at.is_some_and(|at| now < at) {
+            return false;
+        }
+        match &self.state {
+            ThumbState::Loading => true,
+            ThumbState::Failed(_) => self.retry_at.is_some(),
+            ThumbState::Ready { .. } => self.upgrade.possible(asset),
+            ThumbState::Icon(_) => false,
+        }
+    }
+}
+
+/// What may replace a ready tile.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Upgrade {
+    /// Nothing: it is the server's thumbnail, or the best there will be.
+    Never,
+    /// The server's tile (this one is the local file's).
+    Always,
+    /// The server's thumbnail, once the asset has one (this one is made from the original).
+    WhenThumbnailAppears,
+}
+
+impl Upgrade {
+    fn of(source: ThumbSource) -> Self {
+        match source {
+            ThumbSource::Local => Self::Always,
+            ThumbSource::Original => Self::WhenThumbnailAppears,
+            ThumbSource::Server | ThumbSource::DiskCache => Self::Never,
+        }
+    }
+
+    fn possible(self, asset: &Asset) -> bool {
+        match self {
+            Self::Never => false,
+            Self::Always => true,
+            Self::WhenThumbnailAppears => {
+                asset.thumbnail_url.as_ref().is_some_and(|u| !u.is_empty())
+            }
+        }
+    }
+}
+
+/// How long to wait before asking again after `failures` transient failures in a row:
+/// 1, 2, 4, 8, 16, then 30 seconds.
+pub fn retry_delay_secs(failures: u32) -> f64 {
+    f64::from(1u32 << failures.saturating_sub(1).min(5)).min(30.0)
 }
 
 /// Thumbnail textures by asset id and size.
@@ -50,6 +123,9 @@ pub struct ThumbCache {
     max_entries: usize,
     wanted: Vec<ThumbRequest>,
     sent: Vec<(String, u32)>,
+    /// The time of the frame being drawn, and the gallery view's generation.
+    now: f64,
+    generation: u64,
 }
 
 impl Default for ThumbCache {
@@ -69,51 +145,75 @@ impl ThumbCache {
             max_entries,
             wanted: Vec::new(),
             sent: Vec::new(),
+            now: 0.0,
+            generation: 0,
         }
     }
 
+    /// Starts a frame at `now` for the gallery view of `generation`: a new view or a reload
+    /// forgets every failure, so its tiles are asked for again.
+    pub fn begin_frame(&mut self, now: f64, generation: u64) {
+        self.now = now;
+        if generation != self.generation {
+            self.generation = generation;
+            self.entries
+                .retain(|_, e| !matches!(e.state, ThumbState::Failed(_)));
+            for entry in self.entries.values_mut() {
+                entry.failures = 0;
+                entry.retry_at = None;
+            }
+        }
+    }
+
+    /// When a failed tile shown lately is due to be asked for again (to wake the window then).
+    pub fn next_retry(&self) -> Option<f64> {
+        let recent = self.frame.saturating_sub(1);
+        self.entries
+            .values()
+            .filter(|e| e.last_used >= recent)
+            .filter_map(|e| e.retry_at)
+            .min_by(f64::total_cmp)
+    }
+
     /// What to show for `asset` at `size_px`; asks for it (in call order, so call for visible
-    /// cards first) when it is not here yet or only provisional.
+    /// cards first) when it is not here yet, due to be tried again, or could be better.
     pub fn show(&mut self, asset: &Asset, size_px: u32) -> ThumbState {
         let Some(id) = asset.id.clone() else {
             return ThumbState::Failed("the asset has no id".to_owned());
         };
-        let key = (id, size_px);
-        let entry = self.entries.entry(key).or_insert_with(|| Entry {
-            state: ThumbState::Loading,
-            bytes: 0,
-            last_used: 0,
-        });
+        let now = self.now;
+        let entry = self
+            .entries
+            .entry((id, size_px))
+            .or_insert_with(Entry::loading);
         entry.last_used = self.frame;
-        let state = entry.state.clone();
-        if matches!(
-            state,
-            ThumbState::Loading
-                | ThumbState::Ready {
-                    provisional: true,
-                    ..
-                }
-        ) {
-            self.prefetch(asset, size_px);
+        let wanted = entry.wanted(asset, now);
+        if wanted && matches!(entry.state, ThumbState::Failed(_)) {
+            // Due again: the card shows it loading while it is retried.
+            entry.state = ThumbState::Loading;
+            entry.retry_at = None;
+        }
+        let state = match &entry.state {
+            ThumbState::Ready { texture, .. } => ThumbState::Ready {
+                texture: texture.clone(),
+                provisional: entry.upgrade.possible(asset),
+            },
+            other => other.clone(),
+        };
+        if wanted && let Some(request) = ThumbRequest::for_asset(asset, size_px) {
+            self.wanted.push(request);
         }
         state
     }
 
     /// Asks for `asset` at `size_px` without showing it (the rows just below the visible ones).
     pub fn prefetch(&mut self, asset: &Asset, size_px: u32) {
-        let loaded = asset.id.as_ref().is_some_and(|id| {
-            self.entries.get(&(id.clone(), size_px)).is_some_and(|e| {
-                !matches!(
-                    e.state,
-                    ThumbState::Loading
-                        | ThumbState::Ready {
-                            provisional: true,
-                            ..
-                        }
-                )
-            })
+        let wanted = asset.id.as_ref().is_none_or(|id| {
+            self.entries
+                .get(&(id.clone(), size_px))
+                .is_none_or(|e| e.wanted(asset, self.now))
         });
-        if !loaded && let Some(request) = ThumbRequest::for_asset(asset, size_px) {
+        if wanted && let Some(request) = ThumbRequest::for_asset(asset, size_px) {
             self.wanted.push(request);
         }
     }
@@ -126,7 +226,7 @@ impl ThumbCache {
             self.used_bytes -= previous.bytes;
         }
         let last_used = previous.as_ref().map_or(self.frame, |e| e.last_used);
-        let (state, bytes) = match &event.outcome {
+        let mut entry = match &event.outcome {
             Ok(thumb) => {
                 let image = ColorImage::from_rgba_unmultiplied(
                     [thumb.width as usize, thumb.height as usize],
@@ -137,47 +237,54 @@ impl ThumbCache {
                     image,
                     TextureOptions::LINEAR,
                 );
-                let state = ThumbState::Ready {
-                    texture,
-                    provisional: thumb.source == ThumbSource::Local,
-                };
-                (state, thumb.rgba.len())
+                Entry {
+                    state: ThumbState::Ready {
+                        texture,
+                        provisional: false,
+                    },
+                    bytes: thumb.rgba.len(),
+                    upgrade: Upgrade::of(thumb.source),
+                    ..Entry::loading()
+                }
             }
-            // A local preview beats a failed server thumbnail; keep it for good.
-            Err(_)
-                if matches!(
-                    previous.as_ref().map(|e| &e.state),
-                    Some(ThumbState::Ready { .. })
-                ) =>
-            {
-                let Some(Entry {
-                    state: ThumbState::Ready { texture, .. },
-                    bytes,
-                    ..
-                }) = previous
-                else {
-                    return;
-                };
-                let state = ThumbState::Ready {
-                    texture,
-                    provisional: false,
-                };
-                (state, bytes)
+            Err(err) => {
+                let failures = previous.as_ref().map_or(0, |e| e.failures) + 1;
+                let retry_at = err
+                    .is_transient()
+                    .then(|| self.now + retry_delay_secs(failures));
+                match previous {
+                    // A tile already shown stays; the better one is asked for again later,
+                    // or (a lasting failure) no more.
+                    Some(
+                        previous @ Entry {
+                            state: ThumbState::Ready { .. },
+                            ..
+                        },
+                    ) => Entry {
+                        upgrade: if retry_at.is_some() {
+                            previous.upgrade
+                        } else {
+                            Upgrade::Never
+                        },
+                        failures,
+                        retry_at,
+                        ..previous
+                    },
+                    _ => Entry {
+                        state: match err.no_preview_kind() {
+                            Some(kind) => ThumbState::Icon(kind),
+                            None => ThumbState::Failed(err.to_string()),
+                        },
+                        failures,
+                        retry_at,
+                        ..Entry::loading()
+                    },
+                }
             }
-            Err(err) => match err.no_preview_kind() {
-                Some(kind) => (ThumbState::Icon(kind), 0),
-                None => (ThumbState::Failed(err.to_string()), 0),
-            },
         };
-        self.used_bytes += bytes;
-        self.entries.insert(
-            key,
-            Entry {
-                state,
-                bytes,
-                last_used,
-            },
-        );
+        entry.last_used = last_used;
+        self.used_bytes += entry.bytes;
+        self.entries.insert(key, entry);
     }
 
     /// Forgets an asset's thumbnails (it was deleted).
@@ -319,6 +426,122 @@ mod tests {
         assert!(cache.state_of("a", 10).is_none());
     }
 
+    fn failed(id: &str, error: ThumbError) -> ThumbEvent {
+        ThumbEvent {
+            asset_id: id.into(),
+            size_px: 10,
+            outcome: Err(error),
+        }
+    }
+
+    /// The ids asked for at the end of a frame where `ids` were shown (`None`: unchanged).
+    fn frame(cache: &mut ThumbCache, now: f64, ids: &[&str]) -> Option<Vec<String>> {
+        cache.begin_frame(now, 0);
+        for id in ids {
+            cache.show(&asset(id), 10);
+        }
+        cache
+            .end_frame()
+            .map(|wanted| wanted.into_iter().map(|r| r.asset_id).collect())
+    }
+
+    #[test]
+    fn transient_failures_are_tried_again_with_backoff_while_shown() {
+        let ctx = egui::Context::default();
+        let mut cache = ThumbCache::default();
+        assert_eq!(frame(&mut cache, 0.0, &["t"]), Some(vec!["t".to_owned()]));
+        cache.apply(&ctx, &failed("t", ThumbError::Http { status: 503 }));
+        assert_eq!(
+            frame(&mut cache, 0.5, &["t"]),
+            Some(vec![]),
+            "not before 1 s"
+        );
+        assert!(matches!(
+            cache.state_of("t", 10),
+            Some(ThumbState::Failed(_))
+        ));
+        assert_eq!(cache.next_retry(), Some(1.0), "the window wakes then");
+        assert_eq!(frame(&mut cache, 1.0, &["t"]), Some(vec!["t".to_owned()]));
+        assert!(matches!(cache.state_of("t", 10), Some(ThumbState::Loading)));
+        // The second failure waits twice as long.
+        cache.apply(&ctx, &failed("t", ThumbError::TimedOut));
+        assert_eq!(frame(&mut cache, 2.5, &["t"]), Some(vec![]));
+        assert_eq!(frame(&mut cache, 3.0, &["t"]), Some(vec!["t".to_owned()]));
+        cache.apply(&ctx, &ready("t"));
+        assert!(matches!(
+            cache.state_of("t", 10),
+            Some(ThumbState::Ready { .. })
+        ));
+        assert_eq!(cache.next_retry(), None);
+        assert_eq!(retry_delay_secs(1), 1.0);
+        assert_eq!(retry_delay_secs(5), 16.0);
+        assert_eq!(retry_delay_secs(40), 30.0);
+    }
+
+    #[test]
+    fn a_reload_forgets_failures_and_lasting_ones_wait_for_it() {
+        let ctx = egui::Context::default();
+        let mut cache = ThumbCache::default();
+        frame(&mut cache, 0.0, &["d"]);
+        cache.apply(&ctx, &failed("d", ThumbError::Damaged));
+        assert_eq!(frame(&mut cache, 100.0, &["d"]), Some(vec![]));
+        assert_eq!(frame(&mut cache, 200.0, &["d"]), None, "never asked again");
+        assert_eq!(cache.next_retry(), None);
+        // F5, a reconnect or another view: a new generation.
+        cache.begin_frame(201.0, 1);
+        assert!(cache.state_of("d", 10).is_none());
+        assert!(matches!(cache.show(&asset("d"), 10), ThumbState::Loading));
+        assert_eq!(
+            cache.end_frame().map(|w| w.len()),
+            Some(1),
+            "asked for again"
+        );
+    }
+
+    #[test]
+    fn a_tile_from_the_original_gives_way_to_a_later_server_thumbnail() {
+        let ctx = egui::Context::default();
+        let mut cache = ThumbCache::default();
+        let mut event = ready("o");
+        if let Ok(thumb) = &mut event.outcome {
+            thumb.source = ThumbSource::Original;
+        }
+        cache.apply(&ctx, &event);
+        assert!(matches!(
+            cache.show(&asset("o"), 10),
+            ThumbState::Ready {
+                provisional: false,
+                ..
+            }
+        ));
+        assert!(
+            cache.end_frame().is_none_or(|w| w.is_empty()),
+            "nothing better to ask for"
+        );
+        let mut with_thumbnail = asset("o");
+        with_thumbnail.thumbnail_url = Some("http://127.0.0.1/t".into());
+        assert!(matches!(
+            cache.show(&with_thumbnail, 10),
+            ThumbState::Ready {
+                provisional: true,
+                ..
+            }
+        ));
+        let wanted = cache.end_frame().unwrap();
+        assert_eq!(
+            wanted[0].thumbnail_url.as_deref(),
+            Some("http://127.0.0.1/t")
+        );
+        cache.apply(&ctx, &ready("o"));
+        assert!(matches!(
+            cache.show(&with_thumbnail, 10),
+            ThumbState::Ready {
+                provisional: false,
+                ..
+            }
+        ));
+    }
+
     #[test]
     fn tiny_thumbnails_are_capped_by_count_not_only_by_bytes() {
         let ctx = egui::Context::default();
@@ -391,21 +614,23 @@ mod tests {
             Some(1),
             "the server's is still wanted"
         );
+        // A lasting failure of the server's: the local preview stays, for good.
         cache.apply(
             &ctx,
             &ThumbEvent {
                 asset_id: "l".into(),
                 size_px: 10,
-                outcome: Err(ThumbError::TimedOut),
+                outcome: Err(ThumbError::Damaged),
             },
         );
         assert!(matches!(
-            cache.state_of("l", 10),
-            Some(ThumbState::Ready {
+            cache.show(&asset("l"), 10),
+            ThumbState::Ready {
                 provisional: false,
                 ..
-            })
+            }
         ));
+        assert_eq!(cache.end_frame().map(|w| w.len()), Some(0));
         cache.forget("l");
         assert!(cache.state_of("l", 10).is_none());
     }
