@@ -3,33 +3,19 @@
 //! around the decode (past it, an allocation fails and the test aborts). Orientation from EXIF
 //! is applied on that path too.
 
+#[path = "support/photo.rs"]
+mod photo;
+
 use std::alloc::System;
-use std::io::Cursor;
 
 use cap::Cap;
+use photo::photo;
 use runflow_uploader::library::thumbs::decode_thumbnail;
 
 #[global_allocator]
 static ALLOCATOR: Cap<System> = Cap::new(System, usize::MAX);
 /// The limit is process-wide: the tests take turns.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// A photo-like JPEG (smooth gradients and some detail), baseline as cameras write them.
-fn photo(width: u32, height: u32) -> Vec<u8> {
-    let image = image::RgbImage::from_fn(width, height, |x, y| {
-        let detail = ((x * 7 + y * 13) % 32) as u8;
-        image::Rgb([
-            (x * 255 / width) as u8 ^ detail,
-            (y * 255 / height) as u8,
-            ((x + y) % 256) as u8,
-        ])
-    });
-    let mut out = Cursor::new(Vec::new());
-    image
-        .write_to(&mut out, image::ImageFormat::Jpeg)
-        .expect("encode");
-    out.into_inner()
-}
 
 /// `jpeg` with an EXIF segment saying "rotate 90° clockwise to display" (orientation 6).
 fn rotated(jpeg: &[u8]) -> Vec<u8> {
@@ -50,7 +36,7 @@ fn rotated(jpeg: &[u8]) -> Vec<u8> {
 #[test]
 fn a_twelve_megapixel_jpeg_becomes_a_tile_without_its_full_size_pixels() {
     let _turn = ONE_AT_A_TIME.lock().unwrap();
-    let jpeg = photo(4000, 3000);
+    let jpeg = photo(4000, 3000, image::ImageFormat::Jpeg);
     let full_rgba = 4000 * 3000 * 4;
     // An eighth of the full image's pixels, for the decode and the scaling together.
     ALLOCATOR
@@ -64,7 +50,7 @@ fn a_twelve_megapixel_jpeg_becomes_a_tile_without_its_full_size_pixels() {
 #[test]
 fn exif_orientation_turns_the_scaled_tile() {
     let _turn = ONE_AT_A_TIME.lock().unwrap();
-    let jpeg = rotated(&photo(800, 400));
+    let jpeg = rotated(&photo(800, 400, image::ImageFormat::Jpeg));
     let tile = decode_thumbnail(&jpeg, 100).expect("a tile");
     assert_eq!(tile.dimensions(), (50, 100), "portrait once turned");
 }
