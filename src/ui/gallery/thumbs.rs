@@ -188,10 +188,10 @@ impl ThumbCache {
             .or_insert_with(Entry::loading);
         entry.last_used = self.frame;
         let wanted = entry.wanted(asset, now);
-        if wanted && matches!(entry.state, ThumbState::Failed(_)) {
+        if wanted && entry.retry_at.take().is_some() && matches!(entry.state, ThumbState::Failed(_))
+        {
             // Due again: the card shows it loading while it is retried.
             entry.state = ThumbState::Loading;
-            entry.retry_at = None;
         }
         let state = match &entry.state {
             ThumbState::Ready { texture, .. } => ThumbState::Ready {
@@ -631,6 +631,32 @@ mod tests {
             }
         ));
         assert_eq!(cache.end_frame().map(|w| w.len()), Some(0));
+        // A passing failure of the server's keeps the local tile and asks again later, once.
+        let mut local = ready("l");
+        if let Ok(thumb) = &mut local.outcome {
+            thumb.source = ThumbSource::Local;
+        }
+        cache.apply(&ctx, &local);
+        cache.apply(
+            &ctx,
+            &ThumbEvent {
+                asset_id: "l".into(),
+                size_px: 10,
+                outcome: Err(ThumbError::TimedOut),
+            },
+        );
+        cache.begin_frame(0.5, 0);
+        cache.show(&asset("l"), 10);
+        assert_eq!(cache.end_frame().map(|w| w.len()), None, "not yet");
+        assert_eq!(cache.next_retry(), Some(1.0));
+        cache.begin_frame(1.0, 0);
+        cache.show(&asset("l"), 10);
+        assert_eq!(cache.end_frame().map(|w| w.len()), Some(1), "asked again");
+        assert_eq!(
+            cache.next_retry(),
+            None,
+            "no wake-ups while it is asked for"
+        );
         cache.forget("l");
         assert!(cache.state_of("l", 10).is_none());
     }
