@@ -84,7 +84,7 @@ async fn unfinished_uploads_are_listed_with_their_account_and_can_be_discarded()
                     .flatten()
                     .flatten()
                 {
-                    if file.path().extension().is_some_and(|e| e == "json") {
+                    if file.path().extension().is_some_and(|e| e == "log") {
                         let mode = file.metadata().unwrap().permissions().mode();
                         assert_eq!(mode & 0o777, 0o600, "{}", file.path().display());
                         checked += 1;

@@ -478,8 +478,11 @@ async fn a_walk_stays_a_little_ahead_of_the_uploads_and_one_cut_short_goes_again
         !data.join("journal").exists() || journal_entries(&data.join("journal")) == 0,
         "nothing left to resume"
     );
-    let walks = walkdir_count(&data.join("journal"), "walk");
-    assert_eq!(walks, 0, "the walk's record is gone once it ended");
+    assert_eq!(
+        journal_processes(&data.join("journal")),
+        0,
+        "no walk's record is left once it ended"
+    );
 }
 
 /// A folder of `total` small files dropped on a paused engine: the emulator, the folder's
@@ -507,22 +510,19 @@ async fn paused_drop(
     (emu, dir, data, engine, events)
 }
 
-/// Files ending in `.ext` under `dir`.
-fn walkdir_count(dir: &std::path::Path, ext: &str) -> usize {
-    let Ok(listing) = std::fs::read_dir(dir) else {
-        return 0;
+/// Process directories left in the journal under `root` (`root/<account>/<process>`): a
+/// clean shutdown removes its own once no entry and no walk is left in it.
+fn journal_processes(root: &std::path::Path) -> usize {
+    let children = |dir: &std::path::Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|listing| listing.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default()
     };
-    listing
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .map(|p| {
-            if p.is_dir() {
-                walkdir_count(&p, ext)
-            } else {
-                usize::from(p.extension().is_some_and(|x| x == ext))
-            }
-        })
-        .sum()
+    children(root)
+        .iter()
+        .flat_map(|account| children(account))
+        .filter(|process| process.is_dir())
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -556,8 +556,8 @@ async fn cancel_all_ends_a_waiting_walk_instead_of_queueing_the_rest() {
     engine.send(Command::Shutdown);
     while events.recv().await.is_some() {}
     assert_eq!(
-        walkdir_count(&data.join("journal"), "walk"),
+        journal_processes(&data.join("journal")),
         0,
-        "the walk ended"
+        "the walk ended: nothing is left to resume"
     );
 }
