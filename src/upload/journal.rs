@@ -282,8 +282,7 @@ fn read_log(path: &Path, mut each: impl FnMut(usize, Record<'static>)) -> std::i
 #[derive(Debug, Default)]
 struct Contents {
     entries: HashMap<u64, Entry>,
-    /// Each walk with the position of its latest record, for their order.
-    walks: HashMap<String, (usize, Walk)>,
+    walks: HashMap<String, Walk>,
 }
 
 impl Contents {
@@ -297,7 +296,7 @@ impl Contents {
                     contents.entries.insert(entry.id, entry);
                 }
                 Legacy::Walk(walk) => {
-                    contents.walks.insert(walk.key.clone(), (0, walk));
+                    contents.walks.insert(walk.key.clone(), walk);
                 }
                 Legacy::Unreadable => {
                     tracing::warn!(path = %path.display(), "unreadable journal file skipped");
@@ -305,7 +304,7 @@ impl Contents {
                 Legacy::Temporary => {}
             }
         }
-        read_log(&dir.join(LOG_FILE), |number, record| match record {
+        read_log(&dir.join(LOG_FILE), |_, record| match record {
             Record::Put(entry) => {
                 contents.entries.insert(entry.id, entry.into_owned());
             }
@@ -314,7 +313,7 @@ impl Contents {
             }
             Record::Walk(walk) => {
                 let walk = walk.into_owned();
-                contents.walks.insert(walk.key.clone(), (number + 1, walk));
+                contents.walks.insert(walk.key.clone(), walk);
             }
             Record::EndWalk(key) => {
                 contents.walks.remove(key.as_ref());
@@ -332,13 +331,6 @@ impl Contents {
         let mut entries: Vec<Entry> = self.entries.into_values().collect();
         entries.sort_by_key(|e| e.id);
         entries
-    }
-
-    /// The walks, in the order they were last written.
-    fn walks(self) -> Vec<Walk> {
-        let mut walks: Vec<(usize, Walk)> = self.walks.into_values().collect();
-        walks.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.key.cmp(&b.1.key)));
-        walks.into_iter().map(|(_, walk)| walk).collect()
     }
 }
 
@@ -482,7 +474,7 @@ impl Journal {
                     walks: found_walks,
                 } = earlier;
                 entries.extend(found.into_values());
-                walks.extend(found_walks.into_values().map(|(_, walk)| walk));
+                walks.extend(found_walks.into_values());
             }
         }
         // A walk copied by a start that died before deleting its source is there twice.
@@ -555,11 +547,6 @@ impl Journal {
     /// returns, so the step survives a power cut too.
     pub fn write(&self, entry: &Entry, durable: bool) -> std::io::Result<()> {
         self.append(&Record::Put(Cow::Borrowed(entry)), durable)
-    }
-
-    /// The walks recorded here, in the order they were recorded.
-    pub fn load_walks(&self) -> std::io::Result<Vec<Walk>> {
-        Ok(Contents::read(&self.dir)?.walks())
     }
 
     /// Records a walk before its first file is queued (flushed: the files it will queue are
@@ -990,6 +977,17 @@ mod tests {
         }
     }
 
+    /// The walks recorded in `journal`.
+    fn walks(journal: &Journal) -> Vec<Walk> {
+        let mut walks: Vec<Walk> = Contents::read(&journal.dir)
+            .unwrap()
+            .walks
+            .into_values()
+            .collect();
+        walks.sort_by(|a, b| a.key.cmp(&b.key));
+        walks
+    }
+
     fn scope(org: &str) -> AccountScope {
         AccountScope {
             base_url: "http://127.0.0.1:1/".into(),
@@ -1088,7 +1086,7 @@ mod tests {
 
         let next = Journal::open_exclusive(root.path(), &scope("org-a")).unwrap();
         assert_eq!(next.walks, vec![walk("w1")]);
-        assert_eq!(next.journal.load_walks().unwrap(), vec![walk("w1")]);
+        assert_eq!(walks(&next.journal), vec![walk("w1")]);
         assert!(!dead_dir.exists() && !copy_dir.exists());
         // Another account never sees it.
         let other = Journal::open_exclusive(root.path(), &scope("org-b")).unwrap();
@@ -1280,7 +1278,7 @@ mod tests {
 
         let journal = Journal::open(dir.path()).unwrap();
         assert_eq!(journal.load().unwrap(), vec![uploaded]);
-        assert_eq!(journal.load_walks().unwrap(), vec![walk]);
+        assert_eq!(walks(&journal), vec![walk]);
         assert!(!file("0000000000000003.json").exists());
         assert!(!file("w1.walk").exists());
         assert!(!file("0000000000000002.tmp").exists());
@@ -1335,7 +1333,7 @@ mod tests {
             (1..=10).collect::<Vec<_>>()
         );
         assert_eq!(loaded[4], uploaded);
-        assert_eq!(journal.load_walks().unwrap(), vec![walk]);
+        assert_eq!(walks(&journal), vec![walk]);
         assert!(!dir.path().join("journal.log.tmp").exists());
         // Appends after a compaction land in the new log.
         journal.remove(1).unwrap();
