@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use request_log::{LoggedRequest, read_request_log};
 use runflow_uploader::api::RunflowClient;
+use runflow_uploader::emulator::ThumbnailPolicy;
 use runflow_uploader::library::thumbs::{
     FileKind, ThumbConfig, ThumbError, ThumbEvent, ThumbLoader, ThumbRequest, ThumbSource,
 };
@@ -104,6 +105,7 @@ fn request(id: &str, thumbnail_url: Option<String>, mime: &str, size_px: u32) ->
         thumbnail_url,
         url: None,
         mime_type: Some(mime.to_owned()),
+        size_bytes: None,
         size_px,
     }
 }
@@ -312,6 +314,37 @@ async fn oversized_downloads_are_refused() {
         *failure(&harness.next().await),
         ThumbError::FileTooLarge { limit_bytes: 100 }
     );
+}
+
+/// A loader with `budget` bytes in flight, asked for three originals of a stated 600 KiB that
+/// `server` answers after 300 ms each.
+fn three_slow_originals(server: &ThumbServer, budget: u64) -> Harness {
+    let harness = Harness::new(|c| c.max_bytes_in_flight = budget);
+    let wanted = (0..3)
+        .map(|n| {
+            let mut original = request(&format!("o{n}"), None, "image/png", 40);
+            original.url = Some(server.url(&format!("/slow-png/300/{n}")));
+            original.size_bytes = Some(600 * 1024);
+            original
+        })
+        .collect();
+    harness.loader.want(wanted);
+    harness
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn originals_wait_for_their_share_of_the_bytes_in_flight() {
+    // Three 600 KiB originals fit a 64 MiB budget together...
+    let server = ThumbServer::start().await;
+    let mut roomy = three_slow_originals(&server, 64 << 20);
+    assert!(roomy.answers(3).await.values().all(|e| e.outcome.is_ok()));
+    assert_eq!(server.most_slow_at_once(), 3);
+    // ...and a 1 MiB one only one by one: the next is asked for once the bytes before it are
+    // decoded.
+    let server = ThumbServer::start().await;
+    let mut tight = three_slow_originals(&server, 1 << 20);
+    assert!(tight.answers(3).await.values().all(|e| e.outcome.is_ok()));
+    assert_eq!(server.most_slow_at_once(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -601,4 +634,107 @@ async fn emulator_thumbnails_survive_an_expired_link() {
         .count();
     assert_eq!(renewals, 2, "one read above, one renewal");
     emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_visit_shows_every_tile_from_the_disk_cache_without_network() {
+    for policy in [ThumbnailPolicy::Images, ThumbnailPolicy::None] {
+        let logs = tempfile::tempdir().unwrap();
+        let log_path = logs.path().join("requests.jsonl");
+        let emulator = support::emulator(|c| {
+            c.thumbnails = policy;
+            c.request_log = Some(log_path.clone());
+        })
+        .await;
+        let client = support::client(&emulator);
+        let mut assets = Vec::new();
+        for (n, (w, h)) in [(640, 480), (300, 900), (1200, 600)]
+            .into_iter()
+            .enumerate()
+        {
+            let name = format!("photo-{n}.png");
+            let id = upload_bytes(&client, &name, "image/png", png(w, h), None)
+                .await
+                .id
+                .unwrap();
+            assets.push(client.asset(&id).await.unwrap());
+        }
+        assert_eq!(
+            assets.iter().all(|a| a.thumbnail_url.is_some()),
+            policy == ThumbnailPolicy::Images
+        );
+        let wanted: Vec<ThumbRequest> = assets
+            .iter()
+            .map(|a| ThumbRequest::for_asset(a, 160).unwrap())
+            .collect();
+
+        // The first visit downloads.
+        let cache = tempfile::tempdir().unwrap();
+        let cache_dir = cache.path().join("thumbnails");
+        let mut first = Harness::on_cache(
+            tempfile::tempdir().unwrap(),
+            cache_dir.clone(),
+            Some(client.clone()),
+            |_| {},
+        );
+        first.loader.want(wanted.clone());
+        let cold = first.answers(3).await;
+        let made_here = match policy {
+            ThumbnailPolicy::None => ThumbSource::Original,
+            _ => ThumbSource::Server,
+        };
+        assert!(
+            cold.values()
+                .all(|e| e.outcome.as_ref().unwrap().source == made_here),
+            "{policy:?}: {cold:?}"
+        );
+        let storage_gets = |log: &[LoggedRequest]| {
+            log.iter()
+                .filter(|r| r.listener == "storage" && r.method == "GET")
+                .count()
+        };
+        // The tiles are written to the disk in the background.
+        eventually("the tiles are on disk", || {
+            std::fs::read_dir(&cache_dir).is_ok_and(|listing| {
+                listing
+                    .filter_map(Result::ok)
+                    .filter(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        name.ends_with(".png") && !name.starts_with('.')
+                    })
+                    .count()
+                    >= 3
+            })
+        })
+        .await;
+        let before = read_request_log(&log_path);
+        assert_eq!(storage_gets(&before), 3, "{policy:?}");
+        drop(first);
+
+        // A second visit (a new loader, as after a restart) asks nothing of anyone.
+        let mut second = Harness::on_cache(
+            tempfile::tempdir().unwrap(),
+            cache_dir.clone(),
+            Some(client.clone()),
+            |_| {},
+        );
+        second.loader.want(wanted);
+        let warm = second.answers(3).await;
+        for (id, event) in &warm {
+            let thumb = event.outcome.as_ref().unwrap();
+            let cold_thumb = cold[id].outcome.as_ref().unwrap();
+            assert_eq!(
+                (thumb.width, thumb.height),
+                (cold_thumb.width, cold_thumb.height)
+            );
+            let expected = match policy {
+                ThumbnailPolicy::None => ThumbSource::Original,
+                _ => ThumbSource::DiskCache,
+            };
+            assert_eq!(thumb.source, expected, "{policy:?}");
+        }
+        let after = read_request_log(&log_path);
+        assert_eq!(after.len(), before.len(), "{policy:?}: no request at all");
+        emulator.shutdown().await;
+    }
 }

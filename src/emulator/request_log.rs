@@ -1,7 +1,9 @@
 //! `--request-log FILE`: one JSON line per request on either listener,
-//! `{"time", "listener", "method", "path", "status", "authorization"}`. The path never includes
-//! the query string (presigned URLs carry signatures there) and no header value is ever written;
-//! `authorization` only says whether the header was present.
+//! `{"time", "listener", "method", "path", "status", "authorization", "bytes"}`. The path never
+//! includes the query string (presigned URLs carry signatures there) and no header value is ever
+//! written; `authorization` only says whether the header was present. `bytes` is the answer's
+//! declared length (`Content-Length`, absent for a streamed answer): what a download fetched,
+//! unless the client went away before its end.
 
 use std::fs::File;
 use std::io::Write as _;
@@ -31,6 +33,7 @@ struct Line<'a> {
     path: &'a str,
     status: u16,
     authorization: bool,
+    bytes: Option<u64>,
 }
 
 impl RequestLog {
@@ -87,6 +90,10 @@ pub(crate) async fn log_requests(
         path: &path,
         status: response.status().as_u16(),
         authorization,
+        bytes: response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok()),
     });
     response
 }

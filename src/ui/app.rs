@@ -17,14 +17,14 @@ use crate::upload;
 use super::destination::{destination_name, destination_picker_ui};
 use super::drop::{Intent, drop_overlay_ui, drop_zone_ui, pasted_name, pasted_paths};
 use super::gallery::{
-    self, GalleryIntent, ThumbCache, confirm_delete_ui, details_ui, folder_dialog_ui,
+    self, GalleryIntent, Paging, ThumbCache, confirm_delete_ui, details_ui, folder_dialog_ui,
     folder_tree_ui, gallery_ui,
 };
 use super::queue::{batch_header_ui, queue_ui};
 use super::settings::{SettingsDraft, SettingsOutcome, settings_ui};
 use super::state::{AppState, ConnectionStatus, Effect, Screen, SidePanel};
 use super::welcome::welcome_ui;
-use crate::timeline::Timeline;
+use crate::timeline::{GalleryStep, Timeline};
 
 /// How the window was started.
 #[derive(Debug)]
@@ -566,7 +566,19 @@ impl eframe::App for RunflowApp {
         self.run_intents();
         self.send_outbox();
         if let (Some(timeline), Some(started)) = (&mut self.timeline, self.frame_started.take()) {
-            timeline.frame(started.elapsed());
+            let cpu = started.elapsed();
+            timeline.frame(cpu);
+            let gallery = &mut self.state.gallery;
+            let all_pages = matches!(gallery.paging, Paging::Idle { next: None });
+            match timeline.gallery_frame(&gallery.probe, all_pages, cpu) {
+                GalleryStep::Off => {}
+                GalleryStep::Wait => ctx.request_repaint_after(Duration::from_millis(50)),
+                GalleryStep::ScrollTo(offset) => {
+                    gallery.scroll_to = Some(offset);
+                    ctx.request_repaint();
+                }
+                GalleryStep::Close => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+            }
         }
     }
 

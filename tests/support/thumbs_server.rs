@@ -1,6 +1,7 @@
 //! A hostile storage server on loopback for the thumbnail pipeline tests: good images, huge and
 //! broken ones, text posing as PNG, stalls, trickles and oversized bodies. It records every path
-//! asked for, and which response bodies were dropped before their end (the client went away).
+//! asked for, which response bodies were dropped before their end (the client went away), and
+//! how many slow requests it held at once.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -24,6 +25,9 @@ pub struct ThumbServer {
 struct Log {
     hits: Vec<String>,
     dropped: Vec<String>,
+    /// `/slow-png` requests being answered now, and the most there were at once.
+    slow_now: usize,
+    slow_most: usize,
 }
 
 impl Drop for ThumbServer {
@@ -59,6 +63,11 @@ impl ThumbServer {
     /// How often `path` was asked for.
     pub fn hit_count(&self, path: &str) -> usize {
         self.hits().iter().filter(|p| *p == path).count()
+    }
+
+    /// The most `/slow-png` requests that were being answered at once.
+    pub fn most_slow_at_once(&self) -> usize {
+        self.log.lock().unwrap().slow_most
     }
 
     /// Whether the body of a response to `path` was dropped before its end.
@@ -156,7 +165,13 @@ async fn serve(uri: Uri, log: Arc<Mutex<Log>>) -> Response {
         }
         // /slow-png/{ms}/{name}: a good 40×40 image after a delay.
         ["slow-png", ms, ..] => {
+            {
+                let mut log = log.lock().unwrap();
+                log.slow_now += 1;
+                log.slow_most = log.slow_most.max(log.slow_now);
+            }
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap())).await;
+            log.lock().unwrap().slow_now -= 1;
             image_response(png(40, 40), "image/png")
         }
         ["huge.png"] => image_response(png_claiming(60_000, 60_000), "image/png"),

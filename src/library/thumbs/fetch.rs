@@ -1,13 +1,16 @@
 //! Downloading a thumbnail's source bytes from storage: which URL (the server's thumbnail, else
-//! the original of a decodable image), a size cap checked before and while reading, a time
-//! limit over the whole download, and one link renewal through the API after a 403.
+//! the original of a decodable image), a size cap checked before and while reading, a budget of
+//! bytes in flight across all downloads, a time limit over the whole download, and one link
+//! renewal through the API after a 403.
 //!
 //! Storage URLs carry their own signature: this client has no default headers and never sends
 //! the API key. Signed URLs are never logged.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use super::{FileKind, ThumbError, ThumbRequest};
@@ -23,6 +26,10 @@ const DECODABLE_MIME_TYPES: [&str; 5] = [
 ];
 /// Longest wait for a TCP (and TLS) connection.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// What a server thumbnail reserves of the bytes in flight before its size is known.
+const THUMBNAIL_RESERVATION_BYTES: u64 = 256 * 1024;
+/// The unit the budget of bytes in flight is counted in.
+const BUDGET_UNIT_BYTES: u64 = 1024;
 
 /// Which download makes a request's thumbnail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,15 +82,31 @@ pub(crate) struct Fetcher {
     timeout: Duration,
     max_thumbnail_bytes: u64,
     max_original_bytes: u64,
+    /// The bytes in flight, in [`BUDGET_UNIT_BYTES`]: a download holds its share from before
+    /// its request until its bytes are dropped.
+    in_flight: Arc<Semaphore>,
+    budget_units: u64,
+}
+
+/// Downloaded source bytes.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub(crate) bytes: Vec<u8>,
+    /// They are the original, not the server's thumbnail.
+    pub(crate) original: bool,
+    /// Their share of the bytes in flight, given back when this is dropped.
+    pub(crate) _reserved: Option<OwnedSemaphorePermit>,
 }
 
 impl Fetcher {
-    /// A fetcher with its own connection pool; `api` renews expired links.
+    /// A fetcher with its own connection pool; `api` renews expired links. All its downloads
+    /// together hold at most `max_bytes_in_flight` (a single larger one runs alone).
     pub(crate) fn new(
         api: Option<RunflowClient>,
         timeout: Duration,
         max_thumbnail_bytes: u64,
         max_original_bytes: u64,
+        max_bytes_in_flight: u64,
     ) -> Result<Self, ThumbError> {
         // The API client's roots and proxies, so a private CA trusted for the API (and storage)
         // is trusted here too; without one, those of `RUNFLOW_CA_CERT`.
@@ -97,22 +120,58 @@ impl Fetcher {
             .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
             .build()
             .map_err(|e| ThumbError::Network(e.without_url().to_string()))?;
+        let budget_units = max_bytes_in_flight
+            .div_ceil(BUDGET_UNIT_BYTES)
+            .clamp(1, Semaphore::MAX_PERMITS as u64);
         Ok(Self {
             http,
             api,
             timeout,
             max_thumbnail_bytes,
             max_original_bytes,
+            in_flight: Arc::new(Semaphore::new(
+                usize::try_from(budget_units).unwrap_or(Semaphore::MAX_PERMITS),
+            )),
+            budget_units,
         })
+    }
+
+    /// The budget's units `bytes` take (all of them, for more than the budget).
+    fn units(&self, bytes: u64) -> u64 {
+        bytes
+            .div_ceil(BUDGET_UNIT_BYTES)
+            .clamp(1, self.budget_units)
+    }
+
+    /// Makes `reserved` cover `bytes`, waiting until they may be in flight. What it held is
+    /// given back first, so two downloads that both need more never wait for each other.
+    async fn reserve(
+        &self,
+        reserved: &mut Option<OwnedSemaphorePermit>,
+        bytes: u64,
+    ) -> Result<(), ThumbError> {
+        let units = self.units(bytes);
+        if reserved
+            .as_ref()
+            .is_some_and(|held| held.num_permits() as u64 >= units)
+        {
+            return Ok(());
+        }
+        *reserved = None;
+        let permit = Arc::clone(&self.in_flight)
+            .acquire_many_owned(u32::try_from(units).unwrap_or(u32::MAX))
+            .await
+            // The semaphore is never closed.
+            .map_err(|_| ThumbError::Network("the download budget is gone".to_owned()))?;
+        *reserved = Some(permit);
+        Ok(())
     }
 
     /// The bytes of `request`'s thumbnail source, and whether they are the original. A missing
     /// link or a 403 renews the links once through the API (when there is a client), then tries
-    /// again.
-    pub(crate) async fn fetch(
-        &self,
-        request: &ThumbRequest,
-    ) -> Result<(Vec<u8>, bool), ThumbError> {
+    /// again. The download waits for its share of the bytes in flight first: an original's
+    /// stated size, a thumbnail's nominal one, grown once its length is known.
+    pub(crate) async fn fetch(&self, request: &ThumbRequest) -> Result<Fetched, ThumbError> {
         let mut request = request.clone();
         let mut renewed = false;
         loop {
@@ -124,12 +183,30 @@ impl Fetcher {
                 }
                 other => other?,
             };
-            let (url, cap, original) = match &source {
-                Source::Thumbnail(url) => (url, self.max_thumbnail_bytes, false),
-                Source::Original(url) => (url, self.max_original_bytes, true),
+            let (url, cap, original, expected) = match &source {
+                Source::Thumbnail(url) => (
+                    url,
+                    self.max_thumbnail_bytes,
+                    false,
+                    THUMBNAIL_RESERVATION_BYTES,
+                ),
+                Source::Original(url) => (
+                    url,
+                    self.max_original_bytes,
+                    true,
+                    request.size_bytes.unwrap_or(self.max_original_bytes),
+                ),
             };
-            match self.download(url, cap).await {
-                Ok(bytes) => return Ok((bytes, original)),
+            let mut reserved = None;
+            self.reserve(&mut reserved, expected.min(cap)).await?;
+            match self.download(url, cap, &mut reserved).await {
+                Ok(bytes) => {
+                    return Ok(Fetched {
+                        bytes,
+                        original,
+                        _reserved: reserved,
+                    });
+                }
                 Err(Attempt::Failed(e)) => return Err(e),
                 Err(Attempt::Forbidden) if renewed || self.api.is_none() => {
                     return Err(ThumbError::LinkExpired);
@@ -160,23 +237,34 @@ impl Fetcher {
             thumbnail_url: asset.thumbnail_url,
             url: asset.url,
             mime_type: asset.mime_type.or_else(|| request.mime_type.clone()),
+            size_bytes: asset.size_bytes.or(request.size_bytes),
             size_px: request.size_px,
         })
     }
 
-    /// One GET of at most `cap` bytes within the time limit.
-    async fn download(&self, url: &str, cap: u64) -> Result<Vec<u8>, Attempt> {
+    /// One GET of at most `cap` bytes within the time limit, `reserved` grown to its length.
+    async fn download(
+        &self,
+        url: &str,
+        cap: u64,
+        reserved: &mut Option<OwnedSemaphorePermit>,
+    ) -> Result<Vec<u8>, Attempt> {
         let url = Url::parse(url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .ok_or_else(|| Attempt::Failed(ThumbError::Network("invalid download link".into())))?;
-        match tokio::time::timeout(self.timeout, self.download_capped(url, cap)).await {
+        match tokio::time::timeout(self.timeout, self.download_capped(url, cap, reserved)).await {
             Ok(result) => result,
             Err(_) => Err(Attempt::Failed(ThumbError::TimedOut)),
         }
     }
 
-    async fn download_capped(&self, url: Url, cap: u64) -> Result<Vec<u8>, Attempt> {
+    async fn download_capped(
+        &self,
+        url: Url,
+        cap: u64,
+        reserved: &mut Option<OwnedSemaphorePermit>,
+    ) -> Result<Vec<u8>, Attempt> {
         let failed = |e: reqwest::Error| Attempt::Failed(network_error(e));
         let mut response = self.http.get(url).send().await.map_err(failed)?;
         let status = response.status();
@@ -193,6 +281,9 @@ impl Fetcher {
         if declared.is_some_and(|len| len > cap) {
             return Err(too_large());
         }
+        self.reserve(reserved, declared.unwrap_or(cap))
+            .await
+            .map_err(Attempt::Failed)?;
         let mut body = CappedBuffer::new(cap, declared);
         while let Some(chunk) = response.chunk().await.map_err(failed)? {
             if !body.push(&chunk) {
@@ -278,6 +369,7 @@ mod tests {
             thumbnail_url: thumb.map(str::to_owned),
             url: url.map(str::to_owned),
             mime_type: mime.map(str::to_owned),
+            size_bytes: None,
             size_px: 64,
         }
     }

@@ -84,6 +84,7 @@ impl ThumbLoader {
             config.timeout,
             config.max_thumbnail_bytes,
             config.max_original_bytes,
+            config.max_bytes_in_flight,
         );
         if let Err(e) = &fetcher {
             tracing::error!(error = %e, "no HTTP client for thumbnails");
@@ -340,13 +341,15 @@ impl Inner {
 
     /// Downloads, decodes and caches the tile.
     async fn download_and_decode(self: &Arc<Self>, request: &ThumbRequest) -> Produced {
-        let (bytes, original) = match &self.fetcher {
+        let fetched = match &self.fetcher {
             Ok(fetcher) => fetcher.fetch(request).await?,
             Err(e) => return Err(e.clone()),
         };
+        let original = fetched.original;
         let size_px = request.size_px;
+        // The bytes, and their share of the budget in flight, live until the decode ends.
         let image = self
-            .decode_blocking(move || decode::decode_bytes(&bytes, size_px))
+            .decode_blocking(move || decode::decode_bytes(&fetched.bytes, size_px))
             .await?;
         let (made, source) = if original {
             (Made::FromOriginal, ThumbSource::Original)

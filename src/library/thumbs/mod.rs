@@ -44,6 +44,9 @@ pub struct ThumbConfig {
     pub max_thumbnail_bytes: u64,
     /// Largest original (`url`) download accepted when an image has no server thumbnail.
     pub max_original_bytes: u64,
+    /// Bytes all downloads together may hold at once, from the request until their decode
+    /// ends: six 50 MiB originals never sit in memory together.
+    pub max_bytes_in_flight: u64,
     /// Time limit of one whole download, connection to last byte.
     pub timeout: Duration,
     /// Size the disk cache is pruned to (oldest files first) when the loader starts.
@@ -52,7 +55,8 @@ pub struct ThumbConfig {
 
 impl ThumbConfig {
     /// The defaults: 6 downloads and 2 decodes at once, 8 MiB thumbnails, originals up to the
-    /// API's upload limit plus slack, 30 s per download, a 256 MiB disk cache in `cache_dir`.
+    /// API's upload limit plus slack, 64 MiB in flight across all downloads, 30 s per download,
+    /// a 256 MiB disk cache in `cache_dir`.
     pub fn new(cache_dir: PathBuf) -> Self {
         Self {
             cache_dir,
@@ -60,6 +64,7 @@ impl ThumbConfig {
             decode_concurrency: 2,
             max_thumbnail_bytes: 8 * MIB,
             max_original_bytes: MAX_UPLOAD_BYTES + MIB,
+            max_bytes_in_flight: 64 * MIB,
             timeout: Duration::from_secs(30),
             disk_budget_bytes: 256 * MIB,
         }
@@ -79,6 +84,9 @@ pub struct ThumbRequest {
     pub url: Option<String>,
     /// The asset's MIME type; decides whether a preview is possible at all.
     pub mime_type: Option<String>,
+    /// The original's size as the server states it: what its download reserves of the bytes
+    /// in flight before it starts.
+    pub size_bytes: Option<u64>,
     /// Longest side wanted, in physical pixels. Images are never scaled up.
     pub size_px: u32,
 }
@@ -92,6 +100,7 @@ impl ThumbRequest {
             thumbnail_url: asset.thumbnail_url.clone(),
             url: asset.url.clone(),
             mime_type: asset.mime_type.clone(),
+            size_bytes: asset.size_bytes,
             size_px,
         })
     }
@@ -113,6 +122,7 @@ impl fmt::Debug for ThumbRequest {
             )
             .field("url", &self.url.as_deref().map(without_query))
             .field("mime_type", &self.mime_type)
+            .field("size_bytes", &self.size_bytes)
             .field("size_px", &self.size_px)
             .finish()
     }
@@ -316,6 +326,7 @@ mod tests {
             thumbnail_url: Some("https://s.example/t.png?X-Amz-Signature=abc".to_owned()),
             url: Some("https://s.example/o.png?X-Amz-Signature=def#x".to_owned()),
             mime_type: None,
+            size_bytes: None,
             size_px: 64,
         };
         let shown = format!("{request:?}");

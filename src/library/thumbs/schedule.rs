@@ -119,6 +119,7 @@ mod tests {
             thumbnail_url: None,
             url: Some(format!("http://s/{id}?sig=1")),
             mime_type: Some("image/png".to_owned()),
+            size_bytes: None,
             size_px,
         }
     }

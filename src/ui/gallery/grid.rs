@@ -15,7 +15,7 @@ use super::super::state::Loadable;
 use super::card::Card;
 use super::folders::{folder_chain, move_menu_ui};
 use super::state::{GalleryState, Paging};
-use super::thumbs::ThumbCache;
+use super::thumbs::{ThumbCache, ThumbState};
 
 /// A card's size, in points.
 pub const CARD_SIZE: Vec2 = vec2(168.0, 172.0);
@@ -35,6 +35,21 @@ pub enum GalleryIntent {
     ShowDetails,
 }
 
+/// What the grid showed in its last frame, for the benchmark's scripted scroll (see
+/// [`crate::timeline`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GridProbe {
+    /// Cards on screen.
+    pub cards: usize,
+    /// Of those, the ones whose tile is still loading, and the ones whose tile failed.
+    pub loading: usize,
+    pub failed: usize,
+    /// The scroll offset, the largest it can be now, and the height in view.
+    pub offset: f32,
+    pub max_offset: f32,
+    pub viewport: f32,
+}
+
 /// Longest side, in pixels, of the thumbnails drawn in `size` points.
 pub fn thumb_px(ctx: &egui::Context, size: Vec2) -> u32 {
     (size.x.max(size.y) * ctx.pixels_per_point()).round() as u32
@@ -49,6 +64,7 @@ pub fn gallery_ui(
     out: &mut Vec<Command>,
 ) -> Option<GalleryIntent> {
     let mut intent = None;
+    state.probe = GridProbe::default();
     toolbar_ui(ui, state, folders, out);
     shortcuts(ui, state, out);
     ui.separator();
@@ -298,29 +314,44 @@ fn grid_ui(
         (((ui.available_width() + spacing.x) / (CARD_SIZE.x + spacing.x)).floor() as usize).max(1);
     let rows = state.items.len().div_ceil(columns);
     let size_px = thumb_px(ui.ctx(), THUMB_SIZE);
-    egui::ScrollArea::vertical()
+    let mut probe = GridProbe::default();
+    let mut area = egui::ScrollArea::vertical()
         .id_salt("gallery-grid")
-        .auto_shrink([false, false])
-        .show_rows(ui, CARD_SIZE.y, rows + 1, |ui, range| {
-            for row in range.clone() {
-                if row == rows {
-                    footer_ui(ui, state, out);
-                    continue;
-                }
-                ui.horizontal(|ui| {
-                    let end = ((row + 1) * columns).min(state.items.len());
-                    for index in row * columns..end {
+        .auto_shrink([false, false]);
+    if let Some(offset) = state.scroll_to.take() {
+        area = area.vertical_scroll_offset(offset);
+    }
+    let output = area.show_rows(ui, CARD_SIZE.y, rows + 1, |ui, range| {
+        for row in range.clone() {
+            if row == rows {
+                footer_ui(ui, state, out);
+                continue;
+            }
+            ui.horizontal(|ui| {
+                let end = ((row + 1) * columns).min(state.items.len());
+                for index in row * columns..end {
+                    let tile =
                         card_row_item(ui, state, thumbs, folders, index, size_px, out, intent);
+                    probe.cards += 1;
+                    match tile {
+                        Some(ThumbState::Loading) => probe.loading += 1,
+                        Some(ThumbState::Failed(_)) => probe.failed += 1,
+                        _ => {}
                     }
-                });
-            }
-            let len = state.items.len();
-            let ahead =
-                (range.end * columns).min(len)..((range.end + PREFETCH_ROWS) * columns).min(len);
-            for asset in &state.items[ahead] {
-                thumbs.prefetch(asset, size_px);
-            }
-        });
+                }
+            });
+        }
+        let len = state.items.len();
+        let ahead =
+            (range.end * columns).min(len)..((range.end + PREFETCH_ROWS) * columns).min(len);
+        for asset in &state.items[ahead] {
+            thumbs.prefetch(asset, size_px);
+        }
+    });
+    probe.offset = output.state.clamped_offset().y;
+    probe.viewport = output.inner_rect.height();
+    probe.max_offset = (output.content_size.y - probe.viewport).max(0.0);
+    state.probe = probe;
     dragged_label_ui(ui.ctx());
 }
 
@@ -337,11 +368,9 @@ fn card_row_item(
     size_px: u32,
     out: &mut Vec<Command>,
     intent: &mut Option<GalleryIntent>,
-) {
+) -> Option<ThumbState> {
     let asset = &state.items[index];
-    let Some(id) = asset.id.clone() else {
-        return;
-    };
+    let id = asset.id.clone()?;
     let thumb = thumbs.show(asset, size_px);
     let card = Card {
         asset,
@@ -397,6 +426,7 @@ fn card_row_item(
             state.ask_delete(selected);
         }
     });
+    Some(thumb)
 }
 
 fn footer_ui(ui: &mut Ui, state: &mut GalleryState, out: &mut Vec<Command>) {

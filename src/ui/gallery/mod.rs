@@ -19,7 +19,7 @@ pub mod thumbs;
 pub use card::Card;
 pub use details::{curl_snippet, details_ui};
 pub use folders::{FolderDialog, folder_chain, folder_dialog_ui, folder_tree_ui, move_menu_ui};
-pub use grid::{DraggedAssets, GalleryIntent, gallery_ui};
+pub use grid::{DraggedAssets, GalleryIntent, GridProbe, gallery_ui};
 pub use state::{GalleryState, PAGE_SIZE, Paging, Selection};
 pub use thumbs::{ThumbCache, ThumbState};
 

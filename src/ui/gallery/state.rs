@@ -8,6 +8,8 @@ use crate::api::{KeyScopes, Scope};
 use crate::desktop::{AssetPage, Command, Level};
 use crate::library::ViewSpec;
 
+use super::grid::GridProbe;
+
 /// Assets per page.
 pub const PAGE_SIZE: u32 = 100;
 /// Quiet time after the last keystroke before a search is sent, in seconds.
@@ -158,6 +160,10 @@ pub struct GalleryState {
     batch: Option<Batch>,
     /// What the connection's key may do: deletes and moves it may not are disabled.
     pub scopes: KeyScopes,
+    /// What the grid showed in the last frame.
+    pub probe: GridProbe,
+    /// A scroll offset for the grid's next frame (the benchmark's scripted scroll).
+    pub scroll_to: Option<f32>,
 }
 
 #[derive(Debug)]
@@ -190,6 +196,8 @@ impl Default for GalleryState {
             errors: HashMap::new(),
             batch: None,
             scopes: KeyScopes::unknown(),
+            probe: GridProbe::default(),
+            scroll_to: None,
         }
     }
 }
