@@ -94,7 +94,7 @@ pub(crate) fn spawn_writer(shared: Arc<Shared>, mut stop: watch::Receiver<bool>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::state::object_file_name;
+    use crate::emulator::state::{Store, object_file_name};
 
     #[test]
     fn a_snapshot_of_an_older_emulator_loads_sealed_sessions_as_assets() {
@@ -103,7 +103,9 @@ mod tests {
         std::fs::create_dir_all(&objects).unwrap();
         let id = "6f1c3a4e-2b7d-4e8f-9a10-111213141516";
         let key = format!("uploads/org/{id}/a.png");
-        std::fs::write(objects.join(object_file_name(&key)), b"png").unwrap();
+        // Object files lay directly in the objects directory then.
+        let flat_name = object_file_name(&key).split_off(3);
+        std::fs::write(objects.join(&flat_name), b"png").unwrap();
         let etag = format!("\"{}\"", "ab".repeat(32));
         // Sessions stayed after their confirm, objects named their file, no session count.
         let snapshot = serde_json::json!({
@@ -117,14 +119,21 @@ mod tests {
             "folders": {},
             "objects": {
                 key.clone(): {"content_type": "image/png", "size_bytes": 3, "etag": etag,
-                    "file_name": object_file_name(&key)},
+                    "file_name": flat_name},
                 "uploads/org/gone/b.png": {"content_type": "image/png", "size_bytes": 1,
                     "etag": etag, "file_name": "missing"}
             }
         });
         let state = dir.path().join("state.json");
         std::fs::write(&state, snapshot.to_string()).unwrap();
-        let db = load(&state, &objects).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(
+            objects.join(object_file_name(&key)).is_file(),
+            "moved into its shard"
+        );
+        let db = store
+            .read(|db| serde_json::from_str::<Db>(&serde_json::to_string(db).unwrap()))
+            .unwrap();
         let id = uuid::Uuid::parse_str(id).unwrap();
         assert!(
             db.uploads.is_empty(),

@@ -199,9 +199,33 @@ pub(crate) fn now() -> OffsetDateTime {
         .unwrap_or(now)
 }
 
-/// The object file name for a storage key: keys hold user file names, so hash them.
+/// The object file for a storage key, relative to the objects directory: keys hold user file
+/// names, so they are hashed, and the files are spread over 256 directories by the hash's first
+/// two digits. One flat directory of 200,000 files makes ext4 search ever longer for a free
+/// inode near it, so uploads slowed as the store grew.
 pub(crate) fn object_file_name(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    let hash = hex::encode(Sha256::digest(key.as_bytes()));
+    format!("{}/{hash}", &hash[..2])
+}
+
+/// Creates the 256 shard directories under `dir`.
+fn create_shards(dir: &Path) -> std::io::Result<()> {
+    for shard in 0..=255_u8 {
+        std::fs::create_dir_all(dir.join(format!("{shard:02x}")))?;
+    }
+    Ok(())
+}
+
+/// Moves object files of the layout before shards (directly in `dir`) into their shard.
+fn move_into_shards(dir: &Path) -> std::io::Result<()> {
+    for dirent in std::fs::read_dir(dir)? {
+        let dirent = dirent?;
+        let name = dirent.file_name().to_string_lossy().into_owned();
+        if name.len() == 64 && dirent.file_type()?.is_file() {
+            std::fs::rename(dirent.path(), dir.join(&name[..2]).join(&name))?;
+        }
+    }
+    Ok(())
 }
 
 /// The shared state: the model behind a mutex, plus where its blobs live.
@@ -219,8 +243,9 @@ impl Store {
     pub fn open(root: &Path) -> anyhow::Result<Self> {
         let objects_dir = root.join("objects");
         let tmp_dir = root.join("tmp");
-        std::fs::create_dir_all(&objects_dir)?;
-        std::fs::create_dir_all(&tmp_dir)?;
+        create_shards(&objects_dir)?;
+        move_into_shards(&objects_dir)?;
+        create_shards(&tmp_dir)?;
         let state_file = root.join("state.json");
         let db = crate::emulator::persist::load(&state_file, &objects_dir)?;
         let (changes, _) = watch::channel(0);
@@ -267,10 +292,12 @@ impl Store {
         self.objects_dir.join(file_name)
     }
 
-    /// A fresh temporary file path on the same file system as the objects (for atomic renames).
+    /// A fresh temporary file path on the same file system as the objects (for atomic renames),
+    /// in a shard of the temporary directory (one directory would have every upload's file
+    /// created under its one lock).
     pub fn temp_path(&self) -> PathBuf {
-        self.tmp_dir
-            .join(format!("{}.part", Uuid::new_v4().as_simple()))
+        let name = Uuid::new_v4().as_simple().to_string();
+        self.tmp_dir.join(&name[..2]).join(format!("{name}.part"))
     }
 
     /// The snapshot file.
