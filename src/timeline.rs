@@ -228,19 +228,33 @@ mod tests {
     use super::*;
     use crate::upload::FileId;
 
-    #[test]
-    fn milestones_are_written_once_with_the_frames_at_the_end() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("timeline.jsonl");
-        let mut timeline = Timeline {
-            file: File::create(&path).unwrap(),
+    /// A fresh timeline writing to `path`.
+    fn timeline_at(path: &std::path::Path, gallery: Option<GalleryRun>) -> Timeline {
+        Timeline {
+            file: File::create(path).unwrap(),
             scan: false,
             found: false,
             first_upload: false,
             idle: false,
             frames: Vec::new(),
-            gallery: None,
-        };
+            gallery,
+        }
+    }
+
+    /// The lines written to `path`.
+    fn lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn milestones_are_written_once_with_the_frames_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("timeline.jsonl");
+        let mut timeline = timeline_at(&path, None);
         // Before a scan, an idle engine is no milestone.
         timeline.upload_event(&Event::Idle);
         for found in [0, 256, 512] {
@@ -262,11 +276,7 @@ mod tests {
         }
         timeline.upload_event(&Event::Idle);
         timeline.upload_event(&Event::Idle);
-        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&path)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines = lines(&path);
         let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
         assert_eq!(events, ["scan", "found", "first_upload", "idle", "frames"]);
         assert_eq!(lines[1]["files"], 256);
@@ -279,15 +289,7 @@ mod tests {
     fn the_scripted_gallery_scroll_waits_for_each_screen_then_closes_at_the_end() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("timeline.jsonl");
-        let mut timeline = Timeline {
-            file: File::create(&path).unwrap(),
-            scan: false,
-            found: false,
-            first_upload: false,
-            idle: false,
-            frames: Vec::new(),
-            gallery: Some(GalleryRun::default()),
-        };
+        let mut timeline = timeline_at(&path, Some(GalleryRun::default()));
         let cpu = Duration::from_millis(2);
         let probe = |loading, offset, failed| GridProbe {
             cards: 20,
@@ -325,11 +327,7 @@ mod tests {
             GalleryStep::Close
         );
 
-        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&path)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines = lines(&path);
         let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
         assert_eq!(events, ["gallery_first_screen", "gallery_done"]);
         assert_eq!(lines[0]["cards"], 20);
