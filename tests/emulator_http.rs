@@ -855,6 +855,7 @@ async fn request_log_has_paths_without_queries_and_no_secrets() {
         keys.sort();
         let expected = [
             "authorization",
+            "bytes",
             "listener",
             "method",
             "path",
@@ -874,6 +875,8 @@ async fn request_log_has_paths_without_queries_and_no_secrets() {
         .find(|l| l["listener"] == "storage" && l["method"] == "GET")
         .unwrap();
     assert_eq!(storage_get["authorization"], false);
+    // A download's line says how many bytes it fetched.
+    assert_eq!(storage_get["bytes"], json!(png(4, 4).len()));
     let api: Vec<&Value> = lines.iter().filter(|l| l["listener"] == "api").collect();
     assert_eq!(api.len(), 3);
     let (health, calls): (Vec<&Value>, Vec<&Value>) =
