@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: the real window's gallery scrolled through 10,000 assets (release build, Xvfb with
 # Mesa's software GL, the emulator in its own process over loopback). 1,000 of the assets are
-# distinct realistic originals (JPEG photos of 12-24 MP, 2-8 MB, and PNG screenshots of 2-4 MP);
-# the others are distinct 0.5 MP JPEGs. The window scrolls one screen at a time, each once its
+# distinct camera-sized originals (JPEG photos of 12-24 MP, 3-6.5 MB: smooth colour fields with
+# sensor-like grain, and PNG screenshots of 2-4 MP); the others are distinct 0.5 MP JPEGs. The
+# large ones are uploaded last, so the gallery (newest first) opens on them: the first screen and
+# the first 90 or so are all large originals, the worst case. The window scrolls one screen at a time, each once its
 # tiles all show (RUNFLOW_UPLOADER_BENCH_GALLERY, see src/timeline.rs), to the end, and closes.
 #
 # Four runs: the emulator's `--thumbnails images` (server thumbnails) and `--thumbnails none`
@@ -30,7 +32,7 @@ cargo build --release --quiet
 BIN="$CARGO_TARGET_DIR/release/runflow-uploader"
 ASSETS="${ASSETS:-10000}"
 ORIGINALS="${ORIGINALS:-1000}"
-CORPUS="${CORPUS:-/var/tmp/runflow-gallery-corpus}/$ASSETS-$ORIGINALS-v1"
+CORPUS="${CORPUS:-/var/tmp/runflow-gallery-corpus}/$ASSETS-$ORIGINALS-v2"
 for tool in Xvfb xdotool python3 /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "$tool is needed"; exit 2; }
 done
@@ -54,7 +56,7 @@ KEY=rf_gallery_bench
 PORT=47871
 STORAGE_PORT=47872
 
-# The files: `ORIGINALS` large ones spread evenly among small ones, each distinct.
+# The files, each distinct: `ORIGINALS` large ones in dir/large, the rest in dir/small.
 make_corpus() { # dir assets originals
   python3 - "$@" <<'EOF'
 import os, sys
@@ -98,11 +100,11 @@ def small(path, seed):
     Image.fromarray(pixels).save(path, "JPEG", quality=85)
 
 def make(i):
-    folder = os.path.join(out, "d%02d" % (i // 1000))
+    large = i < originals
+    folder = os.path.join(out, "large" if large else "small", "d%02d" % (i // 1000))
     os.makedirs(folder, exist_ok=True)
-    every = max(1, assets // originals)
-    if i % every == 0 and i // every < originals:
-        n = i // every
+    if large:
+        n = i
         if n % 10 < 7:
             w, h = PHOTO_SIZES[n % len(PHOTO_SIZES)]
             photo(os.path.join(folder, "photo-%05d.jpg" % i), w, h, i)
@@ -145,14 +147,17 @@ if [ ! -e "$CORPUS/seeded" ]; then
   mkdir -p "$CORPUS/files"
   make_corpus "$CORPUS/files" "$ASSETS" "$ORIGINALS"
   du -sh "$CORPUS/files"
-  echo "== uploading them to the emulator with the CLI"
+  echo "== uploading them to the emulator with the CLI, the large ones last"
   start_emulator images ""
-  # shellcheck disable=SC2046
-  env $(home_env "$WORK/seed" "$WORK/seed/cache") "$BIN" upload "$CORPUS/files" --json \
-    >"$WORK/seed.jsonl" 2>"$WORK/seed.err"
+  uploaded=0
+  for part in small large; do
+    # shellcheck disable=SC2046
+    env $(home_env "$WORK/seed" "$WORK/seed/cache") "$BIN" upload "$CORPUS/files/$part" --json \
+      >"$WORK/seed-$part.jsonl" 2>"$WORK/seed-$part.err"
+    uploaded=$((uploaded + $(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1])][-1]["counts"]["uploaded"])' "$WORK/seed-$part.jsonl")))
+  done
   stop_emulator
-  uploaded="$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1])][-1]["counts"]["uploaded"])' "$WORK/seed.jsonl")"
-  [ "$uploaded" = "$ASSETS" ] || { echo "the CLI uploaded $uploaded of $ASSETS"; tail -3 "$WORK/seed.err"; exit 2; }
+  [ "$uploaded" = "$ASSETS" ] || { echo "the CLI uploaded $uploaded of $ASSETS"; tail -3 "$WORK"/seed-*.err; exit 2; }
   # The emulator holds its own copy of every byte: the source files can go.
   rm -rf "$CORPUS/files"
   touch "$CORPUS/seeded"
