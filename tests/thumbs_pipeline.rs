@@ -231,12 +231,11 @@ async fn a_decompression_bomb_fails_fast_and_small() {
     );
     assert_eq!(error.to_string(), "too large to preview (60000×60000 px)");
     if let (Some(before), Some(after)) = (before, peak_rss_bytes()) {
-        // 60000×60000 RGBA would be 14 GB.
-        assert!(
-            after - before < 256 * 1024 * 1024,
-            "peak grew by {}",
-            after - before
-        );
+        // 60000×60000 RGBA would be 14 GB. The kernel's RSS counters are
+        // approximate per CPU, so the reported peak can read a little lower
+        // later: compare without assuming it only grows.
+        let grew = after.saturating_sub(before);
+        assert!(grew < 256 * 1024 * 1024, "peak grew by {grew}");
     }
 }
 
