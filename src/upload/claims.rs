@@ -3,23 +3,49 @@
 //! finished, so two processes (a cron job and a manual run, the window and the CLI) never upload
 //! the same content at once. The second waits, then finds the first one's asset in the index.
 //!
-//! A claim is an advisory lock (`flock`) on `dir/<hash>.lock`. The lock dies with its process,
-//! so a crash never leaves content claimed.
+//! A claim is an advisory lock (`flock`) on one of [`BUCKETS`] files, `dir/<bucket>.lock`,
+//! chosen by the hash. The lock dies with its process, so a crash never leaves content
+//! claimed. Within a process the hashes held in each bucket are counted, and the bucket is
+//! unlocked when its last one is released. The files are made once and never removed, so a
+//! claim costs no file creation: 100,000 uploads touch at most [`BUCKETS`] files. The price is
+//! that two processes uploading different content in the same bucket at the same moment take
+//! turns; with a few uploads in flight per process that is rare, and costs one retry.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
-/// Where the claims of one account live.
+/// How many lock files the claims of one account are spread over.
+pub const BUCKETS: u16 = 4096;
+
+/// Where the claims of one account live, and what this process holds there.
 #[derive(Debug, Clone)]
 pub struct Claims {
     dir: PathBuf,
+    held: Arc<Mutex<HashMap<u16, Bucket>>>,
+}
+
+/// A bucket this process has locked, with the hashes it holds there.
+#[derive(Debug)]
+struct Bucket {
+    _lock: File,
+    hashes: HashSet<String>,
 }
 
 /// A held claim; dropping it releases the content.
 #[derive(Debug)]
 pub struct Claim {
-    path: PathBuf,
-    file: Option<File>,
+    claims: Claims,
+    bucket: u16,
+    hash: String,
+}
+
+/// The bucket a content hash is claimed in.
+fn bucket_of(hash: &str) -> u16 {
+    let digest = blake3::hash(hash.as_bytes());
+    let [a, b, ..] = *digest.as_bytes();
+    u16::from_le_bytes([a, b]) % BUCKETS
 }
 
 impl Claims {
@@ -27,56 +53,65 @@ impl Claims {
     pub fn new(dir: &Path) -> Self {
         Self {
             dir: dir.to_path_buf(),
+            held: Arc::default(),
         }
     }
 
-    /// Claims `hash`; `None` while another process (or another claim in this one) holds it.
+    /// Claims `hash`; `None` while another claim in this process holds it, or another process
+    /// holds its bucket.
     pub fn try_claim(&self, hash: &str) -> std::io::Result<Option<Claim>> {
+        let bucket = bucket_of(hash);
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(locked) = held.get_mut(&bucket) {
+            return Ok(locked
+                .hashes
+                .insert(hash.to_owned())
+                .then(|| self.claim(bucket, hash)));
+        }
         std::fs::create_dir_all(&self.dir)?;
-        let path = self.dir.join(format!("{hash}.lock"));
-        loop {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)?;
-            match file.try_lock() {
-                Ok(()) => {}
-                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
-                Err(std::fs::TryLockError::Error(err)) => return Err(err),
-            }
-            // The holder before us may have removed the file between our open and our lock;
-            // then the lock is on a name nobody else sees, so take the current file instead.
-            if same_file(&file, &path) {
-                return Ok(Some(Claim {
-                    path,
-                    file: Some(file),
-                }));
-            }
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join(format!("{bucket:03x}.lock")))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(err)) => return Err(err),
+        }
+        held.insert(
+            bucket,
+            Bucket {
+                _lock: lock,
+                hashes: HashSet::from([hash.to_owned()]),
+            },
+        );
+        Ok(Some(self.claim(bucket, hash)))
+    }
+
+    fn claim(&self, bucket: u16, hash: &str) -> Claim {
+        Claim {
+            claims: self.clone(),
+            bucket,
+            hash: hash.to_owned(),
         }
     }
-}
-
-#[cfg(unix)]
-fn same_file(file: &File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt as _;
-    match (file.metadata(), std::fs::metadata(path)) {
-        (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
-        _ => false,
-    }
-}
-
-#[cfg(not(unix))]
-fn same_file(_file: &File, path: &Path) -> bool {
-    path.exists()
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        // Remove the name while still holding the lock, so the next claimant locks a fresh
-        // file; on platforms where an open file cannot be removed, it simply stays.
-        let _ = std::fs::remove_file(&self.path);
-        drop(self.file.take());
+        let mut held = self
+            .claims
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(locked) = held.get_mut(&self.bucket) {
+            locked.hashes.remove(&self.hash);
+            if locked.hashes.is_empty() {
+                // Closing the file unlocks the bucket for other processes.
+                held.remove(&self.bucket);
+            }
+        }
     }
 }
 
@@ -84,8 +119,16 @@ impl Drop for Claim {
 mod tests {
     use super::*;
 
+    /// A hash other than `hash` that falls in the same bucket.
+    fn neighbour_of(hash: &str) -> String {
+        (0..)
+            .map(|n| format!("other-{n}"))
+            .find(|other| bucket_of(other) == bucket_of(hash))
+            .unwrap()
+    }
+
     #[test]
-    fn a_claim_is_exclusive_until_dropped_and_leaves_no_file() {
+    fn a_claim_is_exclusive_until_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let claims = Claims::new(dir.path());
         let first = claims
@@ -96,14 +139,48 @@ mod tests {
             claims.try_claim("abc").unwrap().is_none(),
             "held content waits"
         );
+        let neighbour = claims.try_claim(&neighbour_of("abc")).unwrap();
         assert!(
-            claims.try_claim("def").unwrap().is_some(),
-            "other content is free"
+            neighbour.is_some(),
+            "other content in the same bucket is free within the process"
         );
         drop(first);
+        drop(neighbour);
         let again = claims.try_claim("abc").unwrap();
         assert!(again.is_some(), "released content can be claimed again");
-        drop(again);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn another_process_waits_for_the_bucket_until_its_last_claim_is_released() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two `Claims` stand for two processes: their locks are separate open files.
+        let ours = Claims::new(dir.path());
+        let theirs = Claims::new(dir.path());
+        let first = ours.try_claim("abc").unwrap().unwrap();
+        let second = ours.try_claim(&neighbour_of("abc")).unwrap().unwrap();
+        assert!(theirs.try_claim("abc").unwrap().is_none());
+        drop(first);
+        assert!(
+            theirs.try_claim("abc").unwrap().is_none(),
+            "the bucket stays locked while we hold any of its content"
+        );
+        drop(second);
+        let taken = theirs.try_claim("abc").unwrap();
+        assert!(taken.is_some());
+        assert!(
+            ours.try_claim("abc").unwrap().is_none(),
+            "and now it is theirs"
+        );
+    }
+
+    #[test]
+    fn many_claims_touch_a_bounded_number_of_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let claims = Claims::new(dir.path());
+        for n in 0..10_000 {
+            drop(claims.try_claim(&format!("content-{n}")).unwrap().unwrap());
+        }
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        assert!(files <= usize::from(BUCKETS), "{files} lock files");
     }
 }
