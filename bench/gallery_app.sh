@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Benchmark: the real window's gallery scrolled through 10,000 assets (release build, Xvfb with
 # Mesa's software GL, the emulator in its own process over loopback). 1,000 of the assets are
-# distinct camera-sized originals (JPEG photos of 12-24 MP, 3-6.5 MB: smooth colour fields with
-# sensor-like grain, and PNG screenshots of 2-4 MP); the others are distinct 0.5 MP JPEGs. The
-# large ones are uploaded last, so the gallery (newest first) opens on them: the first screen and
-# the first 90 or so are all large originals, the worst case. The window scrolls one screen at a time, each once its
-# tiles all show (RUNFLOW_UPLOADER_BENCH_GALLERY, see src/timeline.rs), to the end, and closes.
+# distinct camera-sized originals: JPEG photos of 12-24 MP (3-6.5 MB, smooth colour fields with
+# sensor-like grain) and PNG screenshots of 2-4 MP (0.7-1.4 MB: text-like rows and a photo in a
+# window); the others are distinct 0.5 MP JPEGs. The photos are uploaded last, after the
+# screenshots, so the gallery (newest first) opens on them: the first screen and the first 700
+# cards are 12-24 MP photos, the worst case. The window scrolls one screen at a time, each once
+# its tiles all show (RUNFLOW_UPLOADER_BENCH_GALLERY, see src/timeline.rs), to the end, and
+# closes.
 #
 # Four runs: the emulator's `--thumbnails images` (server thumbnails) and `--thumbnails none`
 # (every tile made from its original), each from a cold disk cache, then warm (the same cache
@@ -32,7 +34,7 @@ cargo build --release --quiet
 BIN="$CARGO_TARGET_DIR/release/runflow-uploader"
 ASSETS="${ASSETS:-10000}"
 ORIGINALS="${ORIGINALS:-1000}"
-CORPUS="${CORPUS:-/var/tmp/runflow-gallery-corpus}/$ASSETS-$ORIGINALS-v2"
+CORPUS="${CORPUS:-/var/tmp/runflow-gallery-corpus}/$ASSETS-$ORIGINALS-v3"
 for tool in Xvfb xdotool python3 /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "$tool is needed"; exit 2; }
 done
@@ -56,7 +58,8 @@ KEY=rf_gallery_bench
 PORT=47871
 STORAGE_PORT=47872
 
-# The files, each distinct: `ORIGINALS` large ones in dir/large, the rest in dir/small.
+# The files, each distinct: `ORIGINALS` large ones in dir/photos and dir/screens, the rest in
+# dir/small.
 make_corpus() { # dir assets originals
   python3 - "$@" <<'EOF'
 import os, sys
@@ -86,13 +89,24 @@ def photo(path, w, h, seed):
     Image.fromarray(pixels).save(path, "JPEG", quality=92)
 
 def screenshot(path, w, h, seed):
+    # A desktop capture: a sidebar, a title bar, rows of text-like marks (dark strokes of a
+    # few pixels, in words and lines, as type renders) and a photo pasted in a window, so the
+    # PNG weighs what real 2-4 MP screenshots do (1-3 MB), not what flat colours compress to.
     r = np.random.default_rng(seed)
     pixels = np.full((h, w, 3), 246, np.uint8)
-    pixels[:, : w // 6] = r.integers(30, 60, 3)           # a sidebar
-    pixels[: h // 14] = r.integers(200, 230, 3)           # a title bar
-    for _ in range(60):                                   # panels and text-like lines
-        x, y = int(r.integers(w // 6, w - 200)), int(r.integers(h // 14, h - 40))
-        pixels[y : y + int(r.integers(6, 40)), x : x + int(r.integers(60, 600))] = r.integers(0, 256, 3)
+    pixels[:, : w // 6] = r.integers(30, 60, 3)
+    pixels[: h // 14] = r.integers(200, 230, 3)
+    glyphs = r.integers(0, 2, (h, w), dtype=np.uint8).astype(bool)
+    for y in range(h // 14 + 20, h - 20, 22):
+        x = w // 6 + 24
+        while x < w - 40:
+            word = int(r.integers(20, 90))
+            block = glyphs[y : y + 11, x : x + word]
+            pixels[y : y + 11, x : x + word][block] = 40
+            x += word + 8
+    pw, ph = w // 3, h // 3
+    px, py = w // 2, h // 3
+    pixels[py : py + ph, px : px + pw] = np.clip(scene(pw, ph, seed) + grain(pw, ph, seed), 0, 255)
     Image.fromarray(pixels).save(path, "PNG")
 
 def small(path, seed):
@@ -100,17 +114,17 @@ def small(path, seed):
     Image.fromarray(pixels).save(path, "JPEG", quality=85)
 
 def make(i):
+    # The large ones: photos in dir/photos, screenshots in dir/screens; the rest in dir/small.
     large = i < originals
-    folder = os.path.join(out, "large" if large else "small", "d%02d" % (i // 1000))
+    part = ("screens" if i % 10 >= 7 else "photos") if large else "small"
+    folder = os.path.join(out, part, "d%02d" % (i // 1000))
     os.makedirs(folder, exist_ok=True)
-    if large:
-        n = i
-        if n % 10 < 7:
-            w, h = PHOTO_SIZES[n % len(PHOTO_SIZES)]
-            photo(os.path.join(folder, "photo-%05d.jpg" % i), w, h, i)
-        else:
-            w, h = SCREEN_SIZES[n % len(SCREEN_SIZES)]
-            screenshot(os.path.join(folder, "screen-%05d.png" % i), w, h, i)
+    if part == "photos":
+        w, h = PHOTO_SIZES[i % len(PHOTO_SIZES)]
+        photo(os.path.join(folder, "photo-%05d.jpg" % i), w, h, i)
+    elif part == "screens":
+        w, h = SCREEN_SIZES[i % len(SCREEN_SIZES)]
+        screenshot(os.path.join(folder, "screen-%05d.png" % i), w, h, i)
     else:
         small(os.path.join(folder, "small-%05d.jpg" % i), i)
 
@@ -147,10 +161,10 @@ if [ ! -e "$CORPUS/seeded" ]; then
   mkdir -p "$CORPUS/files"
   make_corpus "$CORPUS/files" "$ASSETS" "$ORIGINALS"
   du -sh "$CORPUS/files"
-  echo "== uploading them to the emulator with the CLI, the large ones last"
+  echo "== uploading them to the emulator with the CLI: small, then screenshots, then photos"
   start_emulator images ""
   uploaded=0
-  for part in small large; do
+  for part in small screens photos; do
     # shellcheck disable=SC2046
     env $(home_env "$WORK/seed" "$WORK/seed/cache") "$BIN" upload "$CORPUS/files/$part" --json \
       >"$WORK/seed-$part.jsonl" 2>"$WORK/seed-$part.err"

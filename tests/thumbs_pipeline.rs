@@ -198,7 +198,9 @@ async fn a_corrupt_cache_file_is_replaced() {
     assert_eq!(answer.source, ThumbSource::Server);
     assert_eq!(server.hit_count("/png/80/80/a"), 1);
     eventually("a good file replaces the corrupt one", || {
-        image::open(&path).is_ok_and(|i| i.width() == 64)
+        image::ImageReader::open(&path)
+            .and_then(|r| r.with_guessed_format())
+            .is_ok_and(|r| r.decode().is_ok_and(|i| i.width() == 64))
     })
     .await;
 }
@@ -699,7 +701,7 @@ async fn a_second_visit_shows_every_tile_from_the_disk_cache_without_network() {
                     .filter_map(Result::ok)
                     .filter(|e| {
                         let name = e.file_name().to_string_lossy().into_owned();
-                        name.ends_with(".png") && !name.starts_with('.')
+                        name.ends_with(".tile") && !name.starts_with('.')
                     })
                     .count()
                     >= 3

@@ -1,6 +1,6 @@
-//! The disk cache of scaled thumbnails: one PNG per asset id and size, named by a hash of the id
-//! (ids are untrusted text), written atomically, pruned oldest-first to a byte budget. Blocking:
-//! call from a blocking thread.
+//! The disk cache of scaled thumbnails: one tile per asset id and size (JPEG, or PNG when it has
+//! transparency), named by a hash of the id (ids are untrusted text), written atomically,
+//! pruned oldest-first to a byte budget. Blocking: call from a blocking thread.
 
 use std::collections::HashSet;
 use std::fs;
@@ -35,6 +35,11 @@ pub(crate) fn file_stem(asset_id: &str) -> String {
     hash.as_str()[..32].to_owned()
 }
 
+/// The extension of cache files. Their format is read from their bytes.
+const TILE_EXTENSION: &str = "tile";
+/// The extension of the PNG-only tiles of earlier versions, deleted by pruning.
+const LEGACY_EXTENSION: &str = ".png";
+
 /// What a cached tile was made from. A tile from the original is kept apart, so a server
 /// thumbnail that appears later is fetched rather than shadowed by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,8 +53,13 @@ pub(crate) enum Made {
 /// The cache file name of an asset at a size.
 pub(crate) fn file_name(asset_id: &str, size_px: u32, made: Made) -> String {
     match made {
-        Made::FromThumbnail => format!("{}-{size_px}.png", file_stem(asset_id)),
-        Made::FromOriginal => format!("{}-{size_px}-original.png", file_stem(asset_id)),
+        Made::FromThumbnail => format!("{}-{size_px}.{TILE_EXTENSION}", file_stem(asset_id)),
+        Made::FromOriginal => {
+            format!(
+                "{}-{size_px}-original.{TILE_EXTENSION}",
+                file_stem(asset_id)
+            )
+        }
     }
 }
 
@@ -117,10 +127,10 @@ impl DiskCache {
         made: Made,
         image: &RgbaImage,
     ) -> io::Result<()> {
-        let png = decode::encode_png(image).map_err(io::Error::other)?;
+        let tile = decode::encode_tile(image).map_err(io::Error::other)?;
         fs::create_dir_all(&self.dir)?;
         let mut temp = tempfile_in(&self.dir)?;
-        temp.file.write_all(&png)?;
+        temp.file.write_all(&tile)?;
         temp.file.sync_all()?;
         let _guard = self
             .write_lock
@@ -186,7 +196,11 @@ impl DiskCache {
                 }
                 continue;
             }
-            if name.ends_with(".png") {
+            if name.ends_with(LEGACY_EXTENSION) {
+                if fs::remove_file(entry.path()).is_ok() {
+                    freed += meta.len();
+                }
+            } else if Path::new(&name).extension() == Some(TILE_EXTENSION.as_ref()) {
                 files.push((entry.path(), meta.len(), modified));
             }
         }
@@ -280,11 +294,11 @@ mod tests {
                 .chars()
                 .all(|c| c.is_ascii_hexdigit() || c == '-' || c == '.' || c.is_ascii_lowercase())
         );
-        assert!(hostile.ends_with("-128.png"));
+        assert!(hostile.ends_with("-128.tile"));
         assert_ne!(file_name("a", 128, T), file_name("A", 128, T));
         assert_ne!(file_name("a", 128, T), file_name("a", 256, T));
         assert_eq!(file_stem("a").len(), 32);
-        assert_eq!(file_name("", 1, T).len(), 32 + "-1.png".len());
+        assert_eq!(file_name("", 1, T).len(), 32 + "-1.tile".len());
     }
 
     #[test]
@@ -343,6 +357,47 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn opaque_tiles_are_jpeg_and_transparent_ones_keep_their_alpha() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::new(dir.path().to_path_buf());
+        // A photo-like tile: every pixel different, all opaque.
+        let photo = RgbaImage::from_fn(160, 120, |x, y| {
+            image::Rgba([
+                (x * 7 % 256) as u8,
+                (y * 5 % 256) as u8,
+                ((x ^ y) % 256) as u8,
+                255,
+            ])
+        });
+        cache.store("photo", 160, T, &photo).unwrap();
+        let stored = fs::read(cache.path("photo", 160, T)).unwrap();
+        assert!(
+            stored.starts_with(&[0xFF, 0xD8]),
+            "an opaque tile is a JPEG"
+        );
+        let back = cache.load("photo", 160, T).unwrap();
+        assert_eq!(back.dimensions(), (160, 120));
+        assert!(back.pixels().all(|p| p[3] == 255));
+        // One translucent pixel keeps the tile lossless, alpha included.
+        let mut glass = photo.clone();
+        glass.put_pixel(3, 4, image::Rgba([1, 2, 3, 128]));
+        cache.store("glass", 160, T, &glass).unwrap();
+        assert_eq!(cache.load("glass", 160, T).unwrap(), glass);
+    }
+
+    #[test]
+    fn pruning_deletes_the_png_tiles_of_earlier_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::new(dir.path().to_path_buf());
+        let legacy = dir.path().join(format!("{}-160.png", file_stem("a")));
+        fs::write(&legacy, b"an old tile").unwrap();
+        cache.store("b", 64, T, &image(8, 4)).unwrap();
+        assert_eq!(cache.prune(u64::MAX).unwrap(), 11);
+        assert!(!legacy.exists());
+        assert!(cache.path("b", 64, T).exists(), "current tiles stay");
     }
 
     #[test]

@@ -1,15 +1,21 @@
 //! [`ThumbLoader`]: the handle the desktop backend holds. Each wanted thumbnail is one job on
-//! the runtime: disk cache, else download, then decode on a blocking thread (at most
-//! `decode_concurrency` at once), then the answer through the sink.
+//! the runtime: disk cache, else download, then decode on one of the loader's own
+//! `decode_concurrency` threads, then the answer through the sink.
+//!
+//! Decodes get threads of their own rather than the runtime's blocking pool: a decode's
+//! buffers are large and short-lived, and the allocator keeps what each thread freed in that
+//! thread's arena. Two long-lived threads reuse two arenas; the blocking pool's dozens of
+//! threads would each keep one.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use image::RgbaImage;
-use tokio::runtime::Handle;
+use tokio::runtime::{Handle, Runtime};
 use tokio::sync::Semaphore;
-use tokio::task::AbortHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 use super::cache::{DiskCache, Made};
 use super::decode;
@@ -50,6 +56,7 @@ struct Inner {
     fetcher: Result<Fetcher, ThumbError>,
     cache: Arc<DiskCache>,
     decodes: Arc<Semaphore>,
+    decode_threads: DecodeThreads,
     sink: ThumbSink,
     state: Mutex<State>,
 }
@@ -101,6 +108,7 @@ impl ThumbLoader {
             inner: Arc::new(Inner {
                 runtime: runtime.clone(),
                 decodes: Arc::new(Semaphore::new(config.decode_concurrency.max(1))),
+                decode_threads: DecodeThreads::new(config.decode_concurrency.max(1)),
                 config,
                 fetcher,
                 cache,
@@ -368,7 +376,7 @@ impl Inner {
         Ok((image, source))
     }
 
-    /// Runs `decode` on a blocking thread once a decode slot is free.
+    /// Runs `decode` on a decode thread once a decode slot is free.
     async fn decode_blocking(
         &self,
         decode: impl FnOnce() -> Result<RgbaImage, ThumbError> + Send + 'static,
@@ -378,11 +386,47 @@ impl Inner {
         };
         // The permit moves into the closure: an aborted job still holds its slot until the
         // decode it started has ended, so decodes stay bounded.
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            decode()
-        })
-        .await
-        .unwrap_or(Err(ThumbError::DecoderFailed))
+        self.decode_threads
+            .spawn(move || {
+                let _permit = permit;
+                decode()
+            })
+            .await
+            .unwrap_or(Err(ThumbError::DecoderFailed))
+    }
+}
+
+/// The decode threads: the blocking pool of a runtime of their own, which runs nothing else
+/// and keeps its threads.
+struct DecodeThreads(Option<Runtime>);
+
+impl DecodeThreads {
+    fn new(threads: usize) -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(threads)
+            .thread_keep_alive(Duration::from_secs(24 * 60 * 60))
+            .thread_name("thumb-decode")
+            .build();
+        if let Err(e) = &runtime {
+            tracing::warn!(error = %e, "no decode threads; decoding on the shared blocking pool");
+        }
+        Self(runtime.ok())
+    }
+
+    fn spawn<R: Send + 'static>(&self, work: impl FnOnce() -> R + Send + 'static) -> JoinHandle<R> {
+        match &self.0 {
+            Some(runtime) => runtime.spawn_blocking(work),
+            None => tokio::task::spawn_blocking(work),
+        }
+    }
+}
+
+impl Drop for DecodeThreads {
+    fn drop(&mut self) {
+        // The loader may be dropped on a runtime thread, where blocking on the threads'
+        // shutdown is not allowed: a decode still running finishes on its own.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
     }
 }

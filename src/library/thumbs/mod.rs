@@ -38,7 +38,8 @@ pub struct ThumbConfig {
     pub cache_dir: PathBuf,
     /// Downloads (and cache reads) running at once.
     pub concurrency: usize,
-    /// Image decodes running at once; each may hold up to 256 MiB.
+    /// Image decodes running at once, each on a thread of the loader's own; each may hold up
+    /// to 256 MiB.
     pub decode_concurrency: usize,
     /// Largest `thumbnail_url` download accepted.
     pub max_thumbnail_bytes: u64,
@@ -55,7 +56,8 @@ pub struct ThumbConfig {
 
 impl ThumbConfig {
     /// The defaults: 6 downloads and 2 decodes at once, 8 MiB thumbnails, originals up to the
-    /// API's upload limit plus slack, 64 MiB in flight across all downloads, 30 s per download,
+    /// API's upload limit plus slack, 32 MiB in flight across all downloads (five large photos
+    /// ahead of two decoders; a larger original runs alone), 30 s per download,
     /// a 256 MiB disk cache in `cache_dir`.
     pub fn new(cache_dir: PathBuf) -> Self {
         Self {
@@ -64,7 +66,7 @@ impl ThumbConfig {
             decode_concurrency: 2,
             max_thumbnail_bytes: 8 * MIB,
             max_original_bytes: MAX_UPLOAD_BYTES + MIB,
-            max_bytes_in_flight: 64 * MIB,
+            max_bytes_in_flight: 32 * MIB,
             timeout: Duration::from_secs(30),
             disk_budget_bytes: 256 * MIB,
         }
