@@ -163,7 +163,16 @@ async fn a_png_is_scaled_then_served_from_the_disk_cache() {
     let again = again.outcome.unwrap();
     assert_eq!(again.source, ThumbSource::DiskCache);
     assert_eq!((again.width, again.height), (64, 32));
-    assert_eq!(again.rgba, thumb.rgba, "the cache is lossless");
+    // An opaque tile is kept as a JPEG: close to what was shown, not bit for bit.
+    let mean_error = again
+        .rgba
+        .iter()
+        .zip(&thumb.rgba)
+        .map(|(a, b)| f64::from(a.abs_diff(*b)))
+        .sum::<f64>()
+        / thumb.rgba.len() as f64;
+    assert!(mean_error < 4.0, "mean error {mean_error}");
+    assert!(again.rgba.chunks(4).all(|p| p[3] == 255), "still opaque");
     assert_eq!(server.hit_count("/png/300/150/wide"), 1);
 
     // A new loader on the same cache, with a re-signed URL, still hits the cache.
