@@ -46,8 +46,8 @@ use runflow_uploader::desktop::{AssetPage, Command};
 use runflow_uploader::library::ViewSpec;
 use runflow_uploader::library::thumbs::{Thumb, ThumbEvent, ThumbRequest, ThumbSource};
 use runflow_uploader::ui::Loadable;
-use runflow_uploader::ui::gallery::grid::{CARD_SIZE, THUMB_SIZE};
 use runflow_uploader::ui::gallery::thumbs::TEXTURE_BUDGET_BYTES;
+use runflow_uploader::ui::gallery::{CARD_SIZE, THUMB_SIZE};
 use runflow_uploader::ui::gallery::{GalleryState, Paging, ThumbCache, gallery_ui};
 
 /// Assets in the folder.

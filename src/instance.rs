@@ -5,7 +5,8 @@
 //! `$XDG_RUNTIME_DIR` (per user, cleared at logout), else the state dir. A launch sends one
 //! message, `{"files": [...]}` with absolute paths, and waits for `ok`. An empty list just
 //! brings the window to the front. A socket file nobody answers on (the first instance crashed)
-//! is removed and taken over.
+//! is removed and taken over. Launches at the same moment take turns through an flock on
+//! `io.runflow.Uploader.lock` beside it, so exactly one of them becomes the window.
 //!
 //! Unix only: elsewhere [`claim`] always makes this launch the primary (every launch opens its
 //! own window), which is the platform default.
@@ -134,8 +135,26 @@ mod imp {
             source,
         };
         std::fs::create_dir_all(dir).map_err(socket_error)?;
+        // Launches at the same moment take turns from here to the bind: otherwise two could
+        // both find no window and both bind (one failing), or one could remove the socket the
+        // other had just bound as if it were stale. The lock goes with `turn`.
+        let lock_path = path.with_extension("lock");
+        let turn = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)?;
+            file.lock()?;
+            Ok::<_, std::io::Error>(file)
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|locked| locked)
+        .map_err(socket_error)?;
         match UnixStream::connect(&path).await {
             Ok(stream) => {
+                drop(turn);
                 hand_over(stream, files).await?;
                 return Ok(Claim::Handed);
             }

@@ -112,3 +112,45 @@ fn the_socket_lives_in_the_override_dir() {
             .ends_with("io.runflow.Uploader.sock")
     );
 }
+
+/// Ten launches at the same moment (a file manager opening ten files with the app): exactly one
+/// becomes the window, and the nine others hand it their files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_launches_at_once_make_one_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(10));
+    let launches: Vec<_> = (0..10)
+        .map(|i| {
+            let dir = dir.path().to_path_buf();
+            let tx = tx.clone();
+            let start = start.clone();
+            tokio::spawn(async move {
+                start.wait().await;
+                let files = vec![PathBuf::from(format!("/tmp/{i}.png"))];
+                match instance::claim(&dir, &files).await {
+                    Ok(Claim::Primary(listener)) => {
+                        tokio::spawn(listener.serve(tx));
+                        "primary".to_owned()
+                    }
+                    Ok(Claim::Handed) => "handed".to_owned(),
+                    Err(err) => format!("failed: {err}"),
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut outcomes = Vec::new();
+    for launch in launches {
+        outcomes.push(launch.await.unwrap());
+    }
+    outcomes.sort();
+    let primaries = outcomes.iter().filter(|o| *o == "primary").count();
+    let handed = outcomes.iter().filter(|o| *o == "handed").count();
+    assert_eq!((primaries, handed), (1, 9), "{outcomes:?}");
+    let mut received = 0;
+    while received < 9 {
+        assert_eq!(next(&mut rx).await.len(), 1);
+        received += 1;
+    }
+}

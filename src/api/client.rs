@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::acked::{self, ConnectionSlot, RecordConnection};
+use super::attempts::{Attempts, Failure};
 use super::error::ApiError;
 use super::http;
 use super::key::ApiKey;
@@ -21,7 +22,6 @@ use super::models::{
     Asset, AssetType, AssetTypeList, ConfirmUploadRequest, CreateFolderRequest,
     CreateUploadRequest, CurrentUser, Folder, Health, Page, PatchRequest, UploadSession,
 };
-use super::mutation::{Attempts, Failure};
 use super::query::ListQuery;
 use super::retry::RetryPolicy;
 use super::throttle::Throttle;

@@ -1,6 +1,7 @@
 //! The Runflow API client: typed models, errors, the retry policy and the HTTP calls.
 
 mod acked;
+mod attempts;
 mod client;
 mod error;
 mod http;
@@ -19,7 +20,7 @@ pub use client::{
 pub use error::{ApiError, parse_error_body, parse_retry_after};
 pub use http::{CA_CERT_ENV, ca_cert_files_from_env, check_ca_cert_file};
 pub(crate) use http::{certificate_problem, standalone_builder as standalone_http_builder};
-pub use key::ApiKey;
+pub use key::{ApiKey, KeyProblem};
 pub use query::{Filter, ListQuery};
 pub use retry::RetryPolicy;
 pub use scopes::{KeyScopes, Scope};

@@ -10,7 +10,7 @@ use super::context::{self, finish_output, warn};
 use super::exit::Exit;
 use super::{JsonArgs, json};
 use crate::api::models::CurrentUser;
-use crate::api::{ApiError, ApiKey, ClientConfig, RunflowClient};
+use crate::api::{ApiError, ApiKey, ClientConfig, KeyProblem, RunflowClient};
 use crate::auth::{self, API_KEY_ENV, KeyStore};
 
 /// Longest input read from stdin for a key; a key is far shorter.
@@ -218,8 +218,9 @@ fn read_key(from_stdin: bool) -> anyhow::Result<ApiKey> {
         rpassword::prompt_password("API key (input hidden): ")
             .context("could not read the API key from the terminal")?
     };
-    let Some(key) = ApiKey::new(raw) else {
-        bail!(
+    match ApiKey::parse(&raw) {
+        Ok(key) => Ok(key),
+        Err(KeyProblem::Empty) => bail!(
             "no API key was given; paste the key from the Runflow dashboard (Settings > API \
              Keys){}",
             if from_stdin {
@@ -227,19 +228,9 @@ fn read_key(from_stdin: bool) -> anyhow::Result<ApiKey> {
             } else {
                 " at the prompt"
             }
-        );
-    };
-    if key
-        .expose()
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control())
-    {
-        bail!(
-            "the API key contains spaces or control characters; paste only the key itself, as \
-             shown in the Runflow dashboard"
-        );
+        ),
+        Err(problem @ KeyProblem::Malformed) => bail!("{problem}"),
     }
-    Ok(key)
 }
 
 /// Removes the key from the keyring.

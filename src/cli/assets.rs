@@ -6,13 +6,12 @@ use std::io::{self, Write as _};
 use anyhow::bail;
 use serde::Serialize;
 
-use super::context::{
-    self, Align, Connection, Table, finish_output, format_bytes, format_time, or_dash,
-};
+use super::context::{self, Align, Connection, Table, finish_output, format_time, or_dash};
 use super::exit::Exit;
 use super::json;
 use crate::api::models::Asset;
 use crate::api::{Filter, ListQuery};
+use crate::upload::human_bytes;
 
 /// Largest page the API serves.
 const MAX_PAGE_SIZE: u32 = 500;
@@ -237,9 +236,7 @@ fn asset_row(asset: &Asset) -> [String; 5] {
         or_dash(asset.id.as_deref()),
         or_dash(asset.name.as_deref()),
         or_dash(asset.asset_type.as_deref()),
-        asset
-            .size_bytes
-            .map_or_else(|| "-".to_owned(), format_bytes),
+        asset.size_bytes.map_or_else(|| "-".to_owned(), human_bytes),
         format_time(asset.created_at.as_deref()),
     ]
 }
@@ -256,7 +253,7 @@ async fn get(connection: &Connection, id: &str, json: bool) -> anyhow::Result<()
     } else {
         let size = asset.size_bytes.map_or_else(
             || "-".to_owned(),
-            |bytes| format!("{} ({bytes} bytes)", format_bytes(bytes)),
+            |bytes| format!("{} ({bytes} bytes)", human_bytes(bytes)),
         );
         let rows = [
             ("ID", or_dash(asset.id.as_deref())),

@@ -205,28 +205,6 @@ pub(crate) fn sanitize(text: &str) -> String {
         .collect()
 }
 
-/// A byte count for people: `512 B`, `1.5 KiB`, `20.0 MiB`, `3.2 GiB`.
-pub(crate) fn format_bytes(size_bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if size_bytes < 1024 {
-        return format!("{size_bytes} B");
-    }
-    #[expect(
-        clippy::cast_precision_loss,
-        reason = "a display value with one decimal needs no more than f64's 52 bits"
-    )]
-    let mut value = size_bytes as f64 / 1024.0;
-    let mut unit = UNITS[0];
-    for next in &UNITS[1..] {
-        if value < 1024.0 {
-            break;
-        }
-        value /= 1024.0;
-        unit = next;
-    }
-    format!("{value:.1} {unit}")
-}
-
 /// An RFC 3339 time from the API as `YYYY-MM-DD HH:MM` (UTC); `-` when absent, the raw text
 /// when it does not parse.
 pub(crate) fn format_time(rfc3339: Option<&str>) -> String {
@@ -254,15 +232,6 @@ pub(crate) fn or_dash(value: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_like_a_person_would_say_them() {
-        assert_eq!(format_bytes(0), "0 B");
-        assert_eq!(format_bytes(1023), "1023 B");
-        assert_eq!(format_bytes(1536), "1.5 KiB");
-        assert_eq!(format_bytes(52_428_800), "50.0 MiB");
-        assert_eq!(format_bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
-    }
 
     #[test]
     fn times_are_shortened_to_utc_minutes() {

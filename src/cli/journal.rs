@@ -6,7 +6,7 @@ use std::io::{self, Write as _};
 use anyhow::Context as _;
 use serde::Serialize;
 
-use super::context::{self, Align, Table, finish_output, format_bytes, sanitize};
+use super::context::{self, Align, Table, finish_output, sanitize};
 use super::exit::{Exit, UsageError};
 use super::json::{self, JsonPath};
 use crate::paths;
@@ -139,7 +139,7 @@ fn list(found: &[Unfinished], json: bool) -> anyhow::Result<()> {
             table.row([
                 u.id.clone(),
                 step_label(&u.entry.step).to_owned(),
-                format_bytes(u.entry.size_bytes),
+                upload::human_bytes(u.entry.size_bytes),
                 account,
                 u.entry.path.display().to_string(),
             ]);

@@ -3,8 +3,8 @@
 
 use futures_util::StreamExt as _;
 
-use super::backend::Sink;
 use super::protocol::{AssetPage, AssetPurpose, Event};
+use super::sink::Sink;
 use crate::api::models::PatchRequest;
 use crate::api::{ApiError, RunflowClient};
 use crate::library::ViewSpec;

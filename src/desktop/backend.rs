@@ -7,84 +7,33 @@
 //! clipboard) runs in a spawned task, so the actor keeps answering. Commands that change the
 //! connection run one at a time: those arriving while one is in flight wait in a queue.
 //!
-//! This file holds the actor's loop, its queue and the settings. The connection tasks are in
-//! `connect.rs` (with the client they produce in `target.rs`), the upload engine in
-//! `engine_host.rs`, folder and asset listings in `listing.rs`, and pasting in `clipboard.rs`.
+//! This file holds the actor's state, its loop, its queue and its dispatch: it starts the work
+//! and applies what comes back. The connection tasks are in `connect.rs` (with the client they
+//! produce in `target.rs`), the upload engine in `engine_host.rs`, folder and asset listings in
+//! `listing.rs` and `assets.rs`, pasting in `clipboard.rs`, and the options and settings file
+//! in `options.rs`.
 
 use std::collections::VecDeque;
 use std::future::{Future, pending};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 
-use super::connect::{Done, stop_emulator};
+use super::connect::{self, Check, Done, Endpoint, Outcome, stop_emulator};
 use super::engine_host::EngineHost;
-use super::protocol::Thumbnail;
-use super::protocol::{Command, Event, Level};
+use super::options::{BackendOptions, settings_file, settings_problem};
+use super::protocol::{Command, Event, Level, Thumbnail};
+use super::sink::{NOT_CONNECTED, Sink, not_connected};
 use super::target::Target;
 use super::{assets, clipboard, listing};
+use crate::api::models::CurrentUser;
 use crate::api::{self, ApiKey, RunflowClient};
-use crate::auth::{self, KeyStore, Settings, SettingsError};
+use crate::auth::{self, KeyStore, Settings};
 use crate::emulator::RunningEmulator;
 use crate::library::ViewSpec;
 use crate::library::thumbs::{ThumbConfig, ThumbEvent, ThumbLoader};
-use crate::paths;
-use crate::upload::{self, Waker};
-
-/// Why a command that needs a connection did nothing.
-pub(super) const NOT_CONNECTED: &str =
-    "Not connected to Runflow yet: add an API key or start the offline demo first.";
-
-/// How the backend is set up. [`BackendOptions::from_env`] is what the app uses; tests fill the
-/// fields themselves so nothing depends on process-wide environment variables.
-#[derive(Debug, Clone)]
-pub struct BackendOptions {
-    /// Start straight in the offline demo, whatever key is stored.
-    pub demo: bool,
-    /// The upload journal and duplicate index. The demo keeps its own journal in `demo/` and
-    /// its server state in `demo-server/` inside it, so demo uploads never mix with real ones.
-    pub data_dir: PathBuf,
-    /// The settings file.
-    pub settings_path: PathBuf,
-    /// Disposable caches (thumbnails).
-    pub cache_dir: PathBuf,
-    /// The value of `RUNFLOW_API_KEY`, which wins over the keyring.
-    pub env_api_key: Option<ApiKey>,
-    /// The value of `RUNFLOW_BASE_URL`, which wins over the settings.
-    pub env_base_url: Option<String>,
-    /// The key store; `None` opens [`KeyStore::open`] when it is first needed.
-    pub keystore: Option<KeyStore>,
-    /// Files uploaded at once, over the settings (e.g. from the command line) until the user
-    /// saves a value in the settings.
-    pub concurrency_override: Option<usize>,
-}
-
-impl BackendOptions {
-    /// The app's defaults: [`paths::data_dir`], [`Settings::default_path`], `RUNFLOW_API_KEY`
-    /// and `RUNFLOW_BASE_URL` read now, the key store opened on first use.
-    pub fn from_env() -> Self {
-        Self {
-            demo: false,
-            data_dir: paths::data_dir(),
-            settings_path: Settings::default_path(),
-            cache_dir: paths::cache_dir(),
-            env_api_key: auth::env_api_key(),
-            env_base_url: std::env::var(auth::BASE_URL_ENV).ok(),
-            keystore: None,
-            concurrency_override: None,
-        }
-    }
-
-    pub(super) fn engine_dir(&self, demo: bool) -> PathBuf {
-        if demo {
-            self.data_dir.join("demo")
-        } else {
-            self.data_dir.clone()
-        }
-    }
-}
+use crate::upload::{self, AccountScope, EngineConfig, Waker};
 
 /// Sends [`Command`]s to the backend. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -107,14 +56,11 @@ pub fn spawn(
     waker: Waker,
 ) -> (BackendHandle, mpsc::UnboundedReceiver<Event>) {
     let (command_tx, command_rx) = mpsc::unbounded_channel();
-    let (event_tx, event_rx) = mpsc::unbounded_channel();
+    let (sink, event_rx) = Sink::channel(waker);
     let actor = Actor {
         store: options.keystore.take(),
         options,
-        sink: Sink {
-            events: event_tx,
-            waker,
-        },
+        sink,
         settings: Settings::default(),
         target: None,
         engine: EngineHost::default(),
@@ -133,48 +79,26 @@ pub fn spawn(
     )
 }
 
-/// Sends events and wakes the window after each.
-#[derive(Clone)]
-pub(super) struct Sink {
-    events: mpsc::UnboundedSender<Event>,
-    waker: Waker,
-}
-
-impl Sink {
-    pub(super) fn emit(&self, event: Event) {
-        if self.events.send(event).is_ok() {
-            (self.waker)();
-        }
-    }
-
-    pub(super) fn notice(&self, level: Level, message: impl Into<String>) {
-        self.emit(Event::Notice {
-            level,
-            message: message.into(),
-        });
-    }
-}
-
-/// The backend's state. Its methods are spread over the `desktop` modules by concern.
-pub(super) struct Actor {
-    pub(super) options: BackendOptions,
-    pub(super) sink: Sink,
-    pub(super) settings: Settings,
-    pub(super) store: Option<KeyStore>,
+/// The backend's state and its dispatch; the work itself is in the `desktop` modules beside it.
+struct Actor {
+    options: BackendOptions,
+    sink: Sink,
+    settings: Settings,
+    store: Option<KeyStore>,
     /// The connection in use, or the last one tried (so `TestConnection` can try again).
-    pub(super) target: Option<Target>,
-    pub(super) engine: EngineHost,
+    target: Option<Target>,
+    engine: EngineHost,
     /// The demo server, kept while the demo may be used again.
-    pub(super) emulator: Option<RunningEmulator>,
+    emulator: Option<RunningEmulator>,
     /// Thumbnails of the current connection; dropped when it changes.
-    pub(super) thumbs: Option<ThumbLoader>,
+    thumbs: Option<ThumbLoader>,
     /// The connection task in flight, if any.
-    pub(super) busy: Option<JoinHandle<Done>>,
+    busy: Option<JoinHandle<Done>>,
     /// Connection commands that arrived while `busy`.
     queued: VecDeque<Command>,
     /// Listing, folder, paste and cleanup tasks; aborted at shutdown so the event channel
     /// closes.
-    pub(super) tasks: JoinSet<()>,
+    tasks: JoinSet<()>,
 }
 
 impl Actor {
@@ -459,7 +383,7 @@ impl Actor {
     }
 
     /// The effective API base: `RUNFLOW_BASE_URL`, the settings, the default.
-    pub(super) fn base_url(&self) -> Result<String, String> {
+    fn base_url(&self) -> Result<String, String> {
         auth::resolve_base_url_with(
             self.options.env_base_url.as_deref(),
             &self.settings,
@@ -469,12 +393,160 @@ impl Actor {
         .map_err(|e| e.to_string())
     }
 
-    pub(super) fn concurrency(&self) -> usize {
+    fn concurrency(&self) -> usize {
         self.options
             .concurrency_override
             .or(self.settings.concurrency)
             .unwrap_or(upload::DEFAULT_CONCURRENCY)
             .clamp(1, upload::MAX_CONCURRENCY)
+    }
+
+    /// Where a real connection goes now.
+    fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            base_url: self.base_url(),
+            ca_cert_file: self.settings.ca_cert_file.clone(),
+        }
+    }
+
+    /// Runs `task` as the connection task in flight.
+    fn connect(&mut self, task: impl Future<Output = Done> + Send + 'static) {
+        self.busy = Some(tokio::spawn(task));
+    }
+
+    /// Finds the key (`RUNFLOW_API_KEY`, else the keyring) and connects, or asks for a key.
+    fn resolve_and_connect(&mut self) {
+        let env_key = self.options.env_api_key.clone();
+        self.connect(connect::resolve(
+            self.sink.clone(),
+            env_key,
+            self.store.clone(),
+            self.endpoint(),
+        ));
+    }
+
+    fn start_demo(&mut self) {
+        self.engine.stop();
+        self.sink.emit(Event::Connecting);
+        let running = self.emulator.as_ref().map(connect::demo_target);
+        let server_dir = self.options.data_dir.join("demo-server");
+        self.connect(connect::demo(self.sink.clone(), running, server_dir));
+    }
+
+    fn save_key(&mut self, key: ApiKey) {
+        let env_key_set = self.options.env_api_key.is_some();
+        self.connect(connect::save_key(
+            self.sink.clone(),
+            key,
+            self.store.clone(),
+            self.endpoint(),
+            env_key_set,
+        ));
+    }
+
+    fn remove_key(&mut self) {
+        self.connect(connect::remove_key(self.sink.clone(), self.store.clone()));
+    }
+
+    fn test_connection(&mut self) {
+        let Some(target) = self.target.clone() else {
+            self.sink.notice(Level::Info, NOT_CONNECTED);
+            return;
+        };
+        // Without an engine this is a fresh connection attempt; with one, only a check.
+        let restart = !self.engine.is_running();
+        self.check(target, restart);
+    }
+
+    /// Checks `target` with `GET /v1/auth/me` in a task.
+    fn check(&mut self, target: Target, restart: bool) {
+        if restart {
+            self.sink.emit(Event::Connecting);
+        }
+        self.connect(connect::check(target, restart));
+    }
+
+    /// Applies the result of a connection task.
+    async fn finish(&mut self, done: Result<Done, JoinError>) {
+        let done = done.unwrap_or_else(|err| {
+            tracing::error!(%err, "a backend task failed");
+            self.sink.notice(
+                Level::Error,
+                format!("Something went wrong inside the app ({err}). Try again."),
+            );
+            Done::default()
+        });
+        if let Some(store) = done.store {
+            self.store = Some(store);
+        }
+        if let Some(emulator) = done.emulator {
+            self.emulator = Some(emulator);
+        }
+        match done.outcome {
+            Outcome::Nothing => {}
+            Outcome::Checked(check) => match *check {
+                Check {
+                    target,
+                    result: Ok(user),
+                    restart,
+                } => self.install(target, &user, restart).await,
+                Check {
+                    target,
+                    result: Err(err),
+                    ..
+                } => {
+                    // Keep `target` so `TestConnection` can try again, and say why.
+                    tracing::warn!(%err, "the connection check failed");
+                    let (message, key_rejected) = connect::failure(&target, &err);
+                    self.target = Some(target);
+                    self.thumbs = None;
+                    self.sink.emit(Event::ConnectionFailed {
+                        message,
+                        key_rejected,
+                    });
+                }
+            },
+            Outcome::KeyRemoved => {
+                self.engine.stop_and_wait().await;
+                self.target = None;
+                self.thumbs = None;
+                self.sink.emit(Event::NeedsKey { reason: None });
+                if self.options.env_api_key.is_some() {
+                    self.sink.notice(
+                        Level::Info,
+                        format!(
+                            "{} is still set, so the app uses that key the next time it \
+                             starts; unset it to sign out completely.",
+                            auth::API_KEY_ENV
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Connected with `target`: (re)start the engine when needed and tell the window.
+    async fn install(&mut self, target: Target, user: &CurrentUser, restart: bool) {
+        let connection = target.connection(user);
+        tracing::info!(base_url = %connection.base_url, demo = target.demo, "connected");
+        if restart || !self.engine.is_running() {
+            let config = EngineConfig {
+                concurrency: self.concurrency(),
+                account: Some(AccountScope::of(&target.client, user)),
+                // An earlier run's unfinished uploads wait under Uploads for Resume or Discard.
+                hold_earlier: true,
+                ..EngineConfig::new(self.options.engine_dir(target.demo))
+            };
+            self.engine.restart(target.client.clone(), config).await;
+            self.sink.emit(Event::EngineRestarted);
+        }
+        let demo = target.demo;
+        self.target = Some(target);
+        self.thumbs = None;
+        self.sink.emit(Event::Connected(connection));
+        if !demo && let Some(emulator) = self.emulator.take() {
+            self.tasks.spawn(stop_emulator(emulator));
+        }
     }
 
     async fn shutdown(mut self) {
@@ -496,38 +568,4 @@ async fn busy_done(busy: &mut Option<JoinHandle<Done>>) -> Result<Done, JoinErro
         Some(task) => task.await,
         None => pending().await,
     }
-}
-
-fn not_connected<T>() -> Result<T, String> {
-    Err(NOT_CONNECTED.to_owned())
-}
-
-/// Why `settings` cannot be saved, if anything.
-fn settings_problem(settings: &Settings) -> Option<String> {
-    if let Some(raw) = settings
-        .base_url
-        .as_deref()
-        .filter(|v| !v.trim().is_empty())
-        && let Err(err) = api::parse_base_url(raw)
-    {
-        return Some(err.to_string());
-    }
-    if let Some(concurrency) = settings.concurrency
-        && !(1..=upload::MAX_CONCURRENCY).contains(&concurrency)
-    {
-        return Some(format!(
-            "files uploaded at once must be between 1 and {}.",
-            upload::MAX_CONCURRENCY
-        ));
-    }
-    None
-}
-
-/// Reads or writes the settings file on the blocking pool.
-async fn settings_file<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, SettingsError> + Send + 'static,
-) -> Result<T, SettingsError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| SettingsError::Task(e.to_string()))?
 }

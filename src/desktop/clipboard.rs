@@ -3,9 +3,9 @@
 
 use bytes::Bytes;
 
-use super::backend::Sink;
 use super::engine_host::deliver;
 use super::protocol::Level;
+use super::sink::Sink;
 use crate::upload::{self, EngineHandle};
 
 /// Reads the clipboard image and queues it on `engine` as a PNG, or tells the window why not.

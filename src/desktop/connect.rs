@@ -1,19 +1,19 @@
 //! Connecting: finding the key, checking it, starting the offline demo, storing or deleting the
-//! key. Each runs as the actor's one task in flight and hands back a [`Done`]; applying it
-//! (`Actor::finish`) installs a checked connection and (re)starts the upload engine for it.
+//! key. Each is an async function that reports to the window through the sink and hands back
+//! a [`Done`]. The actor runs one at a time as its task in flight, then applies the `Done`
+//! (`Actor::finish`): it keeps what the task opened, installs a checked connection and
+//! (re)starts the upload engine for it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::task::JoinError;
-
-use super::backend::{Actor, NOT_CONNECTED};
 use super::protocol::{Event, Level};
+use super::sink::Sink;
 use super::target::{Target, check_failed_message, key_not_saved_message};
 use crate::api::models::CurrentUser;
 use crate::api::{ApiError, ApiKey};
 use crate::auth::{self, KeySource, KeyStore, ResolveError};
 use crate::emulator::{EmulatorConfig, RunningEmulator};
-use crate::upload::{AccountScope, EngineConfig};
 
 /// How long the demo server may take to stop.
 const EMULATOR_STOP_TIMEOUT: Duration = Duration::from_secs(3);
@@ -27,14 +27,14 @@ const UNSAVED_KEY_SOURCE: &str = "the key you entered (not saved)";
 #[derive(Default)]
 pub(super) struct Done {
     /// A key store the task opened, to keep.
-    store: Option<KeyStore>,
+    pub(super) store: Option<KeyStore>,
     /// A demo server the task started, to keep.
-    emulator: Option<RunningEmulator>,
-    outcome: Outcome,
+    pub(super) emulator: Option<RunningEmulator>,
+    pub(super) outcome: Outcome,
 }
 
 #[derive(Default)]
-enum Outcome {
+pub(super) enum Outcome {
     /// Nothing changes (the task already reported).
     #[default]
     Nothing,
@@ -46,10 +46,10 @@ enum Outcome {
 
 /// A connection check: `GET /v1/auth/me` was tried with `target`. `restart` asks for a fresh
 /// engine even when one is running.
-struct Check {
-    target: Target,
-    result: Result<CurrentUser, ApiError>,
-    restart: bool,
+pub(super) struct Check {
+    pub(super) target: Target,
+    pub(super) result: Result<CurrentUser, ApiError>,
+    pub(super) restart: bool,
 }
 
 impl Outcome {
@@ -63,335 +63,243 @@ impl Outcome {
 }
 
 /// Checks `target` and says what to do with the answer.
-async fn check(target: Target, restart: bool) -> Outcome {
+async fn checked(target: Target, restart: bool) -> Outcome {
     let result = target.check().await;
     Outcome::checked(target, result, restart)
 }
 
-impl Actor {
-    /// Finds the key (`RUNFLOW_API_KEY`, else the keyring) and connects, or asks for a key.
-    pub(super) fn resolve_and_connect(&mut self) {
-        let sink = self.sink.clone();
-        let env_key = self.options.env_api_key.clone();
-        let store = self.store.clone();
-        let base_url = self.base_url();
-        let ca_cert_file = self.settings.ca_cert_file.clone();
-        self.busy = Some(tokio::spawn(async move {
-            let (key, source, store) = match env_key {
-                Some(key) => (key, KeySource::Env, store),
-                None => {
-                    let store = match open_store(store).await {
-                        Ok(store) => store,
-                        Err(err) => {
-                            sink.emit(Event::NeedsKey {
-                                reason: Some(err.to_string()),
-                            });
-                            return Done::default();
-                        }
-                    };
-                    match auth::resolve_api_key_with(None, &store).await {
-                        Ok((key, source)) => (key, source, Some(store)),
-                        Err(err) => {
-                            let reason = match err {
-                                ResolveError::NoApiKey { .. } => None,
-                                other => Some(other.to_string()),
-                            };
-                            sink.emit(Event::NeedsKey { reason });
-                            return Done {
-                                store: Some(store),
-                                ..Done::default()
-                            };
-                        }
-                    }
-                }
-            };
-            sink.emit(Event::Connecting);
-            let outcome = match base_url
-                .and_then(|url| Target::new(key, source.to_string(), false, &url, ca_cert_file))
-            {
-                Ok(target) => check(target, true).await,
-                Err(message) => {
-                    sink.emit(Event::ConnectionFailed {
-                        message,
-                        key_rejected: false,
-                    });
-                    Outcome::Nothing
-                }
-            };
-            Done {
-                store,
-                emulator: None,
-                outcome,
-            }
-        }));
-    }
+/// Where a real connection goes: the effective API base (or why it is not usable) and the
+/// extra CA certificate to trust.
+pub(super) struct Endpoint {
+    pub(super) base_url: Result<String, String>,
+    pub(super) ca_cert_file: Option<PathBuf>,
+}
 
-    pub(super) fn start_demo(&mut self) {
-        self.engine.stop();
-        self.sink.emit(Event::Connecting);
-        let sink = self.sink.clone();
-        let running = self.emulator.as_ref().map(demo_target);
-        let server_dir = self.options.data_dir.join("demo-server");
-        self.busy = Some(tokio::spawn(async move {
-            let (target, emulator) = match running {
-                Some(target) => (target, None),
-                None => {
-                    let config = EmulatorConfig {
-                        demo_data: true,
-                        data_dir: Some(server_dir.clone()),
-                        ..EmulatorConfig::default()
-                    };
-                    match RunningEmulator::start(config).await {
-                        Ok(emulator) => (demo_target(&emulator), Some(emulator)),
-                        Err(err) => {
-                            let why = format!(
-                                "{err:#}. If this keeps happening, delete {} and try again.",
-                                server_dir.display()
-                            );
-                            (Err(why), None)
-                        }
-                    }
-                }
-            };
-            let outcome = match target {
-                Ok(target) => check(target, true).await,
-                Err(why) => {
-                    sink.emit(Event::ConnectionFailed {
-                        message: format!("The offline demo could not start: {why}"),
-                        key_rejected: false,
-                    });
-                    Outcome::Nothing
-                }
-            };
-            Done {
-                store: None,
-                emulator,
-                outcome,
-            }
-        }));
+impl Endpoint {
+    fn target(self, key: ApiKey, key_source: String) -> Result<Target, String> {
+        let ca_cert_file = self.ca_cert_file;
+        self.base_url
+            .and_then(|url| Target::new(key, key_source, false, &url, ca_cert_file))
     }
+}
 
-    /// Checks the key first; only an accepted key is stored and connected with.
-    pub(super) fn save_key(&mut self, key: ApiKey) {
-        let sink = self.sink.clone();
-        let store = self.store.clone();
-        let base_url = self.base_url();
-        let ca_cert_file = self.settings.ca_cert_file.clone();
-        let env_key_set = self.options.env_api_key.is_some();
-        self.busy = Some(tokio::spawn(async move {
-            let mut target = match base_url
-                .and_then(|url| Target::new(key, String::new(), false, &url, ca_cert_file))
-            {
-                Ok(target) => target,
-                Err(message) => {
-                    sink.emit(Event::KeyRejected { message });
-                    return Done::default();
-                }
-            };
-            let user = match target.check().await {
-                Ok(user) => user,
+/// Finds the key (`env_key` from `RUNFLOW_API_KEY`, else the keyring) and checks it, or asks
+/// for a key.
+pub(super) async fn resolve(
+    sink: Sink,
+    env_key: Option<ApiKey>,
+    store: Option<KeyStore>,
+    endpoint: Endpoint,
+) -> Done {
+    let (key, source, store) = match env_key {
+        Some(key) => (key, KeySource::Env, store),
+        None => {
+            let store = match open_store(store).await {
+                Ok(store) => store,
                 Err(err) => {
-                    sink.emit(Event::KeyRejected {
-                        message: key_not_saved_message(&err),
+                    sink.emit(Event::NeedsKey {
+                        reason: Some(err.to_string()),
                     });
                     return Done::default();
                 }
             };
-            let store = open_store(store).await;
-            let saved = match &store {
-                Ok(store) => store
-                    .save(target.key())
-                    .await
-                    .map(|()| store)
-                    .map_err(|e| e.to_string()),
-                Err(err) => Err(err.to_string()),
-            };
-            target.key_source = match saved {
-                Ok(store) => {
-                    sink.emit(Event::KeySaved {
-                        backend: store.backend_name().to_owned(),
-                        persistent: store.is_persistent(),
-                    });
-                    KeySource::Keyring {
-                        backend: store.backend_name(),
-                    }
-                    .to_string()
-                }
+            match auth::resolve_api_key_with(None, &store).await {
+                Ok((key, source)) => (key, source, Some(store)),
                 Err(err) => {
-                    sink.notice(
-                        Level::Error,
-                        format!(
-                            "The key works, but it could not be saved: {err}. It is used until \
-                             the app closes."
-                        ),
-                    );
-                    UNSAVED_KEY_SOURCE.to_owned()
+                    let reason = match err {
+                        ResolveError::NoApiKey { .. } => None,
+                        other => Some(other.to_string()),
+                    };
+                    sink.emit(Event::NeedsKey { reason });
+                    return Done {
+                        store: Some(store),
+                        ..Done::default()
+                    };
                 }
-            };
-            if env_key_set {
-                sink.notice(
-                    Level::Info,
-                    format!(
-                        "{} is set, so the app uses it instead of the saved key the next time \
-                         it starts.",
-                        auth::API_KEY_ENV
-                    ),
-                );
             }
-            sink.emit(Event::Connecting);
-            Done {
-                store: store.ok(),
-                emulator: None,
-                outcome: Outcome::checked(target, Ok(user), true),
-            }
-        }));
-    }
-
-    pub(super) fn remove_key(&mut self) {
-        let sink = self.sink.clone();
-        let store = self.store.clone();
-        self.busy = Some(tokio::spawn(async move {
-            let store = open_store(store).await;
-            let deleted = match &store {
-                Ok(store) => store.delete().await.map_err(|e| e.to_string()),
-                Err(err) => Err(err.to_string()),
-            };
-            let outcome = match deleted {
-                Ok(_) => {
-                    sink.emit(Event::KeyRemoved);
-                    Outcome::KeyRemoved
-                }
-                Err(err) => {
-                    sink.notice(
-                        Level::Error,
-                        format!("The stored key could not be removed: {err}"),
-                    );
-                    Outcome::Nothing
-                }
-            };
-            Done {
-                store: store.ok(),
-                emulator: None,
-                outcome,
-            }
-        }));
-    }
-
-    pub(super) fn test_connection(&mut self) {
-        let Some(target) = self.target.clone() else {
-            self.sink.notice(Level::Info, NOT_CONNECTED);
-            return;
-        };
-        // Without an engine this is a fresh connection attempt; with one, only a check.
-        let restart = !self.engine.is_running();
-        self.check(target, restart);
-    }
-
-    /// Checks `target` with `GET /v1/auth/me` in a task.
-    pub(super) fn check(&mut self, target: Target, restart: bool) {
-        if restart {
-            self.sink.emit(Event::Connecting);
         }
-        self.busy = Some(tokio::spawn(async move {
-            Done {
-                outcome: check(target, restart).await,
-                ..Done::default()
-            }
-        }));
+    };
+    sink.emit(Event::Connecting);
+    let outcome = match endpoint.target(key, source.to_string()) {
+        Ok(target) => checked(target, true).await,
+        Err(message) => {
+            sink.emit(Event::ConnectionFailed {
+                message,
+                key_rejected: false,
+            });
+            Outcome::Nothing
+        }
+    };
+    Done {
+        store,
+        emulator: None,
+        outcome,
     }
+}
 
-    /// Applies the result of a connection task.
-    pub(super) async fn finish(&mut self, done: Result<Done, JoinError>) {
-        let done = done.unwrap_or_else(|err| {
-            tracing::error!(%err, "a backend task failed");
-            self.sink.notice(
+/// Starts the demo server (or uses `running`, the one kept from before) and checks it.
+pub(super) async fn demo(
+    sink: Sink,
+    running: Option<Result<Target, String>>,
+    server_dir: PathBuf,
+) -> Done {
+    let (target, emulator) = match running {
+        Some(target) => (target, None),
+        None => {
+            let config = EmulatorConfig {
+                demo_data: true,
+                data_dir: Some(server_dir.clone()),
+                ..EmulatorConfig::default()
+            };
+            match RunningEmulator::start(config).await {
+                Ok(emulator) => (demo_target(&emulator), Some(emulator)),
+                Err(err) => {
+                    let why = format!(
+                        "{err:#}. If this keeps happening, delete {} and try again.",
+                        server_dir.display()
+                    );
+                    (Err(why), None)
+                }
+            }
+        }
+    };
+    let outcome = match target {
+        Ok(target) => checked(target, true).await,
+        Err(why) => {
+            sink.emit(Event::ConnectionFailed {
+                message: format!("The offline demo could not start: {why}"),
+                key_rejected: false,
+            });
+            Outcome::Nothing
+        }
+    };
+    Done {
+        store: None,
+        emulator,
+        outcome,
+    }
+}
+
+/// Checks `key` first; only an accepted key is stored and connected with. `env_key_set` says
+/// `RUNFLOW_API_KEY` will win over it at the next start.
+pub(super) async fn save_key(
+    sink: Sink,
+    key: ApiKey,
+    store: Option<KeyStore>,
+    endpoint: Endpoint,
+    env_key_set: bool,
+) -> Done {
+    let mut target = match endpoint.target(key, String::new()) {
+        Ok(target) => target,
+        Err(message) => {
+            sink.emit(Event::KeyRejected { message });
+            return Done::default();
+        }
+    };
+    let user = match target.check().await {
+        Ok(user) => user,
+        Err(err) => {
+            sink.emit(Event::KeyRejected {
+                message: key_not_saved_message(&err),
+            });
+            return Done::default();
+        }
+    };
+    let store = open_store(store).await;
+    let saved = match &store {
+        Ok(store) => store
+            .save(target.key())
+            .await
+            .map(|()| store)
+            .map_err(|e| e.to_string()),
+        Err(err) => Err(err.to_string()),
+    };
+    target.key_source = match saved {
+        Ok(store) => {
+            sink.emit(Event::KeySaved {
+                backend: store.backend_name().to_owned(),
+                persistent: store.is_persistent(),
+            });
+            KeySource::Keyring {
+                backend: store.backend_name(),
+            }
+            .to_string()
+        }
+        Err(err) => {
+            sink.notice(
                 Level::Error,
-                format!("Something went wrong inside the app ({err}). Try again."),
+                format!(
+                    "The key works, but it could not be saved: {err}. It is used until the app \
+                     closes."
+                ),
             );
-            Done::default()
-        });
-        if let Some(store) = done.store {
-            self.store = Some(store);
+            UNSAVED_KEY_SOURCE.to_owned()
         }
-        if let Some(emulator) = done.emulator {
-            self.emulator = Some(emulator);
-        }
-        match done.outcome {
-            Outcome::Nothing => {}
-            Outcome::Checked(check) => match *check {
-                Check {
-                    target,
-                    result: Ok(user),
-                    restart,
-                } => self.install(target, &user, restart).await,
-                Check {
-                    target,
-                    result: Err(err),
-                    ..
-                } => self.connection_failed(target, &err),
-            },
-            Outcome::KeyRemoved => {
-                self.engine.stop_and_wait().await;
-                self.target = None;
-                self.thumbs = None;
-                self.sink.emit(Event::NeedsKey { reason: None });
-                if self.options.env_api_key.is_some() {
-                    self.sink.notice(
-                        Level::Info,
-                        format!(
-                            "{} is still set, so the app uses that key the next time it \
-                             starts; unset it to sign out completely.",
-                            auth::API_KEY_ENV
-                        ),
-                    );
-                }
-            }
-        }
-    }
-
-    /// The check failed: keep `target` so `TestConnection` can try again, and say why.
-    fn connection_failed(&mut self, target: Target, err: &ApiError) {
-        let key_rejected = matches!(err, ApiError::Unauthorized { .. });
-        let mut message = check_failed_message(err);
-        if key_rejected && target.key_source == KeySource::Env.to_string() {
-            message.push_str(&format!(
-                " The key comes from the {} environment variable: set it to a valid key, or \
-                 unset it to use a saved one.",
+    };
+    if env_key_set {
+        sink.notice(
+            Level::Info,
+            format!(
+                "{} is set, so the app uses it instead of the saved key the next time it starts.",
                 auth::API_KEY_ENV
-            ));
-        }
-        tracing::warn!(%err, "the connection check failed");
-        self.target = Some(target);
-        self.thumbs = None;
-        self.sink.emit(Event::ConnectionFailed {
-            message,
-            key_rejected,
-        });
+            ),
+        );
     }
+    sink.emit(Event::Connecting);
+    Done {
+        store: store.ok(),
+        emulator: None,
+        outcome: Outcome::checked(target, Ok(user), true),
+    }
+}
 
-    /// Connected with `target`: (re)start the engine when needed and tell the window.
-    async fn install(&mut self, target: Target, user: &CurrentUser, restart: bool) {
-        let connection = target.connection(user);
-        tracing::info!(base_url = %connection.base_url, demo = target.demo, "connected");
-        if restart || !self.engine.is_running() {
-            let config = EngineConfig {
-                concurrency: self.concurrency(),
-                account: Some(AccountScope::of(&target.client, user)),
-                // An earlier run's unfinished uploads wait under Uploads for Resume or Discard.
-                hold_earlier: true,
-                ..EngineConfig::new(self.options.engine_dir(target.demo))
-            };
-            self.engine.restart(target.client.clone(), config).await;
-            self.sink.emit(Event::EngineRestarted);
+/// Deletes the stored key.
+pub(super) async fn remove_key(sink: Sink, store: Option<KeyStore>) -> Done {
+    let store = open_store(store).await;
+    let deleted = match &store {
+        Ok(store) => store.delete().await.map_err(|e| e.to_string()),
+        Err(err) => Err(err.to_string()),
+    };
+    let outcome = match deleted {
+        Ok(_) => {
+            sink.emit(Event::KeyRemoved);
+            Outcome::KeyRemoved
         }
-        let demo = target.demo;
-        self.target = Some(target);
-        self.thumbs = None;
-        self.sink.emit(Event::Connected(connection));
-        if !demo && let Some(emulator) = self.emulator.take() {
-            self.tasks.spawn(stop_emulator(emulator));
+        Err(err) => {
+            sink.notice(
+                Level::Error,
+                format!("The stored key could not be removed: {err}"),
+            );
+            Outcome::Nothing
         }
+    };
+    Done {
+        store: store.ok(),
+        emulator: None,
+        outcome,
     }
+}
+
+/// Checks `target` with `GET /v1/auth/me`.
+pub(super) async fn check(target: Target, restart: bool) -> Done {
+    Done {
+        outcome: checked(target, restart).await,
+        ..Done::default()
+    }
+}
+
+/// The check failed: the message for the window, and whether the key itself was refused.
+pub(super) fn failure(target: &Target, err: &ApiError) -> (String, bool) {
+    let key_rejected = matches!(err, ApiError::Unauthorized { .. });
+    let mut message = check_failed_message(err);
+    if key_rejected && target.key_source == KeySource::Env.to_string() {
+        message.push_str(&format!(
+            " The key comes from the {} environment variable: set it to a valid key, or unset \
+             it to use a saved one.",
+            auth::API_KEY_ENV
+        ));
+    }
+    (message, key_rejected)
 }
 
 /// Stops the demo server, giving up after [`EMULATOR_STOP_TIMEOUT`].
@@ -406,7 +314,7 @@ async fn open_store(store: Option<KeyStore>) -> Result<KeyStore, auth::KeyStoreE
     }
 }
 
-fn demo_target(emulator: &RunningEmulator) -> Result<Target, String> {
+pub(super) fn demo_target(emulator: &RunningEmulator) -> Result<Target, String> {
     let key = emulator
         .api_keys()
         .first()

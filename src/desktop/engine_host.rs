@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::backend::{NOT_CONNECTED, Sink};
 use super::protocol::Level;
+use super::sink::{NOT_CONNECTED, Sink};
 use crate::api::RunflowClient;
 use crate::upload::{self, EngineConfig, EngineHandle};
 

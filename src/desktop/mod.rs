@@ -1,20 +1,26 @@
 //! The desktop window's backend and its contract, free of egui.
 //!
 //! - [`protocol`]: [`Command`]s from the window, [`Event`]s back.
-//! - [`backend`]: the actor task on the app's runtime that owns the key store, the settings, the
-//!   connection, the upload engine and the offline demo ([`spawn`]). Its concerns live in
-//!   private modules beside it: `connect` (finding, checking, storing and deleting the key;
-//!   the demo), `target` (the client of a connection and its quick check), `engine_host` (the
-//!   upload engine), `listing` (folders), `assets` (gallery pages, deleting and moving assets) and `clipboard` (pasting images).
+//! - `backend`: the actor task on the app's runtime that owns the key store, the settings, the
+//!   connection, the upload engine and the offline demo ([`spawn`]), and dispatches commands.
+//!   The work lives in modules beside it, none of which imports the actor: `connect`
+//!   (finding, checking, storing and deleting the key; the demo), `target` (the client of a
+//!   connection and its quick check), `engine_host` (the upload engine), `listing` (folders),
+//!   `assets` (gallery pages, deleting and moving assets), `clipboard` (pasting images),
+//!   `options` ([`BackendOptions`] and the settings file), and `sink` (the event sink they all
+//!   report through).
 
 mod assets;
-pub mod backend;
+mod backend;
 mod clipboard;
 mod connect;
 mod engine_host;
 mod listing;
+mod options;
 pub mod protocol;
+mod sink;
 mod target;
 
-pub use backend::{BackendHandle, BackendOptions, spawn};
+pub use backend::{BackendHandle, spawn};
+pub use options::BackendOptions;
 pub use protocol::{AssetPage, AssetPurpose, Command, Connection, Event, Level, Thumbnail};

@@ -20,9 +20,11 @@ use super::gallery::{
     self, GalleryIntent, Paging, ThumbCache, confirm_delete_ui, details_ui, folder_dialog_ui,
     folder_tree_ui, gallery_ui,
 };
+use super::loadable::ConnectionStatus;
 use super::queue::{batch_header_ui, queue_ui};
-use super::settings::{SettingsDraft, SettingsOutcome, settings_ui};
-use super::state::{AppState, ConnectionStatus, Effect, Screen, SidePanel};
+use super::settings::{SettingsOutcome, settings_ui};
+use super::settings_draft::SettingsDraft;
+use super::state::{AppState, Effect, Screen, SidePanel};
 use super::welcome::welcome_ui;
 use crate::timeline::{GalleryStep, Timeline};
 
@@ -330,7 +332,7 @@ impl RunflowApp {
 
     fn main_ui(&mut self, ui: &mut Ui) {
         let state = &mut self.state;
-        state.thumb_px = gallery::grid::thumb_px(ui.ctx(), gallery::grid::THUMB_SIZE);
+        state.thumb_px = gallery::thumb_px(ui.ctx(), gallery::THUMB_SIZE);
         let mut upload_commands = Vec::new();
         egui::Panel::top("top-bar").show(ui, |ui| {
             ui.add_space(4.0);

@@ -6,7 +6,7 @@ use egui::Ui;
 use crate::api::models::Folder;
 
 use super::gallery::folder_chain;
-use super::state::Loadable;
+use super::loadable::Loadable;
 
 /// `Campaigns / 2026 Spring` for a folder id.
 pub fn folder_path(folders: &[Folder], id: &str) -> String {

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use egui::{Align, Align2, Color32, Layout, RichText, Ui};
 
 use super::destination::destination_name;
-use super::state::{AppState, ConnectionStatus};
+use super::loadable::ConnectionStatus;
+use super::state::AppState;
 
 /// Things the views ask for that need the runtime (native dialogs, clipboard).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,9 @@
 //! the app through [`crate::desktop`]'s `Command` and `Event`.
 //!
 //! - [`app`]: the `eframe::App` (drains events in `logic`, draws in `ui`).
-//! - [`state`]: what the window shows and how events change it (pure).
+//! - [`state`]: what the window shows and how events change it (pure), with `loadable` (things
+//!   on their way from the backend) and `settings_draft` (the settings dialog's working copy)
+//!   as leaves the views share.
 //! - [`gallery`]: the asset library (grid, folders, details, selection).
 //! - [`queue`], [`drop`], [`welcome`], [`settings`], [`destination`], [`toasts`]: the other
 //!   views.
@@ -11,16 +13,20 @@ mod app;
 mod destination;
 mod drop;
 pub mod gallery;
+mod loadable;
 mod queue;
 mod settings;
+mod settings_draft;
 mod state;
 mod toasts;
 mod welcome;
+mod widgets;
 
 pub use app::{AppOptions, RunflowApp};
 pub use drop::pasted_paths;
+pub use loadable::{ConnectionStatus, Loadable};
 pub use queue::{QueueState, Row, batch_header_ui, human_duration, queue_ui, state_text};
-pub use state::{AppState, ConnectionStatus, Effect, Loadable, Screen, SidePanel};
+pub use state::{AppState, Effect, Screen, SidePanel};
 pub use toasts::{Toast, Toasts};
 pub use welcome::{WelcomeState, welcome_ui};
 

@@ -4,89 +4,15 @@
 use egui::{RichText, Ui};
 
 use crate::api::models::Folder;
-use crate::api::{ApiKey, DEFAULT_BASE_URL, parse_base_url};
+use crate::api::{ApiKey, DEFAULT_BASE_URL};
 use crate::auth::{Settings, Theme};
 use crate::desktop::Command;
 use crate::diagnostics;
-use crate::upload::{self, MAX_CONCURRENCY};
+use crate::upload::MAX_CONCURRENCY;
 
 use super::destination::folder_picker_ui;
-use super::state::{ConnectionStatus, Loadable};
-
-/// The dialog's working copy of the settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SettingsDraft {
-    /// API base URL (empty = default).
-    pub base_url: String,
-    /// Files at once.
-    pub concurrency: usize,
-    /// Colour theme.
-    pub theme: Theme,
-    /// Default destination folder.
-    pub default_folder_id: Option<String>,
-    /// Extra CA certificate file (empty = none).
-    pub ca_cert_file: String,
-    /// A replacement key being typed.
-    pub new_key: String,
-    /// Show the replacement key in clear.
-    pub show_key: bool,
-    /// Why the last save or key change failed.
-    pub error: Option<String>,
-    /// "Remove key" was clicked once and awaits confirmation.
-    pub confirm_remove: bool,
-}
-
-impl SettingsDraft {
-    /// A draft of `settings`.
-    pub fn new(settings: &Settings) -> Self {
-        Self {
-            base_url: settings.base_url.clone().unwrap_or_default(),
-            concurrency: settings
-                .concurrency
-                .unwrap_or(upload::DEFAULT_CONCURRENCY)
-                .clamp(1, MAX_CONCURRENCY),
-            theme: settings.theme,
-            default_folder_id: settings.default_folder_id.clone(),
-            ca_cert_file: settings
-                .ca_cert_file
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            new_key: String::new(),
-            show_key: false,
-            error: None,
-            confirm_remove: false,
-        }
-    }
-
-    /// The settings to save, or why the draft is invalid.
-    pub fn to_settings(&self, current: &Settings) -> Result<Settings, String> {
-        let base_url = match self.base_url.trim() {
-            "" => None,
-            raw => Some(
-                parse_base_url(raw)
-                    .map_err(|e| e.to_string())?
-                    .as_str()
-                    .trim_end_matches('/')
-                    .to_owned(),
-            ),
-        };
-        // Whether the file is a usable certificate is checked when the settings are saved,
-        // off the UI thread.
-        let ca_cert_file = match self.ca_cert_file.trim() {
-            "" => None,
-            raw => Some(std::path::PathBuf::from(raw)),
-        };
-        Ok(Settings {
-            base_url,
-            ca_cert_file,
-            concurrency: Some(self.concurrency),
-            theme: self.theme,
-            default_folder_id: self.default_folder_id.clone(),
-            ..current.clone()
-        })
-    }
-}
+use super::loadable::{ConnectionStatus, Loadable};
+use super::settings_draft::SettingsDraft;
 
 /// What the dialog decided this frame.
 #[derive(Debug, PartialEq)]
@@ -166,9 +92,14 @@ pub fn settings_ui(
         if ui
             .add_enabled(ready, egui::Button::new("Save key"))
             .clicked()
-            && let Some(key) = ApiKey::new(draft.new_key.clone())
         {
-            commands.push(Command::SaveKey(key));
+            match ApiKey::parse(&draft.new_key) {
+                Ok(key) => {
+                    draft.error = None;
+                    commands.push(Command::SaveKey(key));
+                }
+                Err(problem) => draft.error = Some(problem.to_string()),
+            }
         }
     });
 
@@ -296,40 +227,4 @@ fn diagnostics_ui(ui: &mut Ui, current: &Settings, connection: &ConnectionStatus
             ui.weak("Copied. Paste it into your support request.");
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn drafts_validate_the_base_url() {
-        let current = Settings::default();
-        let mut draft = SettingsDraft::new(&current);
-        assert_eq!(draft.to_settings(&current).unwrap().base_url, None);
-        draft.base_url = "http://api.example.com".into();
-        assert!(draft.to_settings(&current).unwrap_err().contains("https"));
-        draft.base_url = "http://127.0.0.1:8787/".into();
-        assert_eq!(
-            draft.to_settings(&current).unwrap().base_url.as_deref(),
-            Some("http://127.0.0.1:8787")
-        );
-    }
-
-    #[test]
-    fn drafts_keep_the_ca_file() {
-        let current = Settings {
-            ca_cert_file: Some("/etc/ca.pem".into()),
-            ..Settings::default()
-        };
-        let mut draft = SettingsDraft::new(&current);
-        assert_eq!(draft.ca_cert_file, "/etc/ca.pem");
-        draft.ca_cert_file = "  ".into();
-        assert_eq!(draft.to_settings(&current).unwrap().ca_cert_file, None);
-        draft.ca_cert_file = " /tmp/other.pem ".into();
-        assert_eq!(
-            draft.to_settings(&current).unwrap().ca_cert_file,
-            Some("/tmp/other.pem".into())
-        );
-    }
 }

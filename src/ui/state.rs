@@ -3,12 +3,13 @@
 
 use crate::api::models::Folder;
 use crate::auth::Settings;
-use crate::desktop::{AssetPurpose, Command, Connection, Event, Level};
+use crate::desktop::{AssetPurpose, Command, Event, Level};
 use crate::upload::human_bytes;
 
 use super::gallery::{FolderDialog, GalleryState, curl_snippet};
+use super::loadable::{ConnectionStatus, Loadable};
 use super::queue::{Finished, QueueState};
-use super::settings::SettingsDraft;
+use super::settings_draft::SettingsDraft;
 use super::toasts::Toasts;
 use super::welcome::WelcomeState;
 
@@ -21,20 +22,6 @@ pub enum Screen {
     Welcome,
     /// The drop zone and the queue.
     Main,
-}
-
-/// Something loaded in the background.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub enum Loadable<T> {
-    /// Not asked for yet.
-    #[default]
-    NotLoaded,
-    /// On its way.
-    Loading,
-    /// Here.
-    Ready(T),
-    /// Could not be loaded, and why.
-    Failed(String),
 }
 
 /// What the right-hand panel shows.
@@ -59,23 +46,6 @@ pub enum Effect {
     },
     /// Open a link in the browser.
     OpenUrl(String),
-}
-
-/// The connection as the status line shows it.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub enum ConnectionStatus {
-    /// Nothing tried yet.
-    #[default]
-    Unknown,
-    /// Connecting.
-    Connecting,
-    /// Connected.
-    Connected(Connection),
-    /// Not connected, and why.
-    Failed {
-        /// What happened and what to do.
-        message: String,
-    },
 }
 
 /// The whole window's state.
@@ -443,6 +413,7 @@ impl AppState {
 mod tests {
     use super::*;
     use crate::api::models::Asset;
+    use crate::desktop::Connection;
 
     fn connection(demo: bool) -> Connection {
         Connection {

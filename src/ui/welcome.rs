@@ -6,8 +6,8 @@ use egui::{Align, Layout, RichText, Ui};
 use crate::api::ApiKey;
 use crate::desktop::Command;
 
-/// The welcome form.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// The welcome form. Its `Debug` leaves out what was typed: it may be a key.
+#[derive(Default, Clone, PartialEq, Eq)]
 pub struct WelcomeState {
     /// What was typed or pasted.
     pub key_input: String,
@@ -17,6 +17,20 @@ pub struct WelcomeState {
     pub busy: bool,
     /// Why the last attempt failed.
     pub error: Option<String>,
+}
+
+impl std::fmt::Debug for WelcomeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WelcomeState")
+            .field(
+                "key_input",
+                &format_args!("<{} chars>", self.key_input.chars().count()),
+            )
+            .field("show_key", &self.show_key)
+            .field("busy", &self.busy)
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 /// Draws the welcome screen; pushes `SaveKey` or `StartDemo`.
@@ -79,12 +93,13 @@ fn card_ui(ui: &mut Ui, state: &mut WelcomeState, commands: &mut Vec<Command>) {
             }
         });
         if submit && !state.busy {
-            if let Some(key) = ApiKey::new(state.key_input.clone()) {
-                state.busy = true;
-                state.error = None;
-                commands.push(Command::SaveKey(key));
-            } else {
-                state.error = Some("Paste an API key first.".to_owned());
+            match ApiKey::parse(&state.key_input) {
+                Ok(key) => {
+                    state.busy = true;
+                    state.error = None;
+                    commands.push(Command::SaveKey(key));
+                }
+                Err(problem) => state.error = Some(problem.to_string()),
             }
         }
         if let Some(error) = &state.error {

@@ -22,10 +22,8 @@ use super::index::DuplicateIndex;
 use super::journal::{AccountScope, Journal, Walk};
 use super::protocol::{Command, Event, FileId, FileState};
 use super::queue::{Answer, CHECK_CONCURRENCY, Effect, Queue, QueueConfig, Scanned, Ticket};
+use super::sink::Waker;
 use super::speed::{SpeedMeter, Transfer};
-
-/// Called after every event is sent, to wake whoever reads them (e.g. `request_repaint`).
-pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -95,11 +93,7 @@ pub fn spawn(
     waker: Waker,
 ) -> (EngineHandle, mpsc::UnboundedReceiver<Event>) {
     let (command_tx, command_rx) = mpsc::unbounded_channel();
-    let (event_tx, event_rx) = mpsc::unbounded_channel();
-    let sink = Sink {
-        events: event_tx,
-        waker,
-    };
+    let (sink, event_rx) = Sink::channel(waker);
     runtime.spawn(async move {
         match Engine::open(client, config, sink.clone()).await {
             Ok(engine) => engine.run(command_rx).await,
@@ -120,19 +114,7 @@ pub fn spawn(
     )
 }
 
-#[derive(Clone)]
-struct Sink {
-    events: mpsc::UnboundedSender<Event>,
-    waker: Waker,
-}
-
-impl Sink {
-    fn emit(&self, event: Event) {
-        if self.events.send(event).is_ok() {
-            (self.waker)();
-        }
-    }
-}
+type Sink = super::sink::Sink<Event>;
 
 /// Messages from spawned work back to the loop.
 enum Internal {

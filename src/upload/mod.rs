@@ -3,7 +3,7 @@
 //! reporting [`Event`]s; it knows nothing of egui or terminals.
 //!
 //! Layout: `queue` is the state machine (no I/O); `engine` runs it and `effects` does its I/O;
-//! `journal`, `index` and `claims` are the files shared across runs and processes; `discover`
+//! `sink` sends its events; `journal`, `index` and `claims` are the files shared across runs and processes; `discover`
 //! turns dropped paths into files.
 
 mod claims;
@@ -14,10 +14,11 @@ mod index;
 mod journal;
 mod protocol;
 mod queue;
+mod sink;
 mod speed;
 
 pub use discover::{DiscoverOptions, Found, LocalFile, detect_mime, discover, discover_with};
-pub use engine::{DEFAULT_CONCURRENCY, EngineConfig, EngineHandle, MAX_CONCURRENCY, Waker, spawn};
+pub use engine::{DEFAULT_CONCURRENCY, EngineConfig, EngineHandle, MAX_CONCURRENCY, spawn};
 pub use journal::{
     AccountScope, Discarded, Entry as JournalEntry, JOURNAL_DIR, Step as JournalStep, Unfinished,
     discard, discard_all, list as list_journal,
@@ -26,4 +27,5 @@ pub use protocol::{
     ALREADY_QUEUED, BatchProgress, Command, ENGINE_DISABLED, Event, FileId, FileState,
     ForeignUploads, UploadFailure, files_found, grouped, human_bytes, skip_code,
 };
+pub use sink::{Sink, Waker};
 pub use speed::SpeedMeter;

@@ -8,8 +8,8 @@ use crate::api::models::Asset;
 use crate::library::thumbs::FileKind;
 use crate::upload::human_bytes;
 
-use super::super::queue::type_badge;
-use super::grid::{CARD_SIZE, THUMB_SIZE};
+use super::super::widgets::type_badge;
+use super::layout::{CARD_SIZE, THUMB_SIZE};
 use super::thumbs::ThumbState;
 
 const CARD_PADDING: f32 = 8.0;

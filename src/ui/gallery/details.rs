@@ -9,10 +9,10 @@ use crate::desktop::Command;
 use crate::desktop::protocol::AssetPurpose;
 use crate::upload::human_bytes;
 
-use super::super::state::Loadable;
+use super::super::loadable::Loadable;
 use super::card::paint_thumb;
 use super::folders::folder_chain;
-use super::grid::thumb_px;
+use super::layout::thumb_px;
 use super::state::GalleryState;
 use super::thumbs::ThumbCache;
 
@@ -171,18 +171,32 @@ pub fn curl_snippet(base_url: &str, asset: &Asset) -> String {
         },
     });
     let body = serde_json::to_string_pretty(&body).unwrap_or_default();
-    // Inside single quotes only a single quote needs escaping.
-    let body = body.replace('\'', r"'\''");
-    let id = asset.id.as_deref().unwrap_or_default();
-    let name = asset.name.as_deref().unwrap_or_default();
+    // The name and id only appear in a comment: without line breaks (or any other control
+    // character) nothing in them can end it and run as a command.
+    let printable = |text: Option<&str>| -> String {
+        text.unwrap_or_default()
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect()
+    };
+    let id = printable(asset.id.as_deref());
+    let name = printable(asset.name.as_deref());
+    let endpoint = shell_quote(&format!("{base}/v1/models/{EXAMPLE_MODEL}/runs"));
+    let body = shell_quote(&body);
     format!(
         "# Start a run of {EXAMPLE_MODEL} with the asset {name} ({id}).\n\
          # The image_url is signed and expires soon: copy the command again if it is refused.\n\
-         curl -X POST {base}/v1/models/{EXAMPLE_MODEL}/runs \\\n  \
+         curl -X POST {endpoint} \\\n  \
          -H \"Authorization: Bearer $RUNFLOW_API_KEY\" \\\n  \
          -H \"Content-Type: application/json\" \\\n  \
-         -d '{body}'\n"
+         -d {body}\n"
     )
+}
+
+/// `text` as one word for a POSIX shell: in single quotes, where only a single quote needs
+/// escaping.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]
@@ -199,7 +213,7 @@ mod tests {
         };
         let snippet = curl_snippet("https://api.runflow.io/", &asset);
         assert!(snippet.contains(
-            "curl -X POST https://api.runflow.io/v1/models/runflow/background-replace/runs"
+            "curl -X POST 'https://api.runflow.io/v1/models/runflow/background-replace/runs'"
         ));
         assert!(snippet.contains("$RUNFLOW_API_KEY"));
         assert!(
@@ -207,6 +221,52 @@ mod tests {
             "{snippet}"
         );
         assert!(snippet.contains("(a1)"));
+    }
+
+    /// The snippet run by a real shell, with `curl` a function that writes its arguments one a
+    /// line: nothing in the asset's name, id or link runs, and the body arrives whole.
+    #[cfg(unix)]
+    #[test]
+    fn the_curl_snippet_is_safe_to_paste_whatever_the_asset_is_called() {
+        let dir = tempfile::tempdir().unwrap();
+        let canary = dir.path().join("ran");
+        let attack = format!(
+            "x\ntouch {c}; $(touch {c}) `touch {c}` ' \" \\\r\ntouch {c}",
+            c = canary.display()
+        );
+        let asset = Asset {
+            id: Some(attack.clone()),
+            name: Some(attack.clone()),
+            url: Some(format!(
+                "https://s.example/o?a='$(touch {})'",
+                canary.display()
+            )),
+            ..Asset::default()
+        };
+        let snippet = curl_snippet("https://api.runflow.io", &asset);
+        let script =
+            format!("curl() {{ for a in \"$@\"; do printf '%s\\n' \"$a\"; done; }}\n{snippet}");
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .env("RUNFLOW_API_KEY", "rf_test")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        assert!(!canary.exists(), "the snippet ran a command:\n{snippet}");
+        let out = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            out.starts_with("-X\nPOST\nhttps://api.runflow.io/v1/models/"),
+            "{out}"
+        );
+        assert!(out.contains("Authorization: Bearer rf_test"), "{out}");
+        let body_start = out.find("-d\n").unwrap() + 3;
+        let body: serde_json::Value = serde_json::from_str(out[body_start..].trim_end()).unwrap();
+        assert_eq!(
+            body["input"]["image_url"].as_str(),
+            asset.url.as_deref(),
+            "{out}"
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@ use egui::{Key, RichText, Ui};
 use crate::api::models::Folder;
 use crate::desktop::Command;
 
-use super::super::state::Loadable;
-use super::grid::{DraggedAssets, open_folder};
+use super::super::loadable::Loadable;
+use super::layout::DraggedAssets;
 use super::state::GalleryState;
 
 /// A folder dialog that is open.
@@ -209,7 +209,7 @@ impl<'a> Tree<'a> {
         }
         if response.clicked() && !current {
             self.out
-                .extend(open_folder(self.gallery, id.map(str::to_owned)));
+                .extend(self.gallery.open_folder(id.map(str::to_owned)));
         }
         let cannot_edit = self.gallery.cannot_edit_folders();
         let editable = cannot_edit.is_none();

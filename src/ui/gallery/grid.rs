@@ -2,8 +2,7 @@
 //! over a virtualized grid of cards that loads the next page as it is scrolled to.
 
 use egui::{
-    Align, Color32, FontId, Key, KeyboardShortcut, Layout, Modifiers, Rect, RichText, Ui, Vec2,
-    vec2,
+    Align, Color32, FontId, Key, KeyboardShortcut, Layout, Modifiers, Rect, RichText, Ui, vec2,
 };
 
 use crate::api::models::Folder;
@@ -11,48 +10,21 @@ use crate::desktop::Command;
 use crate::library::{KindFilter, SortOrder, ViewSpec};
 
 use super::super::destination::destination_name;
-use super::super::state::Loadable;
+use super::super::loadable::Loadable;
 use super::card::Card;
 use super::folders::{folder_chain, move_menu_ui};
+use super::layout::{CARD_SIZE, DraggedAssets, GridProbe, THUMB_SIZE, thumb_px};
 use super::state::{GalleryState, Paging};
 use super::thumbs::{ThumbCache, ThumbState};
 
-/// A card's size, in points.
-pub const CARD_SIZE: Vec2 = vec2(168.0, 172.0);
-/// The picture area inside a card, in points.
-pub const THUMB_SIZE: Vec2 = vec2(152.0, 114.0);
 /// Rows below the visible ones whose thumbnails are asked for in advance.
 const PREFETCH_ROWS: usize = 2;
-
-/// Assets being dragged onto a folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DraggedAssets(pub Vec<String>);
 
 /// What the gallery asks of the window beyond backend commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GalleryIntent {
     /// Show the details panel (an asset was double-clicked or "Details" chosen).
     ShowDetails,
-}
-
-/// What the grid showed in its last frame, for the benchmark's scripted scroll (see
-/// [`crate::timeline`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct GridProbe {
-    /// Cards on screen.
-    pub cards: usize,
-    /// Of those, the ones whose tile is still loading, and the ones whose tile failed.
-    pub loading: usize,
-    pub failed: usize,
-    /// The scroll offset, the largest it can be now, and the height in view.
-    pub offset: f32,
-    pub max_offset: f32,
-    pub viewport: f32,
-}
-
-/// Longest side, in pixels, of the thumbnails drawn in `size` points.
-pub fn thumb_px(ctx: &egui::Context, size: Vec2) -> u32 {
-    (size.x.max(size.y) * ctx.pixels_per_point()).round() as u32
 }
 
 /// The toolbar and the grid.
@@ -109,7 +81,7 @@ fn toolbar_ui(
             }
         }
         if let Some(folder_id) = go_to {
-            out.extend(open_folder(state, folder_id));
+            out.extend(state.open_folder(folder_id));
         }
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if ui
@@ -219,16 +191,6 @@ fn selection_actions_ui(
     {
         state.selection.clear();
     }
-}
-
-/// Switches the view to `folder_id`, keeping the type filter and sort.
-pub fn open_folder(state: &mut GalleryState, folder_id: Option<String>) -> Vec<Command> {
-    let view = ViewSpec {
-        folder_id,
-        search: String::new(),
-        ..state.view.clone()
-    };
-    state.open(view)
 }
 
 fn shortcuts(ui: &mut Ui, state: &mut GalleryState, out: &mut Vec<Command>) {

@@ -5,6 +5,7 @@
 //! - [`state`]: pages, selection, deletes and moves in flight (pure).
 //! - [`thumbs`]: thumbnail textures under a memory budget, and what to ask the backend for.
 //! - [`grid`]: the toolbar and the virtualized grid.
+//! - [`layout`]: card sizes, the drag payload and the benchmark's probe, shared by the views.
 //! - [`card`]: one card and the pictures standing in for a thumbnail.
 //! - [`folders`]: the folder tree, the "Move to..." menu and the folder dialogs.
 //! - [`details`]: the selected asset's panel.
@@ -13,13 +14,15 @@ pub mod card;
 pub mod details;
 pub mod folders;
 pub mod grid;
+pub mod layout;
 pub mod state;
 pub mod thumbs;
 
 pub use card::Card;
 pub use details::{curl_snippet, details_ui};
 pub use folders::{FolderDialog, folder_chain, folder_dialog_ui, folder_tree_ui, move_menu_ui};
-pub use grid::{DraggedAssets, GalleryIntent, GridProbe, gallery_ui};
+pub use grid::{GalleryIntent, gallery_ui};
+pub use layout::{CARD_SIZE, DraggedAssets, GridProbe, THUMB_SIZE, thumb_px};
 pub use state::{GalleryState, PAGE_SIZE, Paging, Selection};
 pub use thumbs::{ThumbCache, ThumbState};
 

@@ -8,7 +8,7 @@ use crate::api::{KeyScopes, Scope};
 use crate::desktop::{AssetPage, Command, Level};
 use crate::library::ViewSpec;
 
-use super::grid::GridProbe;
+use super::layout::GridProbe;
 
 /// Assets per page.
 pub const PAGE_SIZE: u32 = 100;
@@ -209,6 +209,16 @@ impl GalleryState {
         self.search_edited_at = None;
         self.view = view;
         self.reload(true)
+    }
+
+    /// Switches the view to `folder_id`, keeping the type filter and sort.
+    pub fn open_folder(&mut self, folder_id: Option<String>) -> Vec<Command> {
+        let view = ViewSpec {
+            folder_id,
+            search: String::new(),
+            ..self.view.clone()
+        };
+        self.open(view)
     }
 
     /// Loads the current view again from its first page (F5); the selection is kept when
