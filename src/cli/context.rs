@@ -198,12 +198,7 @@ impl Table {
     }
 }
 
-/// Replaces control characters (newlines, escapes) with `?`.
-pub(crate) fn sanitize(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
+pub(crate) use crate::upload::sanitize;
 
 /// An RFC 3339 time from the API as `YYYY-MM-DD HH:MM` (UTC); `-` when absent, the raw text
 /// when it does not parse.

@@ -432,6 +432,13 @@ pub fn grouped(n: usize) -> String {
     out
 }
 
+/// Text for a terminal or a shell comment: control characters (newlines, escapes) become `?`.
+pub fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 /// `12.3 MiB` style sizes for messages.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -7,7 +7,7 @@ use egui::{RichText, Ui, vec2};
 use crate::api::models::{Asset, Folder};
 use crate::desktop::Command;
 use crate::desktop::protocol::AssetPurpose;
-use crate::upload::human_bytes;
+use crate::upload::{human_bytes, sanitize};
 
 use super::super::loadable::Loadable;
 use super::card::paint_thumb;
@@ -173,14 +173,8 @@ pub fn curl_snippet(base_url: &str, asset: &Asset) -> String {
     let body = serde_json::to_string_pretty(&body).unwrap_or_default();
     // The name and id only appear in a comment: without line breaks (or any other control
     // character) nothing in them can end it and run as a command.
-    let printable = |text: Option<&str>| -> String {
-        text.unwrap_or_default()
-            .chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect()
-    };
-    let id = printable(asset.id.as_deref());
-    let name = printable(asset.name.as_deref());
+    let id = sanitize(asset.id.as_deref().unwrap_or_default());
+    let name = sanitize(asset.name.as_deref().unwrap_or_default());
     let endpoint = shell_quote(&format!("{base}/v1/models/{EXAMPLE_MODEL}/runs"));
     let body = shell_quote(&body);
     format!(
