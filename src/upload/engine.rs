@@ -138,6 +138,9 @@ struct Engine {
     journal_backlog: Arc<AtomicUsize>,
     /// [`Queue::in_line`] after each step, for the walks.
     in_line: Arc<AtomicUsize>,
+    /// Findings the walks sent that this actor has not read yet: in line too, as far as a
+    /// walk's bound goes (a busy actor would otherwise let a walk run thousands ahead).
+    unread: Arc<AtomicUsize>,
     answers_tx: mpsc::UnboundedSender<(Ticket, Answer)>,
     answers_rx: mpsc::UnboundedReceiver<(Ticket, Answer)>,
     internal_tx: mpsc::UnboundedSender<Internal>,
@@ -261,6 +264,7 @@ impl Engine {
             journal,
             journal_backlog,
             in_line: Arc::new(AtomicUsize::new(0)),
+            unread: Arc::new(AtomicUsize::new(0)),
             answers_tx,
             answers_rx,
             internal_tx,
@@ -347,6 +351,10 @@ impl Engine {
     }
 
     fn internal(&mut self, internal: Internal) {
+        if let Internal::Scanned(_, scanned) = &internal {
+            self.unread
+                .fetch_sub(scanned.found.len(), Ordering::Relaxed);
+        }
         match internal {
             Internal::Claimed(ticket, result) => {
                 let granted = match result {
@@ -478,12 +486,14 @@ impl Engine {
         let options = self.config.discover;
         let backlog = Arc::clone(&self.journal_backlog);
         let in_line = Arc::clone(&self.in_line);
+        let unread = Arc::clone(&self.unread);
         tokio::task::spawn_blocking(move || {
             effects::scan(&paths, pasted, &pasted_dir, &options, |found| {
                 // The walk may not outrun the journal (entries waiting for the writer are
                 // memory) nor the uploads (files in line are memory too).
                 while (backlog.load(Ordering::Relaxed) > JOURNAL_BACKLOG_MAX
-                    || in_line.load(Ordering::Relaxed) > IN_LINE_MAX)
+                    || in_line.load(Ordering::Relaxed) + unread.load(Ordering::Relaxed)
+                        > IN_LINE_MAX)
                     && !stop.load(Ordering::Relaxed)
                 {
                     std::thread::sleep(Duration::from_millis(5));
@@ -495,6 +505,7 @@ impl Engine {
                     owned: scanned.owned,
                     again: scanned.again,
                 };
+                unread.fetch_add(chunk.found.len(), Ordering::Relaxed);
                 internal.send(Internal::Scanned(scan, chunk)).is_ok()
                     && !stop.load(Ordering::Relaxed)
             });
