@@ -15,6 +15,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod api;
+pub mod atomic;
 pub mod auth;
 pub mod cli;
 pub mod desktop;

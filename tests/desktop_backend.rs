@@ -360,9 +360,10 @@ async fn the_demo_connects_and_lists_sample_data() {
     assert!(inside.items.iter().all(|a| a.folder_id == product.id));
 
     // Demo uploads go to the demo's own journal.
-    backend.send(Command::UploadPng {
-        name: "drawn.png".to_owned(),
-        png: png(9).into(),
+    backend.send(Command::UploadPixels {
+        width: 9,
+        height: 9,
+        rgba: vec![200; 9 * 9 * 4],
         folder_id: None,
     });
     backend

@@ -1,7 +1,6 @@
 //! User settings in `settings.json` under [`paths::config_dir`]. The API key is never stored
 //! here: it lives in the OS keyring (see [`super::KeyStore`]).
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -156,9 +155,8 @@ impl Settings {
         })
     }
 
-    /// Writes settings to `path` (blocking) atomically: a temporary file in the same directory
-    /// is written, flushed to disk and renamed over the old one, so a crash never leaves a
-    /// half-written file.
+    /// Writes settings to `path` (blocking) atomically ([`crate::atomic::write`], durable), so
+    /// a crash never leaves a half-written file.
     pub fn save_to(&self, path: &Path) -> Result<(), SettingsError> {
         let write_error = |source| SettingsError::Write {
             path: path.to_owned(),
@@ -169,24 +167,7 @@ impl Settings {
         let mut json =
             serde_json::to_vec_pretty(self).map_err(|e| write_error(std::io::Error::other(e)))?;
         json.push(b'\n');
-        let file_name = path
-            .file_name()
-            .map_or_else(|| SETTINGS_FILE.into(), |n| n.to_string_lossy());
-        let temp = dir.join(format!(
-            ".{file_name}.{}-{}.tmp",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        ));
-        let result = (|| {
-            let mut file = std::fs::File::create(&temp)?;
-            file.write_all(&json)?;
-            file.sync_all()?;
-            std::fs::rename(&temp, path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        result.map_err(write_error)
+        crate::atomic::write(path, &json, true).map_err(write_error)
     }
 }
 

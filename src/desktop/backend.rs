@@ -26,7 +26,7 @@ use super::options::{BackendOptions, settings_file, settings_problem};
 use super::protocol::{Command, Event, Level, Thumbnail};
 use super::sink::{NOT_CONNECTED, Sink, not_connected};
 use super::target::Target;
-use super::{assets, clipboard, listing};
+use super::{assets, clipboard, listing, pick};
 use crate::api::models::CurrentUser;
 use crate::api::{self, ApiKey, RunflowClient};
 use crate::auth::{self, KeyStore, Settings};
@@ -226,16 +226,34 @@ impl Actor {
             Command::PasteImage { folder_id } => {
                 if let Some(engine) = self.engine.handle_or_notice(&self.sink) {
                     let sink = self.sink.clone();
-                    self.tasks.spawn(clipboard::paste(engine, sink, folder_id));
+                    self.tasks.spawn(clipboard::upload_png(
+                        engine,
+                        sink,
+                        folder_id,
+                        clipboard::clipboard_png,
+                    ));
                 }
             }
-            Command::UploadPng {
-                name,
-                png,
+            Command::UploadPixels {
+                width,
+                height,
+                rgba,
                 folder_id,
-            } => self
-                .engine
-                .forward(&self.sink, clipboard::png_upload(name, png, folder_id)),
+            } => {
+                if let Some(engine) = self.engine.handle_or_notice(&self.sink) {
+                    let sink = self.sink.clone();
+                    let encode = move || clipboard::encode_png(width, height, rgba);
+                    self.tasks
+                        .spawn(clipboard::upload_png(engine, sink, folder_id, encode));
+                }
+            }
+            Command::PickAndUpload { folders, folder_id } => {
+                if let Some(engine) = self.engine.handle_or_notice(&self.sink) {
+                    let sink = self.sink.clone();
+                    self.tasks
+                        .spawn(pick::pick_and_upload(engine, sink, folders, folder_id));
+                }
+            }
             Command::Upload(upload::Command::Shutdown) => {
                 tracing::debug!("ignored an engine shutdown from the window; the backend owns it");
             }

@@ -1,5 +1,5 @@
-//! Pasting: reading an image from the clipboard, encoding it as PNG and queueing it under a
-//! generated name.
+//! Pasting: an image from the clipboard (read here) or pasted into the window, encoded as PNG
+//! and queued under a generated name.
 
 use bytes::Bytes;
 
@@ -8,32 +8,36 @@ use super::protocol::Level;
 use super::sink::Sink;
 use crate::upload::{self, EngineHandle};
 
-/// Reads the clipboard image and queues it on `engine` as a PNG, or tells the window why not.
-pub(super) async fn paste(engine: EngineHandle, sink: Sink, folder_id: Option<String>) {
-    // The clipboard talks to the display server and blocks; encoding is CPU work.
-    let png = tokio::task::spawn_blocking(clipboard_png)
+/// Runs `encode` on a blocking thread (the clipboard talks to the display server and blocks;
+/// encoding is CPU work) and queues its PNG on `engine`, or tells the window why not.
+pub(super) async fn upload_png(
+    engine: EngineHandle,
+    sink: Sink,
+    folder_id: Option<String>,
+    encode: impl FnOnce() -> Result<Bytes, PasteError> + Send + 'static,
+) {
+    let png = tokio::task::spawn_blocking(encode)
         .await
         .unwrap_or_else(|err| Err(PasteError::Failed(err.to_string())));
     match png {
-        Ok(png) => deliver(&engine, &sink, png_upload(pasted_name(), png, folder_id)),
+        Ok(png) => deliver(
+            &engine,
+            &sink,
+            upload::Command::AddBytes {
+                name: pasted_name(),
+                mime_type: "image/png".to_owned(),
+                bytes: png,
+                folder_id,
+            },
+        ),
         Err(err @ PasteError::NoImage) => sink.notice(Level::Info, err.to_string()),
         Err(err) => sink.notice(Level::Error, err.to_string()),
     }
 }
 
-/// The engine command that uploads `png` as `name`.
-pub(super) fn png_upload(name: String, png: Bytes, folder_id: Option<String>) -> upload::Command {
-    upload::Command::AddBytes {
-        name,
-        mime_type: "image/png".to_owned(),
-        bytes: png,
-        folder_id,
-    }
-}
-
 /// Reading the clipboard image failed.
 #[derive(Debug, thiserror::Error)]
-enum PasteError {
+pub(super) enum PasteError {
     #[error("The clipboard holds no image to paste.")]
     NoImage,
     #[error(
@@ -45,7 +49,7 @@ enum PasteError {
 }
 
 /// Reads the clipboard image and encodes it as PNG. Blocking.
-fn clipboard_png() -> Result<Bytes, PasteError> {
+pub(super) fn clipboard_png() -> Result<Bytes, PasteError> {
     let mut clipboard =
         arboard::Clipboard::new().map_err(|e| PasteError::Unavailable(e.to_string()))?;
     let image = clipboard.get_image().map_err(|err| match err {
@@ -56,8 +60,8 @@ fn clipboard_png() -> Result<Bytes, PasteError> {
     encode_png(image.width, image.height, image.bytes.into_owned())
 }
 
-/// Encodes RGBA8 pixels as PNG.
-fn encode_png(width: usize, height: usize, rgba: Vec<u8>) -> Result<Bytes, PasteError> {
+/// Encodes RGBA8 pixels as PNG. Blocking.
+pub(super) fn encode_png(width: usize, height: usize, rgba: Vec<u8>) -> Result<Bytes, PasteError> {
     let size = u32::try_from(width).ok().zip(u32::try_from(height).ok());
     let image = size
         .and_then(|(w, h)| image::RgbaImage::from_raw(w, h, rgba))

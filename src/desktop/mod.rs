@@ -17,6 +17,7 @@ mod connect;
 mod engine_host;
 mod listing;
 mod options;
+mod pick;
 pub mod protocol;
 mod sink;
 mod target;

@@ -4,8 +4,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use crate::api::models::{Asset, Folder};
 use crate::api::{ApiKey, KeyScopes};
 use crate::auth::Settings;
@@ -102,12 +100,21 @@ pub enum Command {
         /// Destination folder.
         folder_id: Option<String>,
     },
-    /// Queue bytes the window already has (e.g. pasted text that was an image) as a PNG.
-    UploadPng {
-        /// File name to give the asset.
-        name: String,
-        /// PNG bytes.
-        png: Bytes,
+    /// Upload an image pasted into the window as a PNG with a generated name.
+    UploadPixels {
+        /// Width in pixels.
+        width: usize,
+        /// Height in pixels.
+        height: usize,
+        /// RGBA8 pixels, not premultiplied, row by row.
+        rgba: Vec<u8>,
+        /// Destination folder.
+        folder_id: Option<String>,
+    },
+    /// Open the system's file dialog (never on the window's thread) and upload what is picked.
+    PickAndUpload {
+        /// Pick folders instead of files.
+        folders: bool,
         /// Destination folder.
         folder_id: Option<String>,
     },

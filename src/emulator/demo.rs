@@ -203,14 +203,12 @@ fn add_sample(
     let id = Uuid::new_v4();
     let key = upload_key(id, sample.name);
     let object = thumbs::store_bytes(
-        &shared.store.temp_path(),
         &shared.store.object_path(&object_file_name(&key)),
         mime,
         &bytes,
     )?;
     let thumb_key = thumbnail_key(id);
     let thumb = thumbs::store_bytes(
-        &shared.store.temp_path(),
         &shared.store.object_path(&object_file_name(&thumb_key)),
         "image/png",
         &thumbs::render_png(&image)?,

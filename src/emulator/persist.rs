@@ -41,14 +41,15 @@ pub(crate) fn load(state_file: &Path, objects_dir: &Path) -> anyhow::Result<Db> 
     Ok(db)
 }
 
-/// Writes the snapshot atomically.
+/// Writes the snapshot atomically (a temporary file beside it, renamed).
 fn write_snapshot(shared: &Shared) -> anyhow::Result<()> {
-    let tmp = shared.store.temp_path();
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    let state_file = shared.store.state_file();
+    let mut temp = crate::atomic::temp_in(state_file.parent().unwrap_or(Path::new(".")))?;
+    let mut out = std::io::BufWriter::new(temp.as_file_mut());
     shared.store.write_snapshot(&mut out)?;
     std::io::Write::flush(&mut out)?;
     drop(out);
-    std::fs::rename(&tmp, shared.store.state_file())?;
+    temp.persist(state_file)?;
     Ok(())
 }
 

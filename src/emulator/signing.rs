@@ -233,36 +233,33 @@ fn string_to_sign(
     .join("\n")
 }
 
+/// What [`encode_path`] escapes: everything but unreserved characters and `/`.
+const PATH_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
 /// Percent-encodes an object key for a URL path: unreserved characters and `/` stay.
 pub(crate) fn encode_path(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(key, PATH_ESCAPED).to_string()
 }
 
 /// Decodes `%XX` escapes of a URL path; `None` on a broken escape or non-UTF-8 result.
 pub(crate) fn percent_decode(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let broken = raw.match_indices('%').any(|(i, _)| {
+        raw.as_bytes()
+            .get(i + 1..i + 3)
+            .is_none_or(|hex| !hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if broken {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()
+        .map(|key| key.into_owned())
 }
 
 #[cfg(test)]

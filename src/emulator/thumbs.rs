@@ -1,46 +1,31 @@
-//! Thumbnails: decoded under [`image::Limits`] on a blocking thread, scaled so the longest side
+//! Thumbnails: decoded under the client's limits on a blocking thread, scaled so the longest side
 //! is at most [`THUMB_MAX_SIDE`], stored as PNG objects. Anything undecodable (or a decoder
 //! panic) yields no thumbnail, never an error.
 
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use image::{DynamicImage, ImageFormat, ImageReader, Limits};
+use image::{DynamicImage, ImageFormat};
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
 use super::Shared;
 use super::identity::ORG_ID;
-use super::state::{ObjectMeta, Text, object_file_name};
+use super::state::{ObjectMeta, object_file_name};
+use crate::api::models::MAX_UPLOAD_BYTES;
 
 /// Longest side of a thumbnail, in pixels.
 pub(crate) const THUMB_MAX_SIDE: u32 = 512;
-/// Largest source image side the decoder accepts.
-const MAX_SOURCE_SIDE: u32 = 16_384;
-/// Most memory the decoder may allocate.
-const MAX_DECODE_ALLOC_BYTES: u64 = 256 * 1024 * 1024;
-
 /// The storage key of an asset's thumbnail.
 pub(crate) fn thumbnail_key(asset_id: Uuid) -> String {
     format!("thumbnails/{ORG_ID}/{asset_id}.png")
 }
 
-/// Decodes an image file, guessing the format from its bytes, else from its MIME type.
-pub(crate) fn decode(path: &Path, mime_type: &str) -> anyhow::Result<DynamicImage> {
-    let file = std::fs::File::open(path)?;
-    let mut reader = ImageReader::new(BufReader::new(file)).with_guessed_format()?;
-    if reader.format().is_none()
-        && let Some(format) = ImageFormat::from_mime_type(mime_type)
-    {
-        reader.set_format(format);
-    }
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_SOURCE_SIDE);
-    limits.max_image_height = Some(MAX_SOURCE_SIDE);
-    limits.max_alloc = Some(MAX_DECODE_ALLOC_BYTES);
-    reader.limits(limits);
-    Ok(reader.decode()?)
+/// Decodes an image object under the client's decoder limits (the same code as the gallery's
+/// tiles: [`crate::library::thumbs::decode_file`]), scaled to fit [`THUMB_MAX_SIDE`].
+pub(crate) fn decode(path: &Path) -> anyhow::Result<DynamicImage> {
+    let image = crate::library::thumbs::decode_file(path, THUMB_MAX_SIDE, MAX_UPLOAD_BYTES)?;
+    Ok(DynamicImage::ImageRgba8(image))
 }
 
 /// Scales an image down (never up) to fit [`THUMB_MAX_SIDE`] and encodes it as PNG.
@@ -54,8 +39,13 @@ pub(crate) fn render_png(image: &DynamicImage) -> anyhow::Result<Vec<u8>> {
     } else {
         image.clone()
     };
-    // PNG takes 8-bit RGB(A); normalise exotic layouts (16-bit, float) first.
-    let scaled = if scaled.color().has_alpha() {
+    // PNG takes 8-bit RGB(A); normalise exotic layouts (16-bit, float) first, and keep an
+    // opaque image's PNG without an alpha channel.
+    let opaque = match &scaled {
+        DynamicImage::ImageRgba8(rgba) => rgba.pixels().all(|p| p[3] == u8::MAX),
+        other => !other.color().has_alpha(),
+    };
+    let scaled = if !opaque {
         DynamicImage::ImageRgba8(scaled.to_rgba8())
     } else {
         DynamicImage::ImageRgb8(scaled.to_rgb8())
@@ -65,15 +55,13 @@ pub(crate) fn render_png(image: &DynamicImage) -> anyhow::Result<Vec<u8>> {
     Ok(png)
 }
 
-/// Stores bytes as an object file (temp file + rename); returns its metadata.
+/// Stores bytes as an object file ([`crate::atomic::write`]); returns its metadata.
 pub(crate) fn store_bytes(
-    temp: &Path,
     target: &Path,
     content_type: &str,
     bytes: &[u8],
 ) -> std::io::Result<ObjectMeta> {
-    std::fs::write(temp, bytes)?;
-    std::fs::rename(temp, target)?;
+    crate::atomic::write(target, bytes, false)?;
     Ok(ObjectMeta {
         content_type: content_type.into(),
         size_bytes: bytes.len() as u64,
@@ -81,15 +69,10 @@ pub(crate) fn store_bytes(
     })
 }
 
-fn make_blocking(
-    source: PathBuf,
-    mime_type: Text,
-    temp: PathBuf,
-    target: PathBuf,
-) -> anyhow::Result<ObjectMeta> {
-    let image = decode(&source, &mime_type)?;
+fn make_blocking(source: PathBuf, target: PathBuf) -> anyhow::Result<ObjectMeta> {
+    let image = decode(&source)?;
     let png = render_png(&image)?;
-    Ok(store_bytes(&temp, &target, "image/png", &png)?)
+    Ok(store_bytes(&target, "image/png", &png)?)
 }
 
 /// Makes and stores the thumbnail of an image asset; `None` if it can't be decoded.
@@ -98,20 +81,11 @@ pub(crate) async fn make_thumbnail(
     shared: &Arc<Shared>,
     asset_id: Uuid,
     source_key: &str,
-    source: &ObjectMeta,
 ) -> Option<(String, ObjectMeta)> {
     let key = thumbnail_key(asset_id);
     let source_path = shared.store.object_path(&object_file_name(source_key));
     let target = shared.store.object_path(&object_file_name(&key));
-    let temp = shared.store.temp_path();
-    let mime_type = source.content_type.clone();
-    let job = tokio::task::spawn_blocking(move || {
-        let result = make_blocking(source_path, mime_type, temp.clone(), target);
-        if result.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        result
-    });
+    let job = tokio::task::spawn_blocking(move || make_blocking(source_path, target));
     match job.await {
         Ok(Ok(meta)) => Some((key, meta)),
         Ok(Err(err)) => {
@@ -150,8 +124,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.png");
         std::fs::write(&path, b"\x89PNG\r\n\x1a\nthis is not really a png").unwrap();
-        assert!(decode(&path, "image/png").is_err());
+        assert!(decode(&path).is_err());
         std::fs::write(&path, b"").unwrap();
-        assert!(decode(&path, "image/png").is_err());
+        assert!(decode(&path).is_err());
     }
 }

@@ -285,7 +285,7 @@ pub(crate) async fn confirm_upload(
         let thumbnail = if shared.thumbnails != ThumbnailPolicy::None
             && asset_type_of(&object.content_type) == "image"
         {
-            thumbs::make_thumbnail(shared, id, &upload.object_key, &object).await
+            thumbs::make_thumbnail(shared, id, &upload.object_key).await
         } else {
             None
         };

@@ -15,7 +15,7 @@ use crate::desktop::{self, BackendHandle, BackendOptions, Command, Event, Level}
 use crate::upload;
 
 use super::destination::{destination_name, destination_picker_ui};
-use super::drop::{Intent, drop_overlay_ui, drop_zone_ui, pasted_name, pasted_paths};
+use super::drop::{Intent, drop_overlay_ui, drop_zone_ui, pasted_paths};
 use super::gallery::{
     self, GalleryIntent, Paging, ThumbCache, confirm_delete_ui, details_ui, folder_dialog_ui,
     folder_tree_ui, gallery_ui,
@@ -246,74 +246,39 @@ impl RunflowApp {
         }
     }
 
-    /// Encodes a pasted image as PNG off the UI thread and queues it.
+    /// Hands a pasted image's pixels to the backend, which encodes and queues it; the copy
+    /// out of egui's premultiplied colours runs off the UI thread too.
     fn upload_pasted_image(&self, image: Arc<egui::ColorImage>) {
         let backend = self.backend.clone();
         let folder_id = self.state.destination();
         self.runtime.spawn_blocking(move || {
             let [width, height] = image.size;
-            let rgba: Vec<u8> = image
+            let rgba = image
                 .pixels
                 .iter()
                 .flat_map(|c| c.to_srgba_unmultiplied())
                 .collect();
-            let encoded = ::image::RgbaImage::from_raw(width as u32, height as u32, rgba)
-                .ok_or_else(|| "the pasted image has an unexpected size".to_owned())
-                .and_then(|img| {
-                    let mut png = std::io::Cursor::new(Vec::new());
-                    img.write_to(&mut png, ::image::ImageFormat::Png)
-                        .map(|()| png.into_inner())
-                        .map_err(|e| e.to_string())
-                });
-            match encoded {
-                Ok(png) => backend.send(Command::UploadPng {
-                    name: pasted_name(),
-                    png: png.into(),
-                    folder_id,
-                }),
-                Err(err) => {
-                    tracing::warn!(%err, "could not encode a pasted image");
-                    backend.send(Command::PasteImage { folder_id })
-                }
-            };
+            backend.send(Command::UploadPixels {
+                width,
+                height,
+                rgba,
+                folder_id,
+            });
         });
     }
 
-    /// Runs the intents that need the runtime: native dialogs never block the UI thread.
+    /// Runs the intents that need the backend: native dialogs, like encoding, never run on
+    /// the UI thread.
     fn run_intents(&mut self) {
         for intent in std::mem::take(&mut self.intents) {
             let folder_id = self.state.destination();
-            match intent {
-                Intent::PasteImage => self.outbox.push(Command::PasteImage { folder_id }),
-                Intent::PickFiles | Intent::PickFolder => {
-                    let backend = self.backend.clone();
-                    self.runtime.spawn(async move {
-                        let dialog =
-                            rfd::AsyncFileDialog::new().set_title(if intent == Intent::PickFiles {
-                                "Add files to upload"
-                            } else {
-                                "Add a folder to upload"
-                            });
-                        let picked = if intent == Intent::PickFiles {
-                            dialog.pick_files().await
-                        } else {
-                            dialog.pick_folders().await
-                        };
-                        let paths: Vec<PathBuf> = picked
-                            .unwrap_or_default()
-                            .iter()
-                            .map(|h| h.path().to_path_buf())
-                            .collect();
-                        if !paths.is_empty() {
-                            backend.send(Command::Upload(upload::Command::Add {
-                                paths,
-                                folder_id,
-                                force: false,
-                            }));
-                        }
-                    });
-                }
-            }
+            self.outbox.push(match intent {
+                Intent::PasteImage => Command::PasteImage { folder_id },
+                Intent::PickFiles | Intent::PickFolder => Command::PickAndUpload {
+                    folders: intent == Intent::PickFolder,
+                    folder_id,
+                },
+            });
         }
     }
 

@@ -132,57 +132,21 @@ pub(super) fn drop_overlay_ui(ctx: &egui::Context, state: &AppState) {
     );
 }
 
-/// Paths in pasted text: one per line, plain or as `file://` URIs; only existing ones.
+/// Paths in pasted text: one per line, plain or as `file://` URIs (`file://localhost/` too);
+/// only existing ones.
 pub fn pasted_paths(text: &str) -> Vec<PathBuf> {
     text.lines()
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .filter_map(|line| {
-            let path = match line.strip_prefix("file://") {
-                Some(uri) => {
-                    let decoded: Vec<u8> = percent_decode(uri.as_bytes());
-                    PathBuf::from(String::from_utf8_lossy(&decoded).into_owned())
-                }
-                None => PathBuf::from(line),
+            let path = if line.starts_with("file:") {
+                url::Url::parse(line).ok()?.to_file_path().ok()?
+            } else {
+                PathBuf::from(line)
             };
             path.exists().then_some(path)
         })
         .collect()
-}
-
-fn percent_decode(bytes: &[u8]) -> Vec<u8> {
-    url::form_urlencoded::parse(&[b"x=".as_slice(), &escape_plus(bytes)].concat())
-        .next()
-        .map(|(_, v)| v.into_owned().into_bytes())
-        .unwrap_or_default()
-}
-
-/// `+` is literal in file URIs but a space in form encoding, so it is escaped first.
-fn escape_plus(bytes: &[u8]) -> Vec<u8> {
-    bytes
-        .iter()
-        .flat_map(|b| {
-            if *b == b'+' {
-                b"%2B".to_vec()
-            } else {
-                vec![*b]
-            }
-        })
-        .collect()
-}
-
-/// `pasted-20261124-101500.png`.
-pub(super) fn pasted_name() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "pasted-{:04}{:02}{:02}-{:02}{:02}{:02}.png",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    )
 }
 
 #[cfg(test)]
@@ -195,8 +159,12 @@ mod tests {
         let file = dir.path().join("a b+c.png");
         std::fs::write(&file, b"x").unwrap();
         let uri = format!("file://{}", file.display().to_string().replace(' ', "%20"));
-        let text = format!("{}\n{uri}\n/definitely/not/here.png\n", file.display());
-        assert_eq!(pasted_paths(&text), vec![file.clone(), file]);
+        let localhost = uri.replacen("file://", "file://localhost", 1);
+        let text = format!(
+            "{}\n{uri}\n{localhost}\n/definitely/not/here.png\n",
+            file.display()
+        );
+        assert_eq!(pasted_paths(&text), vec![file.clone(), file.clone(), file]);
         assert!(pasted_paths("hello world").is_empty());
     }
 

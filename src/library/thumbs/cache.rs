@@ -129,9 +129,9 @@ impl DiskCache {
     ) -> io::Result<()> {
         let tile = decode::encode_tile(image).map_err(io::Error::other)?;
         fs::create_dir_all(&self.dir)?;
-        let mut temp = tempfile_in(&self.dir)?;
-        temp.file.write_all(&tile)?;
-        temp.file.sync_all()?;
+        let mut temp = crate::atomic::temp_in(&self.dir)?;
+        temp.write_all(&tile)?;
+        temp.as_file().sync_data()?;
         let _guard = self
             .write_lock
             .lock()
@@ -144,7 +144,9 @@ impl DiskCache {
         if forgotten {
             return Ok(());
         }
-        temp.persist(&self.path(asset_id, size_px, made))
+        temp.persist(self.path(asset_id, size_px, made))
+            .map_err(|err| err.error)?;
+        Ok(())
     }
 
     /// Removes every cached size of an asset, and drops writes of fetches already running.
@@ -230,46 +232,6 @@ pub(crate) fn prune_plan(
         doomed.push(path);
     }
     doomed
-}
-
-/// A temporary file next to its destination, deleted unless persisted.
-struct TempFile {
-    file: fs::File,
-    path: PathBuf,
-    persisted: bool,
-}
-
-impl TempFile {
-    fn persist(mut self, dest: &Path) -> io::Result<()> {
-        fs::rename(&self.path, dest)?;
-        self.persisted = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.persisted {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
-
-fn tempfile_in(dir: &Path) -> io::Result<TempFile> {
-    loop {
-        let path = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
-        match fs::File::options().write(true).create_new(true).open(&path) {
-            Ok(file) => {
-                return Ok(TempFile {
-                    file,
-                    path,
-                    persisted: false,
-                });
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use crate::api::models::{Asset, MAX_UPLOAD_BYTES};
 
+pub(crate) use decode::decode_file;
 pub use loader::{ThumbLoader, ThumbSink};
 
 /// Decodes image bytes (an original or a server thumbnail) into a tile whose longest side is at
