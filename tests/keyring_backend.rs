@@ -132,7 +132,57 @@ async fn requiring_the_os_keyring_fails_clearly_or_gives_it() {
     }
 }
 
-#[test]
-fn the_entry_is_named_after_the_app() {
-    assert_eq!(SERVICE, "runflow-uploader");
+/// A key saved by an earlier release (keyring 3 wrote `target=default` and
+/// `application=rust-keyring` besides the service and user) is found, and what this release
+/// saves is the entry other Secret Service tools see under the app's name.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_saved_by_an_earlier_release_is_found_and_ours_is_visible_to_secret_tool() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    let account = unique_account("earlier-release");
+    let store = open_store(&account).await;
+    if store.kind() != BackendKind::Os {
+        return; // open_store has failed already when the real keyring is required.
+    }
+    let _cleanup = Cleanup(store.clone());
+    let attributes = [
+        "service",
+        SERVICE,
+        "username",
+        &account,
+        "target",
+        "default",
+        "application",
+        "rust-keyring",
+    ];
+    let mut stored = Command::new("secret-tool")
+        .args(["store", "--label=Runflow Uploader (earlier release)"])
+        .args(attributes)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("secret-tool (libsecret-tools, installed by .ci/run)");
+    stored
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"rf_test_keyring_earlier_release")
+        .unwrap();
+    assert!(stored.wait().unwrap().success());
+    assert_eq!(
+        store.load().await.unwrap(),
+        Some(ApiKey::new("rf_test_keyring_earlier_release").unwrap())
+    );
+
+    let rotated = ApiKey::new("rf_test_keyring_this_release").unwrap();
+    store.save(&rotated).await.unwrap();
+    let looked_up = Command::new("secret-tool")
+        .args(["lookup", "service", SERVICE, "username", &account])
+        .output()
+        .unwrap();
+    assert!(looked_up.status.success(), "{looked_up:?}");
+    assert_eq!(looked_up.stdout, b"rf_test_keyring_this_release");
+    // The earlier item was replaced, not joined by a second one (which would be ambiguous).
+    assert_eq!(store.load().await.unwrap(), Some(rotated));
 }

@@ -362,22 +362,43 @@ async fn probe_os(account: &str) -> Result<(), String> {
 
 #[cfg(any(target_os = "linux", target_os = "macos", windows))]
 mod os {
-    //! The real OS keyring through the `keyring` crate. Every function here blocks.
+    //! The real OS keyring through `keyring-core` and the platform's store: the Secret Service
+    //! over zbus (the D-Bus stack accesskit brings too), Keychain Services, or the Windows
+    //! Credential Manager. Every function here blocks.
 
-    use keyring::{Entry, Error};
+    use std::sync::Arc;
+
+    use keyring_core::api::CredentialStore;
+    use keyring_core::{Entry, Error};
 
     use super::{KeyOperation, KeyStoreError, OS_BACKEND_NAME, SERVICE};
     use crate::api::ApiKey;
 
+    /// The platform's store, opened for each call: a keyring that starts (or restarts) after
+    /// the app is found then, not cached away as missing.
+    fn platform_store() -> keyring_core::Result<Arc<CredentialStore>> {
+        #[cfg(target_os = "linux")]
+        let store: Arc<CredentialStore> = zbus_secret_service_keyring_store::Store::new()?;
+        #[cfg(target_os = "macos")]
+        let store: Arc<CredentialStore> = apple_native_keyring_store::keychain::Store::new()?;
+        #[cfg(windows)]
+        let store: Arc<CredentialStore> = windows_native_keyring_store::Store::new()?;
+        Ok(store)
+    }
+
+    fn open(account: &str) -> keyring_core::Result<Entry> {
+        Entry::new_in_store(&platform_store()?, SERVICE, account)
+    }
+
     fn entry(account: &str, operation: KeyOperation) -> Result<Entry, KeyStoreError> {
-        Entry::new(SERVICE, account).map_err(|e| map_error(e, account, operation))
+        open(account).map_err(|e| map_error(e, account, operation))
     }
 
     /// Reads the entry once. Any answer from the keyring, including "no such entry", "locked"
     /// or "ambiguous", proves it is reachable; only a platform failure (no D-Bus session, no
     /// Secret Service provider) means it is not.
     pub(super) fn probe(account: &str) -> Result<(), String> {
-        let entry = Entry::new(SERVICE, account).map_err(|e| e.to_string())?;
+        let entry = open(account).map_err(|e| e.to_string())?;
         match entry.get_password() {
             Ok(_) | Err(Error::NoEntry | Error::Ambiguous(_) | Error::NoStorageAccess(_)) => Ok(()),
             Err(Error::BadEncoding(_)) => Ok(()),
