@@ -3,9 +3,11 @@
 //! journal writer, Runflow calls, file checks, timers, events). It runs as one task on the
 //! runtime owned by `main`.
 
+mod scans;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,14 +18,14 @@ use crate::api::RunflowClient;
 
 use super::claims::{Claim, Claims};
 use super::discover::DiscoverOptions;
-use super::discover::Found;
 use super::effects::{self, JournalOp, Shared};
 use super::index::DuplicateIndex;
-use super::journal::{AccountScope, Journal, Walk};
+use super::journal::{AccountScope, Journal};
 use super::protocol::{Command, Event, FileId, FileState};
 use super::queue::{Answer, CHECK_CONCURRENCY, Effect, Queue, QueueConfig, Scanned, Ticket};
 use super::sink::Waker;
 use super::speed::{SpeedMeter, Transfer};
+use scans::ScanState;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -156,48 +158,6 @@ struct Engine {
     next_scan: u64,
 }
 
-/// Journal operations waiting for the writer before a folder walk waits too.
-const JOURNAL_BACKLOG_MAX: usize = 2048;
-
-/// Files in line (queued, being checked or uploaded) before a folder walk waits for the
-/// uploads: the queue holds this many files of a walk, not all 100,000 (the walk's journal
-/// record keeps the rest safe). Far above what the uploads need to stay busy.
-const IN_LINE_MAX: usize = 4096;
-
-/// One walk of dropped paths.
-struct ScanState {
-    label: String,
-    found: usize,
-    /// Set to stop the walk ([`Command::StopScan`]).
-    stop: Arc<AtomicBool>,
-    /// Its record in the journal, removed once the walk ends (a folder walk; pasted bytes and
-    /// nothing else have none).
-    walk: Option<String>,
-    /// An earlier run's walk going again.
-    again: bool,
-    /// Ended by Cancel all: its findings still on the way are not queued.
-    cancelled: bool,
-}
-
-/// `~/Pictures`, or `~/Pictures and 2 more`, for the scanning row.
-fn scan_label(paths: &[PathBuf], pasted: Option<&str>) -> String {
-    let Some(first) = paths.first() else {
-        return pasted.unwrap_or("pasted image").to_owned();
-    };
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let shown = match home
-        .as_deref()
-        .and_then(|home| first.strip_prefix(home).ok())
-    {
-        Some(rest) if !rest.as_os_str().is_empty() => format!("~/{}", rest.display()),
-        _ => first.display().to_string(),
-    };
-    match paths.len() {
-        1 => shown,
-        n => format!("{shown} and {} more", n - 1),
-    }
-}
-
 impl Engine {
     async fn open(client: RunflowClient, config: EngineConfig, sink: Sink) -> anyhow::Result<Self> {
         let scope = match config.account.clone() {
@@ -302,9 +262,7 @@ impl Engine {
         }
         self.claims.clear();
         // Walks still going end here (their findings have nowhere to go).
-        for scan in self.scans.values() {
-            scan.stop.store(true, Ordering::Relaxed);
-        }
+        self.stop_all_scans();
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         self.journal_backlog.fetch_add(1, Ordering::Relaxed);
         if self.journal.send(JournalOp::Close(done_tx)).is_ok() {
@@ -326,21 +284,12 @@ impl Engine {
                 folder_id,
             } => self.scan(Vec::new(), Some((name, bytes)), folder_id, false),
             Command::DiscardForeign(key) => self.discard_foreign(key),
-            // Walks waiting for the uploads would queue more after the cancel: they end too,
-            // and what they found and had not handed over yet is dropped with them.
             Command::CancelAll => {
-                for state in self.scans.values_mut() {
-                    state.stop.store(true, Ordering::Relaxed);
-                    state.cancelled = true;
-                }
+                self.cancel_scans();
                 self.queue.command(Command::CancelAll);
                 self.batch_dirty = true;
             }
-            Command::StopScan(scan) => {
-                if let Some(state) = self.scans.get(&scan) {
-                    state.stop.store(true, Ordering::Relaxed);
-                }
-            }
+            Command::StopScan(scan) => self.stop_scan(scan),
             other => {
                 self.queue.command(other);
                 // Pause, resume and the earlier run's files change the totals without a file
@@ -351,10 +300,6 @@ impl Engine {
     }
 
     fn internal(&mut self, internal: Internal) {
-        if let Internal::Scanned(_, scanned) = &internal {
-            self.unread
-                .fetch_sub(scanned.found.len(), Ordering::Relaxed);
-        }
         match internal {
             Internal::Claimed(ticket, result) => {
                 let granted = match result {
@@ -370,147 +315,10 @@ impl Engine {
                 self.queue.answer(ticket, Answer::Claimed(granted));
             }
             Internal::Timer(ticket) => self.queue.timer_fired(ticket),
-            Internal::Scanned(scan, _) if self.scans.get(&scan).is_some_and(|s| s.cancelled) => {}
-            Internal::Scanned(scan, scanned) => {
-                let files = scanned
-                    .found
-                    .iter()
-                    .filter(|f| !matches!(f, Found::Skipped { .. }))
-                    .count();
-                self.queue.discovered(scanned);
-                if let Some(state) = self.scans.get_mut(&scan) {
-                    state.found += files;
-                    let event = Event::Scanning {
-                        scan,
-                        label: state.label.clone(),
-                        found: state.found,
-                        done: false,
-                    };
-                    self.sink.emit(event);
-                }
-            }
-            Internal::ScanDone(scan) => {
-                let state = self.scans.remove(&scan);
-                self.queue
-                    .scan_finished(state.as_ref().is_some_and(|s| s.again));
-                if let Some(state) = state {
-                    // Every file it found is in the journal by now (the writer keeps order).
-                    if let Some(key) = state.walk {
-                        self.to_journal(JournalOp::RemoveWalk(key));
-                    }
-                    self.sink.emit(Event::Scanning {
-                        scan,
-                        label: state.label,
-                        found: state.found,
-                        done: true,
-                    });
-                }
-            }
+            Internal::Scanned(scan, scanned) => self.scanned(scan, scanned),
+            Internal::ScanDone(scan) => self.scan_done(scan),
             Internal::Foreign(foreign) => self.sink.emit(Event::ForeignUploads(foreign)),
         }
-    }
-
-    /// Walks and checks `paths` (or saves pasted bytes first) on a blocking thread. Findings
-    /// join the queue in chunks as the walk goes; the scan is reported at once, so the window
-    /// shows it before the first file is found. A folder walk is recorded in the journal first.
-    fn scan(
-        &mut self,
-        paths: Vec<PathBuf>,
-        pasted: Option<(String, bytes::Bytes)>,
-        folder_id: Option<String>,
-        force: bool,
-    ) {
-        self.queue.scan_started();
-        let walk = (pasted.is_none() && !paths.is_empty()).then(|| Walk {
-            key: uuid::Uuid::new_v4().simple().to_string(),
-            paths: paths.clone(),
-            folder_id: folder_id.clone(),
-            force,
-        });
-        if let Some(walk) = &walk {
-            self.to_journal(JournalOp::WriteWalk(Box::new(walk.clone())));
-        }
-        let scanned = Scanned {
-            found: Vec::new(),
-            folder_id,
-            force,
-            owned: pasted.is_some(),
-            again: false,
-        };
-        self.start_walk(paths, pasted, scanned, walk.map(|w| w.key));
-    }
-
-    /// An earlier run's walk again (counted as a scan by the queue already). Without `force`:
-    /// what that run uploaded is in the index now, and must not go twice.
-    fn walk_again(&mut self, walk: Walk) {
-        let scanned = Scanned {
-            found: Vec::new(),
-            folder_id: walk.folder_id,
-            force: false,
-            owned: false,
-            again: true,
-        };
-        self.start_walk(walk.paths, None, scanned, Some(walk.key));
-    }
-
-    fn start_walk(
-        &mut self,
-        paths: Vec<PathBuf>,
-        pasted: Option<(String, bytes::Bytes)>,
-        scanned: Scanned,
-        walk: Option<String>,
-    ) {
-        let scan = self.next_scan;
-        self.next_scan += 1;
-        let stop = Arc::new(AtomicBool::new(false));
-        let label = scan_label(&paths, pasted.as_ref().map(|(name, _)| name.as_str()));
-        self.sink.emit(Event::Scanning {
-            scan,
-            label: label.clone(),
-            found: 0,
-            done: false,
-        });
-        self.scans.insert(
-            scan,
-            ScanState {
-                label,
-                found: 0,
-                stop: Arc::clone(&stop),
-                walk,
-                again: scanned.again,
-                cancelled: false,
-            },
-        );
-        let internal = self.internal_tx.clone();
-        let pasted_dir = self.config.data_dir.join("pasted");
-        let options = self.config.discover;
-        let backlog = Arc::clone(&self.journal_backlog);
-        let in_line = Arc::clone(&self.in_line);
-        let unread = Arc::clone(&self.unread);
-        tokio::task::spawn_blocking(move || {
-            effects::scan(&paths, pasted, &pasted_dir, &options, |found| {
-                // The walk may not outrun the journal (entries waiting for the writer are
-                // memory) nor the uploads (files in line are memory too).
-                while (backlog.load(Ordering::Relaxed) > JOURNAL_BACKLOG_MAX
-                    || in_line.load(Ordering::Relaxed) + unread.load(Ordering::Relaxed)
-                        > IN_LINE_MAX)
-                    && !stop.load(Ordering::Relaxed)
-                {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                let chunk = Scanned {
-                    found,
-                    folder_id: scanned.folder_id.clone(),
-                    force: scanned.force,
-                    owned: scanned.owned,
-                    again: scanned.again,
-                };
-                unread.fetch_add(chunk.found.len(), Ordering::Relaxed);
-                internal.send(Internal::Scanned(scan, chunk)).is_ok()
-                    && !stop.load(Ordering::Relaxed)
-            });
-            let _ = internal.send(Internal::ScanDone(scan));
-        });
     }
 
     fn discard_foreign(&mut self, key: String) {

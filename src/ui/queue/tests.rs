@@ -1,5 +1,9 @@
+use std::path::PathBuf;
+
+use super::state::{DONE_ROWS_SHOWN, FOLD_BATCH};
 use super::*;
 use crate::upload::UploadFailure;
+use crate::upload::{Event, FileId};
 
 fn added(id: u64, name: &str) -> Event {
     Event::Added {

@@ -9,8 +9,12 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
+use crate::api::ApiError;
+use crate::api::models::{Asset, UploadSession};
 use crate::upload::Command;
-use crate::upload::discover::LocalFile;
+use crate::upload::discover::{Found, LocalFile};
+use crate::upload::journal::Step;
+use crate::upload::protocol::UploadFailure;
 
 /// How the simulated server and network answer one piece of work.
 #[derive(Debug, Clone, Copy, PartialEq)]
