@@ -165,7 +165,7 @@ fn the_welcome_form_sends_the_key_only_when_there_is_one() {
     harness.run();
     harness.get_by_label("API key").type_text("rf_live_abc");
     harness.run();
-    assert_eq!(harness.state().0.key_input, "rf_live_abc");
+    assert_eq!(harness.state().0.key_input.as_str(), "rf_live_abc");
     harness.get_by_label("Save and connect").click();
     // The spinner turns while the key is checked.
     harness.run_steps(3);

@@ -19,6 +19,7 @@ mod settings;
 mod settings_draft;
 mod state;
 mod toasts;
+mod typed_key;
 mod welcome;
 mod widgets;
 

@@ -76,7 +76,7 @@ pub fn settings_ui(
     ui.horizontal(|ui| {
         let label = ui.label("Replace key");
         ui.add(
-            egui::TextEdit::singleline(&mut draft.new_key)
+            egui::TextEdit::singleline(draft.new_key.buffer())
                 .password(!draft.show_key)
                 .hint_text("paste a new API key")
                 .desired_width(240.0),
@@ -88,12 +88,12 @@ pub fn settings_ui(
         {
             draft.show_key = !draft.show_key;
         }
-        let ready = !draft.new_key.trim().is_empty();
+        let ready = !draft.new_key.as_str().trim().is_empty();
         if ui
             .add_enabled(ready, egui::Button::new("Save key"))
             .clicked()
         {
-            match ApiKey::parse(&draft.new_key) {
+            match ApiKey::parse(draft.new_key.as_str()) {
                 Ok(key) => {
                     draft.error = None;
                     commands.push(Command::SaveKey(key));

@@ -5,8 +5,10 @@ use crate::api::parse_base_url;
 use crate::auth::{Settings, Theme};
 use crate::upload::{self, MAX_CONCURRENCY};
 
-/// The dialog's working copy of the settings. Its `Debug` leaves out the key being typed.
-#[derive(Clone, PartialEq)]
+use super::typed_key::TypedKey;
+
+/// The dialog's working copy of the settings.
+#[derive(Debug, Clone, PartialEq)]
 pub struct SettingsDraft {
     /// API base URL (empty = default).
     pub base_url: String,
@@ -19,32 +21,13 @@ pub struct SettingsDraft {
     /// Extra CA certificate file (empty = none).
     pub ca_cert_file: String,
     /// A replacement key being typed.
-    pub new_key: String,
+    pub new_key: TypedKey,
     /// Show the replacement key in clear.
     pub show_key: bool,
     /// Why the last save or key change failed.
     pub error: Option<String>,
     /// "Remove key" was clicked once and awaits confirmation.
     pub confirm_remove: bool,
-}
-
-impl std::fmt::Debug for SettingsDraft {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SettingsDraft")
-            .field("base_url", &self.base_url)
-            .field("concurrency", &self.concurrency)
-            .field("theme", &self.theme)
-            .field("default_folder_id", &self.default_folder_id)
-            .field("ca_cert_file", &self.ca_cert_file)
-            .field(
-                "new_key",
-                &format_args!("<{} chars>", self.new_key.chars().count()),
-            )
-            .field("show_key", &self.show_key)
-            .field("error", &self.error)
-            .field("confirm_remove", &self.confirm_remove)
-            .finish()
-    }
 }
 
 impl SettingsDraft {
@@ -63,7 +46,7 @@ impl SettingsDraft {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
-            new_key: String::new(),
+            new_key: TypedKey::default(),
             show_key: false,
             error: None,
             confirm_remove: false,

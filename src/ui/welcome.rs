@@ -6,31 +6,19 @@ use egui::{Align, Layout, RichText, Ui};
 use crate::api::ApiKey;
 use crate::desktop::Command;
 
-/// The welcome form. Its `Debug` leaves out what was typed: it may be a key.
-#[derive(Default, Clone, PartialEq, Eq)]
+use super::typed_key::TypedKey;
+
+/// The welcome form.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WelcomeState {
     /// What was typed or pasted.
-    pub key_input: String,
+    pub key_input: TypedKey,
     /// Show the key in clear.
     pub show_key: bool,
     /// A check is under way.
     pub busy: bool,
     /// Why the last attempt failed.
     pub error: Option<String>,
-}
-
-impl std::fmt::Debug for WelcomeState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WelcomeState")
-            .field(
-                "key_input",
-                &format_args!("<{} chars>", self.key_input.chars().count()),
-            )
-            .field("show_key", &self.show_key)
-            .field("busy", &self.busy)
-            .field("error", &self.error)
-            .finish()
-    }
 }
 
 /// Draws the welcome screen; pushes `SaveKey` or `StartDemo`.
@@ -69,7 +57,7 @@ fn card_ui(ui: &mut Ui, state: &mut WelcomeState, commands: &mut Vec<Command>) {
             let label = ui.label("API key");
             let field = ui.add_enabled(
                 !state.busy,
-                egui::TextEdit::singleline(&mut state.key_input)
+                egui::TextEdit::singleline(state.key_input.buffer())
                     .password(!state.show_key)
                     .hint_text("rf_live_...")
                     .desired_width(300.0),
@@ -83,7 +71,7 @@ fn card_ui(ui: &mut Ui, state: &mut WelcomeState, commands: &mut Vec<Command>) {
         });
         ui.add_space(8.0);
         ui.horizontal(|ui| {
-            let ready = !state.busy && !state.key_input.trim().is_empty();
+            let ready = !state.busy && !state.key_input.as_str().trim().is_empty();
             submit |= ui
                 .add_enabled(ready, egui::Button::new("Save and connect"))
                 .clicked();
@@ -93,7 +81,7 @@ fn card_ui(ui: &mut Ui, state: &mut WelcomeState, commands: &mut Vec<Command>) {
             }
         });
         if submit && !state.busy {
-            match ApiKey::parse(&state.key_input) {
+            match ApiKey::parse(state.key_input.as_str()) {
                 Ok(key) => {
                     state.busy = true;
                     state.error = None;
