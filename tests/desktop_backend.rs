@@ -366,7 +366,7 @@ async fn the_demo_connects_and_lists_sample_data() {
         rgba: vec![200; 9 * 9 * 4],
         folder_id: None,
     });
-    backend
+    let done = backend
         .until("the pasted upload", |e| {
             matches!(
                 e,
@@ -377,7 +377,35 @@ async fn the_demo_connects_and_lists_sample_data() {
             )
         })
         .await;
+    // The asset is named for the paste, not for the app's private copy of it.
+    let Event::Upload(upload::Event::State {
+        state: FileState::Done(asset),
+        ..
+    }) = done
+    else {
+        unreachable!()
+    };
+    let name = asset.name.clone().unwrap_or_default();
+    assert!(
+        name.starts_with("pasted-") && name.ends_with(".png") && name.len() == 26,
+        "{name}"
+    );
     assert!(backend.dir.path().join("data").join("demo").exists());
+    // The app's own copy of the paste, and its directory, go once the asset exists.
+    let pasted = backend.dir.path().join("data").join("demo").join("pasted");
+    let left = || {
+        std::fs::read_dir(&pasted)
+            .map(|dir| dir.count())
+            .unwrap_or(0)
+    };
+    for _ in 0..100 {
+        if left() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(pasted.is_dir(), "pastes are kept in {}", pasted.display());
+    assert_eq!(left(), 0, "the pasted copy is left in {}", pasted.display());
     backend.shut_down().await;
 }
 

@@ -57,12 +57,26 @@ pub(super) fn scan(
     }
 }
 
-/// Pasted bytes are first written to a file of the app's own, so a crash loses nothing.
+/// Pasted bytes are first written to a file of the app's own, so a crash loses nothing. Each
+/// paste has a directory of its own, so the file keeps the pasted name (which the asset takes).
 fn save_pasted(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("{}-{name}", uuid::Uuid::new_v4().simple()));
+    let dir = dir.join(uuid::Uuid::new_v4().simple().to_string());
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(name);
     std::fs::write(&path, bytes)?;
     Ok(path)
+}
+
+/// Deletes the app's own copy of pasted content, and its directory once empty.
+pub(super) fn delete_owned_file(path: &Path) {
+    if let Err(err) = std::fs::remove_file(path)
+        && err.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(%err, path = %path.display(), "could not delete a pasted copy");
+    }
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::remove_dir(dir);
+    }
 }
 
 /// Checks the file is unchanged since it was queued and of a type Runflow takes, then hashes

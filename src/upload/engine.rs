@@ -438,9 +438,7 @@ impl Engine {
             Effect::Walk(walk) => self.walk_again(walk),
             Effect::ForgetWalk { key } => self.to_journal(JournalOp::RemoveWalk(key)),
             Effect::DeleteOwnedFile { path } => {
-                tokio::task::spawn_blocking(move || {
-                    let _ = std::fs::remove_file(path);
-                });
+                tokio::task::spawn_blocking(move || effects::delete_owned_file(&path));
             }
         }
     }

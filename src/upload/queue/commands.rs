@@ -137,6 +137,9 @@ impl Queue {
             .get(&id)
             .is_some_and(|job| job.state.is_finished())
         {
+            if self.jobs.get(&id).is_some_and(|job| !job.journal_kept) {
+                self.delete_owned_file(id);
+            }
             self.jobs.remove(&id);
             self.emit(Event::Removed(id));
         }

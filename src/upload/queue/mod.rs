@@ -112,6 +112,8 @@ struct Job {
     resumed: bool,
     /// An earlier run's file, waiting for the user to resume or discard it.
     held: bool,
+    /// Finished with its entry kept in the journal, so the next start takes it up again.
+    journal_kept: bool,
 }
 
 /// Every file the engine knows, and what to do next.
@@ -516,6 +518,7 @@ impl Job {
             cancel_requested: false,
             resumed,
             held: false,
+            journal_kept: false,
         }
     }
 }

@@ -57,6 +57,7 @@ impl Queue {
                 FileState::Cancelled => job.confirm_maybe_sent,
                 _ => false,
             };
+            job.journal_kept = keep;
             if keep {
                 entry.cancelled = job.cancel_requested;
                 let entry = entry.clone();
@@ -75,9 +76,23 @@ impl Queue {
         {
             self.active_paths.remove(&path);
         }
+        if state.is_success() {
+            self.delete_owned_file(id);
+        }
         self.release_slot(id);
         self.release_content(id, Some(&state));
         self.set_state(id, state);
+    }
+
+    /// Deletes the app's own copy of a file (pasted content) once nothing needs it: its content
+    /// is on Runflow, or its row is removed and the journal no longer holds it.
+    pub(super) fn delete_owned_file(&mut self, id: FileId) {
+        if let Some(entry) = self.jobs.get(&id).and_then(|job| job.entry.as_ref())
+            && entry.owned_file
+        {
+            let path = entry.path.clone();
+            self.effects.push_back(Effect::DeleteOwnedFile { path });
+        }
     }
 
     pub(super) fn release_slot(&mut self, id: FileId) {

@@ -440,10 +440,6 @@ impl Queue {
                 asset_id,
             });
         }
-        if entry.owned_file {
-            self.effects
-                .push_back(Effect::DeleteOwnedFile { path: entry.path });
-        }
         self.finish(id, FileState::Done(Box::new(asset)));
     }
 }

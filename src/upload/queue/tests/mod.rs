@@ -69,6 +69,8 @@ struct Sim {
     states: HashMap<FileId, FileState>,
     /// Each file's path, from its `Added` event.
     paths: HashMap<FileId, PathBuf>,
+    /// The app's own copies (pasted content) deleted, in order.
+    deleted: Vec<PathBuf>,
 }
 
 fn config() -> QueueConfig {
@@ -110,11 +112,17 @@ impl Sim {
             cancelled: HashSet::new(),
             states: HashMap::new(),
             paths: HashMap::new(),
+            deleted: Vec::new(),
         }
     }
 
     /// Adds files `(path, content)`, all for `folder`.
     fn add(&mut self, files: &[(&str, &str)], folder: Option<&str>) {
+        self.add_as(files, folder, false);
+    }
+
+    /// Adds files as [`Sim::add`] does; `owned`: the app's own copies (pasted content).
+    fn add_as(&mut self, files: &[(&str, &str)], folder: Option<&str>, owned: bool) {
         let mut found = Vec::new();
         for (path, content) in files {
             self.contents
@@ -128,7 +136,7 @@ impl Sim {
             found,
             folder_id: folder.map(str::to_owned),
             force: false,
-            owned: false,
+            owned,
             again: false,
         });
         self.queue.scan_finished(false);
@@ -178,10 +186,8 @@ impl Sim {
                     // Abortable work stops; a confirm or a check keeps going.
                     t.id != id || matches!(e, Effect::Confirm { .. } | Effect::GetAsset { .. })
                 }),
-                Effect::Rescan { .. }
-                | Effect::DeleteOwnedFile { .. }
-                | Effect::Walk(_)
-                | Effect::ForgetWalk { .. } => {}
+                Effect::DeleteOwnedFile { path } => self.deleted.push(path),
+                Effect::Rescan { .. } | Effect::Walk(_) | Effect::ForgetWalk { .. } => {}
                 Effect::Confirm {
                     ticket,
                     ref asset_id,

@@ -396,3 +396,53 @@ fn a_checked_asset_of_another_size_is_not_called_uploaded() {
     };
     assert!(reason.contains("holds 3 bytes"), "{reason}");
 }
+
+#[test]
+fn a_pasted_copy_is_deleted_once_its_content_is_on_runflow_however_it_got_there() {
+    let mut sim = Sim::new(Repeat::Conflict);
+    // The same image pasted twice, then once more after the first two are done.
+    sim.add_as(
+        &[("/pasted/1/a.png", "A"), ("/pasted/2/a.png", "A")],
+        None,
+        true,
+    );
+    sim.settle();
+    sim.add_as(&[("/pasted/3/a.png", "A")], None, true);
+    sim.settle();
+    assert_eq!(sim.assets.len(), 1);
+    assert!(matches!(
+        sim.final_state("/pasted/2/a.png"),
+        FileState::AlreadyUploaded { .. }
+    ));
+    assert!(matches!(
+        sim.final_state("/pasted/3/a.png"),
+        FileState::AlreadyUploaded { .. }
+    ));
+    let mut deleted = sim.deleted.clone();
+    deleted.sort();
+    assert_eq!(
+        deleted,
+        ["/pasted/1/a.png", "/pasted/2/a.png", "/pasted/3/a.png"].map(PathBuf::from)
+    );
+}
+
+#[test]
+fn a_file_of_the_users_own_is_never_deleted() {
+    let mut sim = Sim::new(Repeat::Conflict);
+    sim.add(&[("/a.png", "A"), ("/b.png", "A")], None);
+    sim.settle();
+    assert!(sim.deleted.is_empty());
+}
+
+#[test]
+fn a_pasted_copy_stays_for_retry_until_its_row_is_removed() {
+    let mut sim = Sim::new(Repeat::Conflict);
+    sim.add_as(&[("/pasted/1/a.png", "A")], None, true);
+    let id = FileId(1);
+    sim.command(Command::Cancel(id));
+    sim.settle();
+    assert_eq!(sim.queue.state(id), Some(&FileState::Cancelled));
+    assert!(sim.deleted.is_empty(), "Retry still needs the copy");
+    sim.command(Command::Remove(id));
+    assert_eq!(sim.deleted, [PathBuf::from("/pasted/1/a.png")]);
+}
