@@ -306,3 +306,45 @@ fn a_folder_being_walked_shows_its_count_and_can_be_stopped() {
     );
     assert!(harness.state().0.scans.is_empty());
 }
+
+#[test]
+fn a_long_name_is_cut_short_before_the_progress_bar_and_the_buttons() {
+    let long = format!(
+        "{}.png",
+        "a-very-long-file-name-from-a-camera-export-".repeat(4)
+    );
+    let mut queue = QueueState::default();
+    queue.apply(added(1, &long));
+    queue.apply(Event::State {
+        id: FileId(1),
+        state: FileState::Uploading,
+    });
+    queue.apply(Event::Progress {
+        id: FileId(1),
+        sent_bytes: 1_000_000,
+        total_bytes: 2_000_000,
+        bytes_per_sec: None,
+        eta: None,
+    });
+    let mut harness = Harness::builder().with_size([520.0, 300.0]).build_ui_state(
+        |ui, (queue, commands): &mut (QueueState, Vec<Command>)| {
+            queue_ui(ui, queue, commands);
+        },
+        (queue, Vec::new()),
+    );
+    harness.run();
+    let name = harness
+        .get_by_label_contains("a-very-long-file-name")
+        .rect();
+    let size = harness.get_by_label("1.9 MiB").rect();
+    let cancel = harness.get_by_label("Cancel").rect();
+    assert!(
+        name.max.x <= size.min.x,
+        "{name:?} runs into the size {size:?}"
+    );
+    assert!(
+        size.max.x < cancel.min.x - 160.0,
+        "the size {size:?} runs into the progress bar before {cancel:?}"
+    );
+    assert!(cancel.max.x <= 520.0, "Cancel {cancel:?} is off the panel");
+}

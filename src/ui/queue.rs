@@ -8,7 +8,7 @@ pub use state::{Finished, QueueState, Row, ScanRow};
 
 use std::time::Duration;
 
-use egui::{Align, Color32, Layout, RichText, Ui};
+use egui::{Color32, RichText, Ui};
 
 use crate::upload::{Command, FileState, files_found, grouped, human_bytes};
 
@@ -208,26 +208,27 @@ pub fn queue_ui(ui: &mut Ui, queue: &mut QueueState, commands: &mut Vec<Command>
         });
 }
 
+/// One row: the badge, the name (cut short with "…" before it reaches the size) and the state
+/// on the left; the progress bar and the buttons on the right, laid out first so the left
+/// side gets only what they leave.
 fn row_ui(ui: &mut Ui, row: &Row, busy: bool, commands: &mut Vec<Command>) {
     ui.push_id(row.id.0, |ui| {
-        ui.set_height(ROW_HEIGHT - ui.spacing().item_spacing.y);
-        ui.horizontal(|ui| {
-            type_badge_ui(ui, row.mime_type.as_deref());
-            ui.vertical(|ui| {
-                ui.horizontal(|ui| {
-                    ui.add(egui::Label::new(RichText::new(&row.name).strong()).truncate());
-                    if let Some(size) = row.size_bytes {
-                        ui.weak(human_bytes(size));
+        let height = ROW_HEIGHT - ui.spacing().item_spacing.y;
+        egui::Sides::new().height(height).shrink_left().show(
+            ui,
+            |ui| {
+                type_badge_ui(ui, row.mime_type.as_deref());
+                ui.vertical(|ui| {
+                    name_line_ui(ui, row);
+                    let (text, color) = state_text(row);
+                    let label = ui
+                        .add(egui::Label::new(RichText::new(text).small().color(color)).truncate());
+                    if let FileState::Failed(reason) = &row.state {
+                        label.on_hover_text(reason.to_string());
                     }
                 });
-                let (text, color) = state_text(row);
-                let label =
-                    ui.add(egui::Label::new(RichText::new(text).small().color(color)).truncate());
-                if let FileState::Failed(reason) = &row.state {
-                    label.on_hover_text(reason.to_string());
-                }
-            });
-            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            },
+            |ui| {
                 row_buttons_ui(ui, row, commands);
                 if let Some(fraction) = progress_fraction(row) {
                     ui.add(
@@ -236,8 +237,33 @@ fn row_ui(ui: &mut Ui, row: &Row, busy: bool, commands: &mut Vec<Command>) {
                             .animate(busy && !row.state.is_finished()),
                     );
                 }
-            });
+            },
+        );
+    });
+}
+
+/// The file's name, truncated so its size after it always shows.
+fn name_line_ui(ui: &mut Ui, row: &Row) {
+    ui.horizontal(|ui| {
+        let size = row.size_bytes.map(|size| {
+            egui::WidgetText::from(RichText::new(human_bytes(size)).weak()).into_galley(
+                ui,
+                Some(egui::TextWrapMode::Extend),
+                f32::INFINITY,
+                egui::TextStyle::Body,
+            )
         });
+        let reserve = size
+            .as_ref()
+            .map_or(0.0, |galley| galley.size().x + ui.spacing().item_spacing.x);
+        ui.scope(|ui| {
+            ui.set_max_width((ui.available_width() - reserve).max(0.0));
+            ui.add(egui::Label::new(RichText::new(&row.name).strong()).truncate())
+                .on_hover_text(&row.name);
+        });
+        if let Some(galley) = size {
+            ui.label(galley);
+        }
     });
 }
 
