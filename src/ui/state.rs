@@ -4,7 +4,7 @@
 use crate::api::models::Folder;
 use crate::auth::Settings;
 use crate::desktop::{AssetPurpose, Command, Event, Level};
-use crate::upload::human_bytes;
+use crate::upload::{files, human_bytes};
 
 use super::gallery::{FolderDialog, GalleryState, curl_snippet};
 use super::loadable::{ConnectionStatus, Loadable};
@@ -361,26 +361,7 @@ impl AppState {
                     follow_up.extend(self.gallery.reload(false));
                 }
                 let bytes = human_bytes(self.queue.batch.sent_bytes);
-                let (level, text) = match (failed, elsewhere) {
-                    (0, 0) => (
-                        Level::Success,
-                        format!("All {succeeded} files are on Runflow ({bytes})."),
-                    ),
-                    (0, _) => (
-                        Level::Info,
-                        format!(
-                            "{succeeded} files uploaded; {elsewhere} already on Runflow in \
-                             another folder: choose Move here or Upload a copy in the list."
-                        ),
-                    ),
-                    _ => (
-                        Level::Error,
-                        format!(
-                            "{succeeded} files uploaded, {failed} failed; see the reasons \
-                                 in the list."
-                        ),
-                    ),
-                };
+                let (level, text) = batch_ended_text(succeeded, failed, elsewhere, &bytes);
                 self.toasts.push(level, text, now);
             }
             None => {}
@@ -409,6 +390,35 @@ impl AppState {
     }
 }
 
+/// The toast at the end of a batch.
+fn batch_ended_text(
+    succeeded: usize,
+    failed: usize,
+    elsewhere: usize,
+    bytes: &str,
+) -> (Level, String) {
+    let uploaded = files(succeeded);
+    match (failed, elsewhere) {
+        (0, 0) if succeeded == 1 => (Level::Success, format!("The file is on Runflow ({bytes}).")),
+        (0, 0) => (
+            Level::Success,
+            format!("All {uploaded} are on Runflow ({bytes})."),
+        ),
+        (0, _) => (
+            Level::Info,
+            format!(
+                "{uploaded} uploaded; {} already on Runflow in another folder: choose Move \
+                 here or Upload a copy in the list.",
+                files(elsewhere)
+            ),
+        ),
+        _ => (
+            Level::Error,
+            format!("{uploaded} uploaded, {failed} failed; see the reasons in the list."),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,6 +435,21 @@ mod tests {
             demo,
             scopes: crate::api::KeyScopes::unknown(),
         }
+    }
+
+    #[test]
+    fn the_end_of_a_batch_counts_in_words_that_agree() {
+        let text = |s, f, e| batch_ended_text(s, f, e, "2.0 KiB").1;
+        assert_eq!(text(1, 0, 0), "The file is on Runflow (2.0 KiB).");
+        assert_eq!(
+            text(1200, 0, 0),
+            "All 1,200 files are on Runflow (2.0 KiB)."
+        );
+        assert!(text(1, 0, 1).starts_with("1 file uploaded; 1 file already on Runflow"));
+        assert_eq!(
+            text(2, 1, 0),
+            "2 files uploaded, 1 failed; see the reasons in the list."
+        );
     }
 
     #[test]

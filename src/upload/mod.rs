@@ -25,7 +25,7 @@ pub use journal::{
 };
 pub use protocol::{
     ALREADY_QUEUED, BatchProgress, Command, ENGINE_DISABLED, Event, FileId, FileState,
-    ForeignUploads, UploadFailure, files_found, grouped, human_bytes, sanitize, skip_code,
+    ForeignUploads, UploadFailure, files, files_found, grouped, human_bytes, sanitize, skip_code,
 };
 pub use sink::{Sink, Waker};
 pub use speed::SpeedMeter;

@@ -415,8 +415,13 @@ pub struct BatchProgress {
 
 /// "12,345 files found" ("1 file found"), for the scanning row and the CLI's spinner.
 pub fn files_found(n: usize) -> String {
+    format!("{} found", files(n))
+}
+
+/// "12,345 files", "1 file".
+pub fn files(n: usize) -> String {
     let files = if n == 1 { "file" } else { "files" };
-    format!("{} {files} found", grouped(n))
+    format!("{} {files}", grouped(n))
 }
 
 /// `12,345`.
