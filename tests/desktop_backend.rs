@@ -53,7 +53,15 @@ impl Backend {
     }
 
     fn new(emulator: Option<&RunningEmulator>, adjust: impl FnOnce(&mut BackendOptions)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::in_dir(tempfile::tempdir().unwrap(), emulator, adjust)
+    }
+
+    /// A backend on the data dir, settings and cache of `dir` (a later start of the app).
+    fn in_dir(
+        dir: TempDir,
+        emulator: Option<&RunningEmulator>,
+        adjust: impl FnOnce(&mut BackendOptions),
+    ) -> Self {
         let store = KeyStore::memory(format!("desktop-test-{}", uuid::Uuid::new_v4()));
         let mut options = BackendOptions {
             demo: false,
@@ -125,12 +133,37 @@ impl Backend {
     }
 
     /// Sends `Shutdown` and checks that the event channel closes.
-    async fn shut_down(mut self) {
+    async fn shut_down(self) {
+        self.shut_down_keeping_dir().await;
+    }
+
+    /// Shuts down and hands back the dirs, for a later start.
+    async fn shut_down_keeping_dir(mut self) -> TempDir {
         self.send(Command::Shutdown);
         tokio::time::timeout(WAIT, async { while self.events.recv().await.is_some() {} })
             .await
             .expect("the event channel closes after Shutdown");
         assert!(!self.handle.send(Command::LoadFolders), "the backend ended");
+        self.dir
+    }
+
+    /// Pastes a 9x9 grey image and waits until it is finished.
+    async fn paste_grey(&mut self) -> FileState {
+        self.send(Command::UploadPixels {
+            width: 9,
+            height: 9,
+            rgba: vec![120; 9 * 9 * 4],
+            folder_id: None,
+        });
+        let event = self
+            .until("the pasted upload", |e| {
+                matches!(e, Event::Upload(upload::Event::State { state, .. }) if state.is_finished())
+            })
+            .await;
+        let Event::Upload(upload::Event::State { state, .. }) = event else {
+            unreachable!()
+        };
+        state
     }
 }
 
@@ -580,5 +613,30 @@ async fn the_gallery_view_is_remembered_across_restarts() {
         .await;
     let saved = Settings::load_from(&path).unwrap();
     assert_eq!((saved.concurrency, saved.library_view), (Some(2), view));
+    backend.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_started_again_knows_what_it_uploaded_before() {
+    let mut backend = Backend::new(None, |options| options.demo = true);
+    backend.send(Command::Start);
+    backend
+        .until("Connected", |e| matches!(e, Event::Connected(_)))
+        .await;
+    let first = backend.paste_grey().await;
+    assert!(matches!(first, FileState::Done(_)), "{first:?}");
+    let dir = backend.shut_down_keeping_dir().await;
+
+    // The demo's server starts on another port; the same paste is still recognised.
+    let mut backend = Backend::in_dir(dir, None, |options| options.demo = true);
+    backend.send(Command::Start);
+    backend
+        .until("Connected", |e| matches!(e, Event::Connected(_)))
+        .await;
+    let again = backend.paste_grey().await;
+    assert!(
+        matches!(again, FileState::AlreadyUploaded { .. }),
+        "the second start uploaded it again: {again:?}"
+    );
     backend.shut_down().await;
 }

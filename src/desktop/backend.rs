@@ -548,9 +548,15 @@ impl Actor {
         let connection = target.connection(user);
         tracing::info!(base_url = %connection.base_url, demo = target.demo, "connected");
         if restart || !self.engine.is_running() {
+            let mut account = AccountScope::of(&target.client, user);
+            if target.demo {
+                // The demo's server takes a new port at each start, but keeps its data and its
+                // one account: its journal and duplicate index must be the same at every start.
+                account.base_url = "runflow-offline-demo".to_owned();
+            }
             let config = EngineConfig {
                 concurrency: self.concurrency(),
-                account: Some(AccountScope::of(&target.client, user)),
+                account: Some(account),
                 // An earlier run's unfinished uploads wait under Uploads for Resume or Discard.
                 hold_earlier: true,
                 ..EngineConfig::new(self.options.engine_dir(target.demo))

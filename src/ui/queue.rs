@@ -217,15 +217,19 @@ fn row_ui(ui: &mut Ui, row: &Row, busy: bool, commands: &mut Vec<Command>) {
         egui::Sides::new().height(height).shrink_left().show(
             ui,
             |ui| {
-                type_badge_ui(ui, row.mime_type.as_deref());
-                ui.vertical(|ui| {
-                    name_line_ui(ui, row);
-                    let (text, color) = state_text(row);
-                    let label = ui
-                        .add(egui::Label::new(RichText::new(text).small().color(color)).truncate());
-                    if let FileState::Failed(reason) = &row.state {
-                        label.on_hover_text(reason.to_string());
-                    }
+                // In a row of its own, the badge keeps its size rather than the row's height.
+                ui.horizontal(|ui| {
+                    type_badge_ui(ui, row.mime_type.as_deref());
+                    ui.vertical(|ui| {
+                        name_line_ui(ui, row);
+                        let (text, color) = state_text(row);
+                        let label = ui.add(
+                            egui::Label::new(RichText::new(text).small().color(color)).truncate(),
+                        );
+                        if let FileState::Failed(reason) = &row.state {
+                            label.on_hover_text(reason.to_string());
+                        }
+                    });
                 });
             },
             |ui| {
