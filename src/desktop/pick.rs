@@ -5,7 +5,12 @@ use std::path::PathBuf;
 
 use super::engine_host::deliver;
 use super::sink::Sink;
+use crate::desktop::Level;
 use crate::upload::{self, EngineHandle};
+
+/// What the window says when the system has no file chooser (rfd then returns as if cancelled).
+pub const NO_FILE_CHOOSER: &str = "No file chooser is available on this system: drag files onto \
+    the window or paste their paths (Ctrl+V), or install xdg-desktop-portal-gtk (or zenity).";
 
 /// Asks for files (or folders) to upload into `folder_id`, and queues them on `engine`.
 pub(super) async fn pick_and_upload(
@@ -14,6 +19,10 @@ pub(super) async fn pick_and_upload(
     folders: bool,
     folder_id: Option<String>,
 ) {
+    if !file_chooser_available().await {
+        sink.notice(Level::Error, NO_FILE_CHOOSER);
+        return;
+    }
     let dialog = rfd::AsyncFileDialog::new().set_title(if folders {
         "Add a folder to upload"
     } else {
@@ -39,5 +48,113 @@ pub(super) async fn pick_and_upload(
                 force: false,
             },
         );
+    }
+}
+
+/// Whether a file chooser can answer: on Linux, rfd asks xdg-desktop-portal over the session bus
+/// and falls back to zenity; without either it returns as if the user had cancelled.
+#[cfg(target_os = "linux")]
+async fn file_chooser_available() -> bool {
+    let path = std::env::var_os("PATH");
+    let bus = std::env::var("DBUS_SESSION_BUS_ADDRESS").ok();
+    zenity_on_path(path.as_deref()) || portal_on_bus(bus.as_deref()).await
+}
+
+#[cfg(not(target_os = "linux"))]
+async fn file_chooser_available() -> bool {
+    true
+}
+
+#[cfg(target_os = "linux")]
+fn zenity_on_path(path: Option<&std::ffi::OsStr>) -> bool {
+    path.is_some_and(|path| std::env::split_paths(path).any(|dir| dir.join("zenity").is_file()))
+}
+
+/// Whether `org.freedesktop.portal.Desktop` runs, or can be started, on the session bus at
+/// `address` (none: no session bus).
+#[cfg(target_os = "linux")]
+async fn portal_on_bus(address: Option<&str>) -> bool {
+    const PORTAL: &str = "org.freedesktop.portal.Desktop";
+    let Some(address) = address else {
+        return false;
+    };
+    let ask = async {
+        let connection = zbus::connection::Builder::address(address)?.build().await?;
+        let bus = zbus::fdo::DBusProxy::new(&connection).await?;
+        let name = zbus::names::BusName::try_from(PORTAL)?;
+        if bus.name_has_owner(name).await? {
+            return Ok::<_, zbus::Error>(true);
+        }
+        let activatable = bus.list_activatable_names().await?;
+        Ok(activatable.iter().any(|n| n.as_str() == PORTAL))
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(2), ask).await {
+        Ok(Ok(found)) => found,
+        Ok(Err(err)) => {
+            tracing::info!(%err, "the session bus could not say whether a file chooser runs");
+            false
+        }
+        Err(_) => false,
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zenity_is_found_on_the_path_only_where_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let joined = std::env::join_paths([dir.path()]).unwrap();
+        assert!(!zenity_on_path(Some(&joined)));
+        std::fs::write(dir.path().join("zenity"), "").unwrap();
+        assert!(zenity_on_path(Some(&joined)));
+        assert!(!zenity_on_path(None));
+    }
+
+    #[tokio::test]
+    async fn a_file_chooser_is_there_only_where_the_portal_is_on_the_bus() {
+        assert!(!portal_on_bus(None).await);
+        assert!(!portal_on_bus(Some("unix:path=/nonexistent/bus")).await);
+        // A real bus of its own, on which nothing provides the portal.
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("bus");
+        let config = dir.path().join("bus.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "<busconfig><type>session</type><listen>unix:path={}</listen>\
+                 <policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>\
+                 <allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>",
+                socket.display()
+            ),
+        )
+        .unwrap();
+        let mut daemon = std::process::Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .arg("--nofork")
+            .spawn()
+            .expect("dbus-daemon (Debian's dbus package; .ci/run installs it)");
+        for _ in 0..100 {
+            if socket.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let address = format!("unix:path={}", socket.display());
+        let before = portal_on_bus(Some(&address)).await;
+        // Something takes the portal's name: now there is a file chooser to ask.
+        let portal = zbus::connection::Builder::address(address.as_str())
+            .unwrap()
+            .name("org.freedesktop.portal.Desktop")
+            .unwrap()
+            .build()
+            .await;
+        let after = portal_on_bus(Some(&address)).await;
+        drop(portal);
+        let _ = daemon.kill();
+        let _ = daemon.wait();
+        assert!(!before, "no portal on a fresh bus");
+        assert!(after, "the portal's name is owned");
     }
 }
