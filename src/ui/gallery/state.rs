@@ -298,8 +298,8 @@ impl GalleryState {
         }
     }
 
-    /// Sends the search once typing paused; `Some(seconds)` asks for another look after that
-    /// long.
+    /// Sends the search once typing paused, and takes in the uploads that arrived; `Some(seconds)`
+    /// asks for another frame after that long (`0.0`: at once, the grid changed).
     pub fn tick(&mut self, now: f64) -> (Vec<Command>, Option<f64>) {
         let arrival = self.arriving_since.map(|since| {
             let waited = now - since;
@@ -321,7 +321,8 @@ impl GalleryState {
                     self.missed_uploads += dropped.len();
                     self.arrived = ARRIVALS_KEPT;
                 }
-                None
+                // The grid was drawn before this tick: draw it again with them.
+                Some(0.0)
             } else {
                 Some(ARRIVAL_BATCH_SECS - waited)
             }
