@@ -393,30 +393,10 @@ async fn the_demo_connects_and_lists_sample_data() {
     assert!(inside.items.iter().all(|a| a.folder_id == product.id));
 
     // Demo uploads go to the demo's own journal.
-    backend.send(Command::UploadPixels {
-        width: 9,
-        height: 9,
-        rgba: vec![200; 9 * 9 * 4],
-        folder_id: None,
-    });
-    let done = backend
-        .until("the pasted upload", |e| {
-            matches!(
-                e,
-                Event::Upload(upload::Event::State {
-                    state: FileState::Done(_),
-                    ..
-                })
-            )
-        })
-        .await;
+    let done = backend.paste_grey().await;
     // The asset is named for the paste, not for the app's private copy of it.
-    let Event::Upload(upload::Event::State {
-        state: FileState::Done(asset),
-        ..
-    }) = done
-    else {
-        unreachable!()
+    let FileState::Done(asset) = done else {
+        panic!("the paste was not uploaded: {done:?}");
     };
     let name = asset.name.clone().unwrap_or_default();
     assert!(
