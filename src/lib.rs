@@ -14,6 +14,7 @@
 // Test code (unit tests via clippy.toml, and tests/) may unwrap; shipped code may not.
 #![deny(clippy::unwrap_used)]
 
+pub mod allocator;
 pub mod api;
 pub mod atomic;
 pub mod auth;

@@ -22,6 +22,7 @@ use runflow_uploader::logging;
 use runflow_uploader::ui::{self, AppOptions};
 
 fn main() -> ExitCode {
+    runflow_uploader::allocator::return_large_blocks();
     let cli = Cli::parse();
     // Dropped at the end of `main`, after the window and the runtime, so the file gets every line.
     let _log_guard = logging::init(cli.log_mode(), cli.verbose);

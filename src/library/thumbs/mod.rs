@@ -57,7 +57,7 @@ pub struct ThumbConfig {
 
 impl ThumbConfig {
     /// The defaults: 6 downloads and 2 decodes at once, 8 MiB thumbnails, originals up to the
-    /// API's upload limit plus slack, 32 MiB in flight across all downloads (five large photos
+    /// API's upload limit plus slack, 24 MiB in flight across all downloads (four large photos
     /// ahead of two decoders; a larger original runs alone), 30 s per download,
     /// a 256 MiB disk cache in `cache_dir`.
     pub fn new(cache_dir: PathBuf) -> Self {
@@ -67,7 +67,7 @@ impl ThumbConfig {
             decode_concurrency: 2,
             max_thumbnail_bytes: 8 * MIB,
             max_original_bytes: MAX_UPLOAD_BYTES + MIB,
-            max_bytes_in_flight: 32 * MIB,
+            max_bytes_in_flight: 24 * MIB,
             timeout: Duration::from_secs(30),
             disk_budget_bytes: 256 * MIB,
         }

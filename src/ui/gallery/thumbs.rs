@@ -14,11 +14,11 @@ use egui::{ColorImage, TextureHandle, TextureOptions};
 use crate::api::models::Asset;
 use crate::library::thumbs::{FileKind, ThumbEvent, ThumbRequest, ThumbSource};
 
-/// Texture memory kept for thumbnails, in bytes: about 500 cards at 1x, a dozen full screens
-/// of a maximized window. The renderer keeps its own copy of every texture (a software GL
-/// driver in process memory), so each MiB here costs about two; scrolling back further than
+/// Texture memory kept for thumbnails, in bytes: about 250 cards at 1x, half a dozen full
+/// screens of a maximized window. The renderer keeps its own copy of every texture (a software
+/// GL driver in process memory), so each MiB here costs about two; scrolling back further than
 /// this reads tiles from the disk cache, which takes milliseconds.
-pub const TEXTURE_BUDGET_BYTES: usize = 32 * 1024 * 1024;
+pub const TEXTURE_BUDGET_BYTES: usize = 16 * 1024 * 1024;
 /// Thumbnails kept in any state, however small: every texture costs the renderer a fixed
 /// amount besides its pixels, so 100,000 tiny thumbnails that passed over the screen must not
 /// all stay.
