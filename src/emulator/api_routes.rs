@@ -10,9 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Extension, Json, Router};
 use serde_json::json;
-use tokio::sync::watch;
 
-use super::conn::{AbortHandle, AbortableListener};
 use super::errors::{ApiError, error_envelope, method_not_allowed, route_not_found};
 use super::identity::{self, ORG_ID};
 use super::request::PathParam;
@@ -73,24 +71,6 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             log_requests,
         ))
         .with_state(shared)
-}
-
-/// Serves the API until `stop` turns true.
-pub(crate) async fn serve(
-    listener: AbortableListener,
-    shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-) {
-    // Abortable connections, so `--drop-confirm-response-rate` can lose an answer.
-    let app = router(shared).into_make_service_with_connect_info::<AbortHandle>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        })
-        .await;
-    if let Err(err) = result {
-        tracing::error!(%err, "emulator API listener failed");
-    }
 }
 
 /// The bearer token of a request, if it has a well-formed `Authorization: Bearer` header.

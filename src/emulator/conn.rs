@@ -244,3 +244,22 @@ impl AsyncWrite for AbortableStream {
         }
     }
 }
+
+/// Serves `app` on `listener` until `stop` turns true. Connections are abortable, so
+/// `--drop-confirm-response-rate` can lose an answer; `name` says which listener failed.
+pub(crate) async fn serve(
+    listener: AbortableListener,
+    app: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    name: &'static str,
+) {
+    let app = app.into_make_service_with_connect_info::<AbortHandle>();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        })
+        .await;
+    if let Err(err) = result {
+        tracing::error!(%err, listener = name, "an emulator listener failed");
+    }
+}

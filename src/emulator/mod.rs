@@ -329,12 +329,18 @@ impl RunningEmulator {
             .data_dir
             .is_some()
             .then(|| persist::spawn_writer(shared.clone(), stop_rx.clone()));
-        let api_task = tokio::spawn(api_routes::serve(
+        let api_task = tokio::spawn(conn::serve(
             api_listener,
-            shared.clone(),
+            api_routes::router(shared.clone()),
             stop_rx.clone(),
+            "api",
         ));
-        let storage_task = tokio::spawn(storage::serve(storage_listener, shared.clone(), stop_rx));
+        let storage_task = tokio::spawn(conn::serve(
+            storage_listener,
+            storage::router(shared.clone()),
+            stop_rx,
+            "storage",
+        ));
         tracing::info!(%api_base, %storage_base, seed, "runflow emulator started");
 
         Ok(RunningEmulator {

@@ -18,11 +18,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use futures_util::StreamExt as _;
 use sha2::{Digest as _, Sha256};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::Shared;
-use super::conn::{AbortHandle, AbortableListener};
+use super::conn::AbortHandle;
 use super::cors;
 use super::request_log::{LogLayer, log_requests};
 use super::signing::SignatureError;
@@ -66,23 +66,6 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             log_requests,
         ))
         .with_state(shared)
-}
-
-/// Serves storage until `stop` turns true.
-pub(crate) async fn serve(
-    listener: AbortableListener,
-    shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let app = router(shared).into_make_service_with_connect_info::<AbortHandle>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        })
-        .await;
-    if let Err(err) = result {
-        tracing::error!(%err, "emulator storage listener failed");
-    }
 }
 
 fn xml_escape(text: &str) -> String {
