@@ -4,19 +4,11 @@
 //! decodes of camera originals (a few MiB each, on several threads) then held tens of MiB that
 //! no one used. A test binary of its own: the setting is process-wide.
 
-use std::io::Read as _;
+#[path = "support/memory.rs"]
+mod memory;
 
 fn rss_kib() -> u64 {
-    let mut status = String::new();
-    std::fs::File::open("/proc/self/status")
-        .unwrap()
-        .read_to_string(&mut status)
-        .unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/self/status")
+    memory::status_kib("VmRSS").expect("VmRSS in /proc/self/status")
 }
 
 /// One big block freed (as one large original is), then blocks of a few MiB made and dropped on

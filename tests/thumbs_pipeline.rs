@@ -5,6 +5,8 @@
 #[path = "support/thumbs_server.rs"]
 mod thumbs_server;
 
+#[path = "support/memory.rs"]
+mod memory;
 #[path = "support/request_log.rs"]
 mod request_log;
 #[path = "support/seed.rs"]
@@ -216,10 +218,7 @@ async fn a_corrupt_cache_file_is_replaced() {
 
 /// Peak resident memory of this process, in bytes (Linux only).
 fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    memory::status_kib("VmHWM").map(|kib| kib * 1024)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
