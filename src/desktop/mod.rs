@@ -7,20 +7,24 @@
 //!   (finding, checking, storing and deleting the key; the demo), `target` (the client of a
 //!   connection and its quick check), `engine_host` (the upload engine), `listing` (folders),
 //!   `assets` (gallery pages, deleting and moving assets), `clipboard` (pasting images),
-//!   `options` ([`BackendOptions`] and the settings file), and `sink` (the event sink they all
-//!   report through).
+//!   `options` ([`BackendOptions`] and the settings file), `launcher` (the batch's progress on
+//!   the dock icon), and `sink` (the event sink they all report through).
 
 mod assets;
 mod backend;
 mod clipboard;
 mod connect;
 mod engine_host;
+#[cfg(target_os = "linux")]
+mod launcher;
 mod listing;
 mod options;
 mod pick;
 pub mod protocol;
 mod sink;
 mod target;
+#[cfg(all(test, target_os = "linux"))]
+mod test_bus;
 
 pub use backend::{BackendHandle, spawn};
 pub use options::BackendOptions;

@@ -117,31 +117,8 @@ mod tests {
         assert!(!portal_on_bus(None).await);
         assert!(!portal_on_bus(Some("unix:path=/nonexistent/bus")).await);
         // A real bus of its own, on which nothing provides the portal.
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("bus");
-        let config = dir.path().join("bus.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "<busconfig><type>session</type><listen>unix:path={}</listen>\
-                 <policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>\
-                 <allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>",
-                socket.display()
-            ),
-        )
-        .unwrap();
-        let mut daemon = std::process::Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .arg("--nofork")
-            .spawn()
-            .expect("dbus-daemon (Debian's dbus package; .ci/run installs it)");
-        for _ in 0..100 {
-            if socket.exists() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let address = format!("unix:path={}", socket.display());
+        let bus = crate::desktop::test_bus::TestBus::start();
+        let address = bus.address.clone();
         let before = portal_on_bus(Some(&address)).await;
         // Something takes the portal's name: now there is a file chooser to ask.
         let portal = zbus::connection::Builder::address(address.as_str())
@@ -152,8 +129,7 @@ mod tests {
             .await;
         let after = portal_on_bus(Some(&address)).await;
         drop(portal);
-        let _ = daemon.kill();
-        let _ = daemon.wait();
+        drop(bus);
         assert!(!before, "no portal on a fresh bus");
         assert!(after, "the portal's name is owned");
     }
