@@ -63,14 +63,12 @@ pub fn spawn(
         sink,
         settings: Settings::default(),
         target: None,
-        engine: EngineHost::default(),
+        engine: EngineHost::new(runtime),
         emulator: None,
         thumbs: None,
         busy: None,
         queued: VecDeque::new(),
         tasks: JoinSet::new(),
-        #[cfg(target_os = "linux")]
-        launcher: super::launcher::Launcher::spawn(runtime, None),
     };
     runtime.spawn(actor.run(command_rx));
     (
@@ -101,27 +99,9 @@ struct Actor {
     /// Listing, folder, paste and cleanup tasks; aborted at shutdown so the event channel
     /// closes.
     tasks: JoinSet<()>,
-    /// The batch's progress on the dock icon.
-    #[cfg(target_os = "linux")]
-    launcher: super::launcher::Launcher,
 }
 
 impl Actor {
-    /// Shows the engine's batch outside the window (the dock icon).
-    fn show_progress(&self, event: &upload::Event) {
-        #[cfg(target_os = "linux")]
-        {
-            use super::launcher::Badge;
-            match event {
-                upload::Event::Batch(batch) => self.launcher.show(Badge::of(batch)),
-                upload::Event::Idle => self.launcher.show(Badge::default()),
-                _ => {}
-            }
-        }
-        #[cfg(not(target_os = "linux"))]
-        let _ = event;
-    }
-
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         loop {
             tokio::select! {
@@ -139,10 +119,7 @@ impl Actor {
                     }
                 }
                 event = self.engine.next_event() => match event {
-                    Some(event) => {
-                        self.show_progress(&event);
-                        self.sink.emit(Event::Upload(event));
-                    }
+                    Some(event) => self.sink.emit(Event::Upload(event)),
                     None => self.sink.notice(
                         Level::Error,
                         "The upload engine stopped. Use Test connection to start it again.",

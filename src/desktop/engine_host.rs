@@ -1,6 +1,6 @@
 //! The upload engine behind the current connection: started for each new connection, stopped
 //! (and waited for, so it lets go of its journal) before the next one starts, and sent the
-//! window's upload commands.
+//! window's upload commands. Its batch shows on the dock icon too (Linux).
 
 use std::future::pending;
 use std::sync::Arc;
@@ -21,11 +21,13 @@ const ENGINE_GONE: &str =
     "The upload engine is not running. Use Test connection to start it again.";
 
 /// The running engine, if any, and the ones still stopping.
-#[derive(Default)]
 pub(super) struct EngineHost {
     running: Option<Engine>,
     /// Engines told to shut down, until their event channel closes.
     stopping: Vec<JoinHandle<()>>,
+    /// The running engine's batch on the dock icon.
+    #[cfg(target_os = "linux")]
+    launcher: super::launcher::Launcher,
 }
 
 struct Engine {
@@ -34,6 +36,34 @@ struct Engine {
 }
 
 impl EngineHost {
+    /// No engine yet; the dock icon's sender runs on `runtime`, on the session bus.
+    pub(super) fn new(runtime: &tokio::runtime::Handle) -> Self {
+        #[cfg(not(target_os = "linux"))]
+        let _ = runtime;
+        Self {
+            running: None,
+            stopping: Vec::new(),
+            #[cfg(target_os = "linux")]
+            launcher: super::launcher::Launcher::spawn(runtime, None),
+        }
+    }
+
+    /// Shows the running engine's batch outside the window (the dock icon); `None` when no
+    /// engine runs.
+    fn show_batch(&self, event: Option<&upload::Event>) {
+        #[cfg(target_os = "linux")]
+        {
+            use super::launcher::Badge;
+            match event {
+                Some(upload::Event::Batch(batch)) => self.launcher.show(Badge::of(batch)),
+                Some(upload::Event::Idle) | None => self.launcher.show(Badge::default()),
+                Some(_) => {}
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = event;
+    }
+
     pub(super) fn is_running(&self) -> bool {
         self.running.is_some()
     }
@@ -56,6 +86,7 @@ impl EngineHost {
         let Some(Engine { handle, mut events }) = self.running.take() else {
             return;
         };
+        self.show_batch(None);
         handle.send(upload::Command::Shutdown);
         // The channel closes once the engine has released its journal. Its last events belong
         // to a connection the window is forgetting, so they are dropped.
@@ -84,6 +115,7 @@ impl EngineHost {
         if event.is_none() {
             self.running = None;
         }
+        self.show_batch(event.as_ref());
         event
     }
 
