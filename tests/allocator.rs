@@ -2,7 +2,9 @@
 //! mapping blocks smaller than the largest one freed so far (up to 32 MiB) and keeps what is
 //! freed after that in the heap of the thread that freed it: the gallery's downloads and
 //! decodes of camera originals (a few MiB each, on several threads) then held tens of MiB that
-//! no one used. A test binary of its own: the setting is process-wide.
+//! no one used. A test binary of its own: the setting is process-wide. glibc only: elsewhere
+//! the call does nothing.
+#![cfg(all(target_os = "linux", target_env = "gnu"))]
 
 #[path = "support/memory.rs"]
 mod memory;
