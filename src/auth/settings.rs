@@ -65,6 +65,13 @@ pub struct Settings {
     /// The gallery's last view (folder, search, type filter, sort), restored at start-up.
     #[serde(skip_serializing_if = "is_default_view")]
     pub library_view: ViewSpec,
+    /// Whether the computer is kept from sleeping while files upload; `None` is yes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_awake: Option<bool>,
+    /// Whether a batch that ends while the window is in the background says so in a desktop
+    /// notification; `None` is yes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_when_done: Option<bool>,
     /// Fields this version does not know, preserved on save.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -111,6 +118,16 @@ pub enum SettingsError {
 }
 
 impl Settings {
+    /// Whether uploads keep the computer awake (on unless turned off).
+    pub fn keeps_awake(&self) -> bool {
+        self.keep_awake.unwrap_or(true)
+    }
+
+    /// Whether a batch's end is notified on the desktop (on unless turned off).
+    pub fn notifies_when_done(&self) -> bool {
+        self.notify_when_done.unwrap_or(true)
+    }
+
     /// Where the settings live: `settings.json` in [`paths::config_dir`].
     pub fn default_path() -> PathBuf {
         paths::config_dir().join(SETTINGS_FILE)

@@ -22,6 +22,7 @@ use tokio::task::{JoinError, JoinHandle, JoinSet};
 
 use super::connect::{self, Check, Done, Endpoint, Outcome, stop_emulator};
 use super::engine_host::EngineHost;
+use super::notify::Notifier;
 use super::options::{BackendOptions, settings_file, settings_problem};
 use super::protocol::{Command, Event, Level, Thumbnail};
 use super::sink::{NOT_CONNECTED, Sink, not_connected};
@@ -64,6 +65,7 @@ pub fn spawn(
         settings: Settings::default(),
         target: None,
         engine: EngineHost::new(runtime),
+        notifier: Notifier::default(),
         emulator: None,
         thumbs: None,
         busy: None,
@@ -88,6 +90,8 @@ struct Actor {
     /// The connection in use, or the last one tried (so `TestConnection` can try again).
     target: Option<Target>,
     engine: EngineHost,
+    /// The desktop notification at a batch's end.
+    notifier: Notifier,
     /// The demo server, kept while the demo may be used again.
     emulator: Option<RunningEmulator>,
     /// Thumbnails of the current connection; dropped when it changes.
@@ -214,6 +218,11 @@ impl Actor {
                     thumbs.want(requests);
                 }
             }
+            Command::NotifyBatchEnded { summary, body } => {
+                let sink = self.sink.clone();
+                self.notifier
+                    .show(summary, body, move || sink.emit(Event::RaiseWindow));
+            }
             Command::PreviewLocalFile {
                 asset_id,
                 path,
@@ -327,6 +336,7 @@ impl Actor {
                 Settings::default()
             }
         };
+        self.engine.set_keep_awake(self.settings.keeps_awake());
         self.sink.emit(Event::Settings(self.settings.clone()));
         if self.options.demo {
             self.start_demo();
@@ -377,6 +387,7 @@ impl Actor {
             self.options.concurrency_override = None;
         }
         self.settings = settings;
+        self.engine.set_keep_awake(self.settings.keeps_awake());
         self.sink.emit(Event::Settings(self.settings.clone()));
         self.sink.notice(Level::Success, "Settings saved.");
         self.engine.set_concurrency(self.concurrency());

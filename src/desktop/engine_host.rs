@@ -1,6 +1,7 @@
 //! The upload engine behind the current connection: started for each new connection, stopped
 //! (and waited for, so it lets go of its journal) before the next one starts, and sent the
-//! window's upload commands. Its batch shows on the dock icon too (Linux).
+//! window's upload commands. Its batch shows on the dock icon too (Linux), and keeps the
+//! computer awake while it has files to send.
 
 use std::future::pending;
 use std::sync::Arc;
@@ -28,6 +29,8 @@ pub(super) struct EngineHost {
     /// The running engine's batch on the dock icon.
     #[cfg(target_os = "linux")]
     launcher: super::launcher::Launcher,
+    /// Keeps the computer awake while the running engine's queue is busy.
+    awake: super::awake::Awake,
 }
 
 struct Engine {
@@ -45,12 +48,25 @@ impl EngineHost {
             stopping: Vec::new(),
             #[cfg(target_os = "linux")]
             launcher: super::launcher::Launcher::spawn(runtime, None),
+            awake: super::awake::Awake::spawn(),
         }
     }
 
-    /// Shows the running engine's batch outside the window (the dock icon); `None` when no
-    /// engine runs.
+    /// The "keep the computer awake" setting.
+    pub(super) fn set_keep_awake(&self, enabled: bool) {
+        self.awake.set_enabled(enabled);
+    }
+
+    /// Shows the running engine's batch outside the window (the dock icon, the sleep
+    /// inhibitor); `None` when no engine runs.
     fn show_batch(&self, event: Option<&upload::Event>) {
+        match event {
+            Some(upload::Event::Batch(batch)) => self
+                .awake
+                .set_busy(batch.active_files + batch.queued_files > 0 && !batch.paused),
+            Some(upload::Event::Idle) | None => self.awake.set_busy(false),
+            Some(_) => {}
+        }
         #[cfg(target_os = "linux")]
         {
             use super::launcher::Badge;

@@ -8,9 +8,12 @@
 //!   connection and its quick check), `engine_host` (the upload engine), `listing` (folders),
 //!   `assets` (gallery pages, deleting and moving assets), `clipboard` (pasting images),
 //!   `options` ([`BackendOptions`] and the settings file), `launcher` (the batch's progress on
-//!   the dock icon), and `sink` (the event sink they all report through).
+//!   the dock icon), `awake` (keeping the computer awake while uploading), `notify` (the
+//!   desktop notification at a batch's end), and `sink` (the event sink they all report
+//!   through).
 
 mod assets;
+mod awake;
 mod backend;
 mod clipboard;
 mod connect;
@@ -18,6 +21,7 @@ mod engine_host;
 #[cfg(target_os = "linux")]
 mod launcher;
 mod listing;
+mod notify;
 mod options;
 mod pick;
 pub mod protocol;

@@ -95,6 +95,14 @@ pub enum Command {
         /// Longest side wanted, in pixels.
         size_px: u32,
     },
+    /// Say on the desktop that a batch ended (the window is in the background); clicking the
+    /// notification answers [`Event::RaiseWindow`] where the notification service can.
+    NotifyBatchEnded {
+        /// The headline, e.g. "Uploads finished".
+        summary: String,
+        /// The counts, e.g. "48 uploaded, 2 failed".
+        body: String,
+    },
     /// Read an image from the clipboard and upload it as a PNG with a generated name.
     PasteImage {
         /// Destination folder.
@@ -277,4 +285,6 @@ pub enum Event {
         /// What happened (and what to do).
         message: String,
     },
+    /// The user clicked the batch's desktop notification: bring the window to the front.
+    RaiseWindow,
 }

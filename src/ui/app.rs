@@ -132,6 +132,10 @@ impl RunflowApp {
                     self.state.toasts.push(Level::Success, notice, now);
                 }
                 Effect::OpenUrl(url) => ctx.open_url(egui::OpenUrl::new_tab(url)),
+                Effect::Raise => {
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+                }
             }
         }
     }
@@ -483,6 +487,10 @@ impl eframe::App for RunflowApp {
         let now = ctx.input(|i| i.time);
         let started = Instant::now();
         self.frame_started = Some(started);
+        self.state.in_background = ctx.input(|i| {
+            let viewport = i.viewport();
+            viewport.focused == Some(false) || viewport.minimized == Some(true)
+        });
         while let Ok(event) = self.inbox.try_recv() {
             self.apply(ctx, event, now);
             if started.elapsed() > INBOX_BUDGET {

@@ -1,5 +1,6 @@
 //! The settings dialog: the key (replace, remove, test), base URL, extra CA certificate,
-//! concurrency, theme, the default destination folder and "Copy diagnostics". Esc or Cancel closes it without saving.
+//! concurrency, the default destination folder, keeping the computer awake, notifications,
+//! theme and "Copy diagnostics". Esc or Cancel closes it without saving.
 
 use egui::{RichText, Ui};
 
@@ -117,6 +118,15 @@ pub fn settings_ui(
         ui.label("Default destination");
         folder_picker_ui(ui, "default-folder", folders, &mut draft.default_folder_id);
     });
+    ui.checkbox(
+        &mut draft.keep_awake,
+        "Keep the computer awake while files upload",
+    )
+    .on_hover_text("Idle sleep waits until the queue drains or is paused.");
+    ui.checkbox(
+        &mut draft.notify_when_done,
+        "Notify me when uploads finish while the window is in the background",
+    );
 
     ui.add_space(10.0);
     ui.label(RichText::new("Appearance").strong());

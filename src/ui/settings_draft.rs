@@ -18,6 +18,10 @@ pub struct SettingsDraft {
     pub theme: Theme,
     /// Default destination folder.
     pub default_folder_id: Option<String>,
+    /// Keep the computer awake while uploading.
+    pub keep_awake: bool,
+    /// Notify when a batch ends in the background.
+    pub notify_when_done: bool,
     /// Extra CA certificate file (empty = none).
     pub ca_cert_file: String,
     /// A replacement key being typed.
@@ -41,6 +45,8 @@ impl SettingsDraft {
                 .clamp(1, MAX_CONCURRENCY),
             theme: settings.theme,
             default_folder_id: settings.default_folder_id.clone(),
+            keep_awake: settings.keeps_awake(),
+            notify_when_done: settings.notifies_when_done(),
             ca_cert_file: settings
                 .ca_cert_file
                 .as_ref()
@@ -77,6 +83,8 @@ impl SettingsDraft {
             concurrency: Some(self.concurrency),
             theme: self.theme,
             default_folder_id: self.default_folder_id.clone(),
+            keep_awake: Some(self.keep_awake),
+            notify_when_done: Some(self.notify_when_done),
             ..current.clone()
         })
     }
@@ -110,6 +118,18 @@ mod tests {
             ..Default::default()
         };
         assert!(!format!("{welcome:?}").contains("typed_secret"));
+    }
+
+    #[test]
+    fn keep_awake_and_notifications_are_on_until_turned_off() {
+        let current = Settings::default();
+        let mut draft = SettingsDraft::new(&current);
+        assert!(draft.keep_awake && draft.notify_when_done);
+        draft.keep_awake = false;
+        let saved = draft.to_settings(&current).unwrap();
+        assert!(!saved.keeps_awake());
+        assert!(saved.notifies_when_done());
+        assert!(!SettingsDraft::new(&saved).keep_awake);
     }
 
     #[test]

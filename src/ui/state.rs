@@ -4,7 +4,7 @@
 use crate::api::models::Folder;
 use crate::auth::Settings;
 use crate::desktop::{AssetPurpose, Command, Event, Level};
-use crate::upload::{files, human_bytes};
+use crate::upload::{files, grouped, human_bytes};
 
 use super::gallery::{FolderDialog, GalleryState, curl_snippet};
 use super::loadable::{ConnectionStatus, Loadable};
@@ -46,6 +46,8 @@ pub enum Effect {
     },
     /// Open a link in the browser.
     OpenUrl(String),
+    /// Bring the window to the front (its batch notification was clicked).
+    Raise,
 }
 
 /// The whole window's state.
@@ -82,6 +84,8 @@ pub struct AppState {
     pub folder_dialog: Option<FolderDialog>,
     /// Whether files can be dropped on the window (not on native Wayland).
     pub drag_and_drop: bool,
+    /// Whether the window is unfocused or minimized, so a batch's end is told on the desktop.
+    pub in_background: bool,
 }
 
 impl AppState {
@@ -102,6 +106,7 @@ impl AppState {
             welcome: WelcomeState::default(),
             settings_dialog: None,
             folder_dialog: None,
+            in_background: false,
             drag_and_drop,
         }
     }
@@ -323,6 +328,7 @@ impl AppState {
                 self.upload_event(event, now, &mut follow_up);
             }
             Event::Notice { level, message } => self.toasts.push(level, message, now),
+            Event::RaiseWindow => self.effects.push(Effect::Raise),
         }
         follow_up
     }
@@ -363,6 +369,9 @@ impl AppState {
                 let bytes = human_bytes(self.queue.batch.sent_bytes);
                 let (level, text) = batch_ended_text(succeeded, failed, elsewhere, &bytes);
                 self.toasts.push(level, text, now);
+                if self.in_background && self.settings.notifies_when_done() {
+                    follow_up.extend(batch_notification(succeeded, failed, elsewhere));
+                }
             }
             None => {}
         }
@@ -388,6 +397,33 @@ impl AppState {
             }
         }
     }
+}
+
+/// The desktop notification at the end of a batch, e.g. "Uploads finished with errors" and
+/// "48 uploaded, 2 failed"; none when nothing was uploaded or failed (all cancelled).
+fn batch_notification(succeeded: usize, failed: usize, elsewhere: usize) -> Option<Command> {
+    let mut counts = Vec::new();
+    if succeeded > 0 {
+        counts.push(format!("{} uploaded", grouped(succeeded)));
+    }
+    if failed > 0 {
+        counts.push(format!("{} failed", grouped(failed)));
+    }
+    if elsewhere > 0 {
+        counts.push(format!("{} already in another folder", grouped(elsewhere)));
+    }
+    if counts.is_empty() {
+        return None;
+    }
+    let summary = if failed > 0 {
+        "Uploads finished with errors"
+    } else {
+        "Uploads finished"
+    };
+    Some(Command::NotifyBatchEnded {
+        summary: summary.to_owned(),
+        body: counts.join(", "),
+    })
 }
 
 /// The toast at the end of a batch.
@@ -535,6 +571,53 @@ mod tests {
             &follow[..],
             [Command::PreviewLocalFile { asset_id, .. }] if asset_id == "x"
         ));
+    }
+
+    /// A batch of `succeeded` and `failed` files ends.
+    fn end_batch(state: &mut AppState, succeeded: usize, failed: usize) -> Vec<Command> {
+        state.apply(
+            Event::Upload(crate::upload::Event::Batch(crate::upload::BatchProgress {
+                succeeded_files: succeeded,
+                failed_files: failed,
+                ..Default::default()
+            })),
+            0.0,
+        );
+        state.apply(Event::Upload(crate::upload::Event::Idle), 0.0)
+    }
+
+    #[test]
+    fn a_batch_that_ends_in_the_background_is_notified_unless_turned_off() {
+        let mut state = AppState::new(true);
+        assert!(
+            end_batch(&mut state, 48, 2).is_empty(),
+            "the window is in front"
+        );
+
+        state.in_background = true;
+        let follow = end_batch(&mut state, 48, 2);
+        assert!(matches!(
+            &follow[..],
+            [Command::NotifyBatchEnded { summary, body }]
+                if summary == "Uploads finished with errors" && body == "48 uploaded, 2 failed"
+        ));
+        let follow = end_batch(&mut state, 1_200, 0);
+        assert!(matches!(
+            &follow[..],
+            [Command::NotifyBatchEnded { summary, body }]
+                if summary == "Uploads finished" && body == "1,200 uploaded"
+        ));
+        assert!(end_batch(&mut state, 0, 0).is_empty(), "all cancelled");
+
+        state.settings.notify_when_done = Some(false);
+        assert!(end_batch(&mut state, 48, 2).is_empty(), "turned off");
+    }
+
+    #[test]
+    fn a_clicked_notification_raises_the_window() {
+        let mut state = AppState::new(true);
+        state.apply(Event::RaiseWindow, 0.0);
+        assert!(matches!(&state.effects[..], [Effect::Raise]));
     }
 
     #[test]
