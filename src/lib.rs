@@ -3,6 +3,7 @@
 //! - [`api`]: the typed HTTP client (models, errors, retry policy).
 //! - [`upload`]: the upload engine (queue, workers, journal, duplicate index).
 //! - [`auth`]: the API key in the OS keyring, and settings.
+//! - [`history`]: what this machine uploaded (SQLite), with the duplicate index.
 //! - [`library`]: the asset library's backend (views, thumbnails).
 //! - [`emulator`]: a stateful local Runflow (API + storage listeners) used by tests, benchmarks
 //!   and the offline demo.
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod desktop;
 pub mod diagnostics;
 pub mod emulator;
+pub mod history;
 pub mod instance;
 pub mod library;
 pub mod logging;

@@ -113,7 +113,8 @@ async fn a_full_data_folder_is_a_clear_error_and_loses_nothing() {
     let client = support::client(&emu);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let Some(_mounted) = mount_small_tmpfs(&data, 64) else {
+    // Room for the journal and the history database (SQLite, with its write-ahead log).
+    let Some(_mounted) = mount_small_tmpfs(&data, 512) else {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI runs as root and must be able to mount a tmpfs"
@@ -126,7 +127,7 @@ async fn a_full_data_folder_is_a_clear_error_and_loses_nothing() {
     // Fill the data folder once the engine has opened its journal.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let filler = data.join("filler");
-    let _ = std::fs::write(&filler, vec![0_u8; 64 * 1024]);
+    let _ = std::fs::write(&filler, vec![0_u8; 512 * 1024]);
     engine.send(Command::Add {
         paths: vec![dir.path().join("batch")],
         folder_id: None,

@@ -203,6 +203,7 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<Exit> {
         discover: upload::DiscoverOptions {
             follow_outside_links: args.follow_links,
         },
+        source: crate::history::Source::Cli,
         ..EngineConfig::new(paths::data_dir())
     };
     let facts = Run {

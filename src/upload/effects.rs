@@ -11,12 +11,12 @@ use tokio::sync::{OnceCell, mpsc};
 
 use crate::api::models::{AssetType, CreateUploadRequest, PatchRequest};
 use crate::api::{ApiError, RunflowClient, UploadSource};
+use crate::history::{History, Source, Upload};
 
 use super::claims::{Claim, Claims};
 use super::discover::{
     DiscoverOptions, Found, discover_streaming, nanos_since_epoch, normalize_mime,
 };
-use super::index::DuplicateIndex;
 use super::journal::{AccountScope, Entry, Journal, Walk};
 use super::protocol::UploadFailure;
 use super::queue::{Answer, FoundAsset, Ticket};
@@ -25,7 +25,10 @@ use super::queue::{Answer, FoundAsset, Ticket};
 pub(super) struct Shared {
     pub client: RunflowClient,
     pub scope: AccountScope,
-    pub index: Mutex<DuplicateIndex>,
+    /// The history, with the duplicate index.
+    pub history: Mutex<History>,
+    /// How the files of this engine come (the window's drops, the CLI); pastes are told apart.
+    pub source: Source,
     pub claims: Claims,
     /// Runflow's supported types: `None` when it does not say (then create's 422 decides).
     pub types: OnceCell<Option<Vec<AssetType>>>,
@@ -189,11 +192,11 @@ pub(super) async fn find_uploaded(
 ) -> Result<Option<FoundAsset>, UploadFailure> {
     let scope = shared.scope.index_scope();
     let known = {
-        let mut index = shared.index.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Err(err) = index.refresh() {
+        let history = shared.history.lock().unwrap_or_else(PoisonError::into_inner);
+        history.lookup(&scope, hash).unwrap_or_else(|err| {
             tracing::warn!(%err, "could not read the duplicate index");
-        }
-        index.lookup(&scope, hash).map(str::to_owned)
+            None
+        })
     };
     let Some(asset_id) = known else {
         return Ok(None);
@@ -207,24 +210,54 @@ pub(super) async fn find_uploaded(
             Ok(Some(FoundAsset { asset, folder_name }))
         }
         Err(ApiError::NotFound { .. }) => {
-            // A one-line append; short enough for an async worker.
-            record(shared, hash, 0, None);
+            // One short delete; short enough for an async worker.
+            let history = shared.history.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Err(err) = history.forget(&scope, hash) {
+                tracing::warn!(%err, "could not update the duplicate index");
+            }
             Ok(None)
         }
         Err(err) => Err(UploadFailure::Api(err)),
     }
 }
 
-/// Records (or, with `None`, forgets) content in the duplicate index. A failure only costs
-/// duplicate detection, so it is logged, not fatal.
-pub(super) fn record(shared: &Shared, hash: &str, size_bytes: u64, asset_id: Option<&str>) {
-    let scope = shared.scope.index_scope();
+/// What [`record`] writes: a finished upload.
+pub(super) struct Finished {
+    pub hash: String,
+    pub size_bytes: u64,
+    pub asset_id: String,
+    pub path: PathBuf,
+    pub name: String,
+    pub folder_id: Option<String>,
+    pub pasted: bool,
+}
+
+/// Records a finished upload in the history, and its content in the duplicate index. A
+/// failure only costs the history row and duplicate detection, so it is logged, not fatal.
+pub(super) fn record(shared: &Shared, finished: Finished) {
+    let upload = Upload {
+        id: 0,
+        uploaded_at: time::OffsetDateTime::now_utc(),
+        path: finished.path,
+        name: finished.name,
+        size_bytes: finished.size_bytes,
+        hash: Some(finished.hash),
+        asset_id: finished.asset_id,
+        folder_id: finished.folder_id,
+        server: shared.scope.base_url.clone(),
+        account: shared.scope.org_id.clone(),
+        source: if finished.pasted {
+            Source::Paste
+        } else {
+            shared.source
+        },
+    };
     let result = {
-        let mut index = shared.index.lock().unwrap_or_else(PoisonError::into_inner);
-        index.record(&scope, hash, size_bytes, asset_id)
+        let mut history = shared.history.lock().unwrap_or_else(PoisonError::into_inner);
+        history.record(&shared.scope.index_scope(), &upload)
     };
     if let Err(err) = result {
-        tracing::warn!(%err, "could not update the duplicate index");
+        tracing::warn!(%err, "could not record the upload in the history");
     }
 }
 

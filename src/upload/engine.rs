@@ -15,11 +15,11 @@ use tokio::sync::{OnceCell, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::RunflowClient;
+use crate::history::{History, Source};
 
 use super::claims::{Claim, Claims};
 use super::discover::DiscoverOptions;
 use super::effects::{self, JournalOp, Shared};
-use super::index::DuplicateIndex;
 use super::journal::{AccountScope, Journal};
 use super::protocol::{Command, Event, FileId, FileState};
 use super::queue::{Answer, CHECK_CONCURRENCY, Effect, Queue, QueueConfig, Scanned, Ticket};
@@ -30,7 +30,7 @@ use scans::ScanState;
 /// Engine settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Journal, duplicate index, claims and pasted files live here.
+    /// Journal, history (with the duplicate index), claims and pasted files live here.
     pub data_dir: PathBuf,
     /// Files uploaded at once, 1..=16.
     pub concurrency: usize,
@@ -49,6 +49,8 @@ pub struct EngineConfig {
     /// Whether an earlier run's unfinished uploads wait for [`Command::ResumeEarlier`] (the
     /// window asks the user) instead of resuming at once (the CLI).
     pub hold_earlier: bool,
+    /// How its files come, for the history (pastes are told apart on their own).
+    pub source: Source,
 }
 
 impl EngineConfig {
@@ -64,6 +66,7 @@ impl EngineConfig {
             account: None,
             discover: DiscoverOptions::default(),
             hold_earlier: false,
+            source: Source::Drop,
         }
     }
 }
@@ -171,12 +174,12 @@ impl Engine {
         };
         let data_dir = config.data_dir.clone();
         let journal_root = data_dir.join(super::journal::JOURNAL_DIR);
-        let (opened, index) = {
+        let (opened, history) = {
             let (root, scope) = (journal_root.clone(), scope.clone());
             tokio::task::spawn_blocking(move || {
                 let opened = Journal::open_exclusive(&root, &scope)?;
-                let index = DuplicateIndex::load(&data_dir.join("uploaded-index.jsonl"))?;
-                Ok::<_, std::io::Error>((opened, index))
+                let history = History::open(&data_dir).map_err(std::io::Error::other)?;
+                Ok::<_, std::io::Error>((opened, history))
             })
             .await?
             .map_err(|err| {
@@ -212,7 +215,8 @@ impl Engine {
             shared: Arc::new(Shared {
                 client,
                 scope,
-                index: Mutex::new(index),
+                history: Mutex::new(history),
+                source: config.source,
                 claims,
                 types: OnceCell::new(),
                 stall_timeout: config.stall_timeout,
@@ -416,12 +420,27 @@ impl Engine {
                 effects::move_asset(&s, &asset_id, folder_id).await
             }),
             // Written before the claim is released (the next effect), so another process that
-            // takes the claim finds the asset in the index. One short append.
+            // takes the claim finds the asset in the index. One short transaction.
             Effect::Record {
                 hash,
                 size_bytes,
                 asset_id,
-            } => effects::record(&self.shared, &hash, size_bytes, Some(&asset_id)),
+                path,
+                name,
+                folder_id,
+                pasted,
+            } => effects::record(
+                &self.shared,
+                effects::Finished {
+                    hash,
+                    size_bytes,
+                    asset_id,
+                    path,
+                    name,
+                    folder_id,
+                    pasted,
+                },
+            ),
             Effect::Abort { id } => {
                 if let Some(token) = self.tokens.remove(&id) {
                     token.cancel();

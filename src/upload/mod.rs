@@ -3,14 +3,14 @@
 //! reporting [`Event`]s; it knows nothing of egui or terminals.
 //!
 //! Layout: `queue` is the state machine (no I/O); `engine` runs it and `effects` does its I/O;
-//! `sink` sends its events; `journal`, `index` and `claims` are the files shared across runs and processes; `discover`
-//! turns dropped paths into files.
+//! `sink` sends its events; `journal` and `claims` are the files shared across runs and
+//! processes, with [`crate::history`] (the history and the duplicate index); `discover` turns
+//! dropped paths into files.
 
 mod claims;
 mod discover;
 mod effects;
 mod engine;
-mod index;
 mod journal;
 mod protocol;
 mod queue;

@@ -64,11 +64,17 @@ pub(in crate::upload) enum Effect {
         asset_id: String,
         folder_id: Option<String>,
     },
-    /// Record finished content in the duplicate index.
+    /// Record a finished upload in the history and its content in the duplicate index.
     Record {
         hash: String,
         size_bytes: u64,
         asset_id: String,
+        /// The file, its asset's name and folder.
+        path: PathBuf,
+        name: String,
+        folder_id: Option<String>,
+        /// Content the app saved itself from a paste.
+        pasted: bool,
     },
     /// Stop the running work of this file at once.
     Abort { id: FileId },

@@ -438,6 +438,10 @@ impl Queue {
                 hash,
                 size_bytes: entry.size_bytes,
                 asset_id,
+                path: entry.path.clone(),
+                name: entry.name.clone(),
+                folder_id: asset.folder_id.clone().or_else(|| entry.folder_id.clone()),
+                pasted: entry.owned_file,
             });
         }
         self.finish(id, FileState::Done(Box::new(asset)));

@@ -1,0 +1,234 @@
+use std::io::Write as _;
+
+use time::macros::datetime;
+
+use super::*;
+
+fn hash(name: &str) -> String {
+    blake3::hash(name.as_bytes()).to_hex().to_string()
+}
+
+fn upload(name: &str, at: OffsetDateTime) -> Upload {
+    Upload {
+        id: 0,
+        uploaded_at: at,
+        path: PathBuf::from(format!("/photos/{name}")),
+        name: name.to_owned(),
+        size_bytes: 1234,
+        hash: Some(hash(name)),
+        asset_id: format!("asset-{name}"),
+        folder_id: Some("f1".into()),
+        server: "https://api.runflow.io".into(),
+        account: "org".into(),
+        source: Source::Drop,
+    }
+}
+
+const SCOPE: &str = "https://api.runflow.io#org";
+
+#[test]
+fn uploads_are_found_by_name_and_date_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut history = History::open(dir.path()).unwrap();
+    for (name, at) in [
+        ("Beach.JPG", datetime!(2026-11-01 10:00 UTC)),
+        ("beach-2.jpg", datetime!(2026-11-02 10:00 UTC)),
+        ("city.png", datetime!(2026-11-03 10:00 UTC)),
+        ("100%_done.png", datetime!(2026-11-04 10:00 UTC)),
+    ] {
+        history.record(SCOPE, &upload(name, at)).unwrap();
+    }
+    let names = |query: Query| -> Vec<String> {
+        history
+            .search(&query)
+            .unwrap()
+            .into_iter()
+            .map(|u| u.name)
+            .collect()
+    };
+    assert_eq!(
+        names(Query::default()),
+        ["100%_done.png", "city.png", "beach-2.jpg", "Beach.JPG"]
+    );
+    let beach = Query {
+        name: "BEACH".into(),
+        ..Query::default()
+    };
+    assert_eq!(names(beach.clone()), ["beach-2.jpg", "Beach.JPG"]);
+    assert_eq!(
+        names(Query {
+            since: Some(datetime!(2026-11-02 00:00 UTC)),
+            until: Some(datetime!(2026-11-04 00:00 UTC)),
+            ..Query::default()
+        }),
+        ["city.png", "beach-2.jpg"]
+    );
+    assert_eq!(
+        names(Query {
+            limit: Some(1),
+            ..beach
+        }),
+        ["beach-2.jpg"]
+    );
+    // % and _ are the file name's own characters, not wildcards.
+    let literal = |name: &str| Query {
+        name: name.into(),
+        ..Query::default()
+    };
+    assert_eq!(names(literal("0%_")), ["100%_done.png"]);
+    assert!(names(literal("c_ty")).is_empty());
+
+    let back = &history.search(&literal("city")).unwrap()[0];
+    assert_eq!(
+        (back.path.as_path(), back.size_bytes, back.source),
+        (Path::new("/photos/city.png"), 1234, Source::Drop)
+    );
+    assert_eq!(back.uploaded_at, datetime!(2026-11-03 10:00 UTC));
+    assert_eq!(history.count().unwrap(), 4);
+}
+
+#[test]
+fn the_duplicate_index_is_per_account_and_finds_records_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut history = History::open(dir.path()).unwrap();
+    let other = History::open(dir.path()).unwrap();
+    history
+        .record(SCOPE, &upload("a.png", OffsetDateTime::now_utc()))
+        .unwrap();
+    // Another process sees it at once.
+    assert_eq!(
+        other.lookup(SCOPE, &hash("a.png")).unwrap().as_deref(),
+        Some("asset-a.png")
+    );
+    assert_eq!(
+        other
+            .lookup("https://api.runflow.io#other", &hash("a.png"))
+            .unwrap(),
+        None
+    );
+    assert_eq!(other.lookup(SCOPE, "not-a-hash").unwrap(), None);
+    // A record of the server alone (from before accounts were recorded) is found too; the
+    // account's own wins.
+    let mut legacy = upload("a.png", OffsetDateTime::now_utc());
+    legacy.asset_id = "legacy".into();
+    history.record("https://api.runflow.io", &legacy).unwrap();
+    assert_eq!(
+        other
+            .lookup("https://api.runflow.io#new", &hash("a.png"))
+            .unwrap()
+            .as_deref(),
+        Some("legacy")
+    );
+    assert_eq!(
+        other.lookup(SCOPE, &hash("a.png")).unwrap().as_deref(),
+        Some("asset-a.png")
+    );
+    // A gone asset is forgotten (its history stays).
+    other.forget(SCOPE, &hash("a.png")).unwrap();
+    assert_eq!(history.lookup(SCOPE, &hash("a.png")).unwrap(), None);
+    assert_eq!(history.count().unwrap(), 2);
+}
+
+#[test]
+fn the_old_json_lines_index_is_migrated_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join(migrate::JSONL_INDEX);
+    let mut file = std::fs::File::create(&old).unwrap();
+    for line in [
+        format!(
+            r#"{{"base":"http://a#org","hash":"{}","size_bytes":10,"asset_id":"kept"}}"#,
+            hash("1")
+        ),
+        format!(
+            r#"{{"base":"http://a","hash":"{}","asset_id":"legacy"}}"#,
+            hash("2")
+        ),
+        format!(
+            r#"{{"base":"http://a#org","hash":"{}","asset_id":"gone"}}"#,
+            hash("3")
+        ),
+        format!(
+            r#"{{"base":"http://a#org","hash":"{}","asset_id":null}}"#,
+            hash("3")
+        ),
+        r#"{"base":"http://a#org","hash":"not-hex","asset_id":"x"}"#.to_owned(),
+    ] {
+        writeln!(file, "{line}").unwrap();
+    }
+    // A torn last line, from a kill mid-append.
+    write!(file, r#"{{"base":"http://a#org","ha"#).unwrap();
+    drop(file);
+
+    let history = History::open(dir.path()).unwrap();
+    assert_eq!(
+        history
+            .lookup("http://a#org", &hash("1"))
+            .unwrap()
+            .as_deref(),
+        Some("kept")
+    );
+    assert_eq!(
+        history
+            .lookup("http://a#org", &hash("2"))
+            .unwrap()
+            .as_deref(),
+        Some("legacy")
+    );
+    assert_eq!(history.lookup("http://a#org", &hash("3")).unwrap(), None);
+    assert!(!old.exists());
+    assert!(dir.path().join("uploaded-index.jsonl.migrated").exists());
+    drop(history);
+    // Opened again: nothing to migrate, nothing lost.
+    let history = History::open(dir.path()).unwrap();
+    assert_eq!(
+        history
+            .lookup("http://a#org", &hash("1"))
+            .unwrap()
+            .as_deref(),
+        Some("kept")
+    );
+}
+
+#[test]
+fn exports_are_csv_with_a_header_or_a_json_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut history = History::open(dir.path()).unwrap();
+    let mut pasted = upload("a, \"quoted\".png", datetime!(2026-11-01 10:00 UTC));
+    pasted.folder_id = None;
+    pasted.source = Source::Paste;
+    history.record(SCOPE, &pasted).unwrap();
+    let rows = history.search(&Query::default()).unwrap();
+
+    let mut csv = Vec::new();
+    export(&rows, Format::Csv, &mut csv).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("uploaded_at,path,name,size_bytes,hash,asset_id,folder_id,server,account,source")
+    );
+    assert_eq!(
+        lines.next().unwrap(),
+        format!(
+            "2026-11-01T10:00:00Z,\"/photos/a, \"\"quoted\"\".png\",\"a, \"\"quoted\"\".png\",\
+             1234,{},\"asset-a, \"\"quoted\"\".png\",,https://api.runflow.io,org,paste",
+            hash("a, \"quoted\".png")
+        )
+    );
+    let mut empty = Vec::new();
+    export(&[], Format::Csv, &mut empty).unwrap();
+    assert!(
+        String::from_utf8(empty)
+            .unwrap()
+            .starts_with("uploaded_at,path,")
+    );
+
+    let mut json = Vec::new();
+    export(&rows, Format::Json, &mut json).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(json[0]["asset_id"], "asset-a, \"quoted\".png");
+    assert_eq!(json[0]["path"], "/photos/a, \"quoted\".png");
+    assert_eq!(json[0]["folder_id"], serde_json::Value::Null);
+    assert_eq!(json[0]["source"], "paste");
+    assert_eq!(json[0]["uploaded_at"], "2026-11-01T10:00:00Z");
+}
