@@ -1,6 +1,6 @@
 //! The command line: argument parsing and the subcommands.
 //!
-//! Every subcommand but `emulator` talks to Runflow with the key from `RUNFLOW_API_KEY` or the
+//! Every subcommand but `emulator`, `journal` and `history` (local) talks to Runflow with the key from `RUNFLOW_API_KEY` or the
 //! OS keyring, and the base URL from `RUNFLOW_BASE_URL`, the settings, or the default.
 
 mod account;
@@ -8,6 +8,7 @@ mod assets;
 mod context;
 mod exit;
 mod folders;
+mod history;
 mod journal;
 mod json;
 mod upload;
@@ -64,6 +65,8 @@ pub enum Command {
     /// Show or forget the unfinished uploads left by earlier runs.
     #[command(subcommand)]
     Journal(journal::JournalCommand),
+    /// List what this machine uploaded, newest first (as a table, JSON lines or CSV).
+    History(history::HistoryArgs),
     /// Check an API key and store it in the OS keyring.
     Login(account::LoginArgs),
     /// Remove the stored API key from the OS keyring.
@@ -142,6 +145,7 @@ pub async fn run(command: Command) -> ExitCode {
         Command::Assets(command) => assets::run(command).await,
         Command::Folders(command) => folders::run(command).await,
         Command::Journal(command) => journal::run(command).await,
+        Command::History(args) => history::run(args).await,
         Command::Login(args) => account::login(args).await,
         Command::Logout(args) => account::logout(args).await,
         Command::Whoami(args) => account::whoami(args).await,
@@ -165,6 +169,7 @@ impl Command {
             Command::Assets(command) => command.wants_json(),
             Command::Folders(command) => command.wants_json(),
             Command::Journal(command) => command.wants_json(),
+            Command::History(args) => args.json,
             Command::Login(args) => args.json,
             Command::Logout(args) | Command::Whoami(args) => args.json,
             Command::Emulator(_) => false,

@@ -192,7 +192,10 @@ pub(super) async fn find_uploaded(
 ) -> Result<Option<FoundAsset>, UploadFailure> {
     let scope = shared.scope.index_scope();
     let known = {
-        let history = shared.history.lock().unwrap_or_else(PoisonError::into_inner);
+        let history = shared
+            .history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         history.lookup(&scope, hash).unwrap_or_else(|err| {
             tracing::warn!(%err, "could not read the duplicate index");
             None
@@ -211,7 +214,10 @@ pub(super) async fn find_uploaded(
         }
         Err(ApiError::NotFound { .. }) => {
             // One short delete; short enough for an async worker.
-            let history = shared.history.lock().unwrap_or_else(PoisonError::into_inner);
+            let history = shared
+                .history
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             if let Err(err) = history.forget(&scope, hash) {
                 tracing::warn!(%err, "could not update the duplicate index");
             }
@@ -244,7 +250,7 @@ pub(super) fn record(shared: &Shared, finished: Finished) {
         hash: Some(finished.hash),
         asset_id: finished.asset_id,
         folder_id: finished.folder_id,
-        server: shared.scope.base_url.clone(),
+        server: shared.scope.base_url.trim_end_matches('/').to_owned(),
         account: shared.scope.org_id.clone(),
         source: if finished.pasted {
             Source::Paste
@@ -253,7 +259,10 @@ pub(super) fn record(shared: &Shared, finished: Finished) {
         },
     };
     let result = {
-        let mut history = shared.history.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut history = shared
+            .history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         history.record(&shared.scope.index_scope(), &upload)
     };
     if let Err(err) = result {
