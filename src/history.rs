@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 use serde::Serialize;
-use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, Time};
 
 pub use export::{Format, write as export};
 
@@ -143,6 +145,40 @@ pub struct Query {
     pub until: Option<OffsetDateTime>,
     /// At most this many rows; `None` is all.
     pub limit: Option<usize>,
+}
+
+fn parse_day(text: &str) -> Option<Date> {
+    Date::parse(text.trim(), format_description!("[year]-[month]-[day]")).ok()
+}
+
+fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|_| {
+        format!(
+            "{:?} is not a date: give a day as 2026-12-01 or a time as 2026-12-01T14:30:00Z",
+            text.trim()
+        )
+    })
+}
+
+/// The start of a date range: a day (`2026-12-01`, from its first moment, UTC) or an RFC 3339
+/// time.
+pub fn parse_since(text: &str) -> Result<OffsetDateTime, String> {
+    match parse_day(text) {
+        Some(day) => Ok(day.with_time(Time::MIDNIGHT).assume_utc()),
+        None => parse_time(text),
+    }
+}
+
+/// The end of a date range: a day (`2026-12-01`, up to its end, UTC) or an RFC 3339 time.
+pub fn parse_until(text: &str) -> Result<OffsetDateTime, String> {
+    match parse_day(text) {
+        Some(day) => Ok(day
+            .next_day()
+            .unwrap_or(day)
+            .with_time(Time::MIDNIGHT)
+            .assume_utc()),
+        None => parse_time(text),
+    }
 }
 
 /// The database. Not `Sync`: share it behind a mutex.

@@ -5,9 +5,8 @@ use std::io;
 
 use anyhow::Context as _;
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 use time::macros::format_description;
-use time::{Date, OffsetDateTime, Time};
 
 use super::context::{Align, Table, finish_output, sanitize};
 use super::exit::Exit;
@@ -20,10 +19,10 @@ use crate::upload::human_bytes;
 #[derive(clap::Args, Debug)]
 pub struct HistoryArgs {
     /// Only uploads from this day (YYYY-MM-DD, UTC) or time (RFC 3339) on.
-    #[arg(long, value_name = "DATE", value_parser = parse_since)]
+    #[arg(long, value_name = "DATE", value_parser = history::parse_since)]
     since: Option<OffsetDateTime>,
     /// Only uploads up to the end of this day (YYYY-MM-DD, UTC) or before this time (RFC 3339).
-    #[arg(long, value_name = "DATE", value_parser = parse_until)]
+    #[arg(long, value_name = "DATE", value_parser = history::parse_until)]
     until: Option<OffsetDateTime>,
     /// Only files whose name contains this text (any case).
     #[arg(long, value_name = "TEXT", default_value = "")]
@@ -37,36 +36,6 @@ pub struct HistoryArgs {
     /// Print CSV with a header row: the receipt of local files and their assets.
     #[arg(long)]
     csv: bool,
-}
-
-fn parse_day(text: &str) -> Option<Date> {
-    Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
-}
-
-fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
-        format!(
-            "{text:?} is not a date: give a day as 2026-12-01 or a time as 2026-12-01T14:30:00Z"
-        )
-    })
-}
-
-fn parse_since(text: &str) -> Result<OffsetDateTime, String> {
-    match parse_day(text) {
-        Some(day) => Ok(day.with_time(Time::MIDNIGHT).assume_utc()),
-        None => parse_time(text),
-    }
-}
-
-fn parse_until(text: &str) -> Result<OffsetDateTime, String> {
-    match parse_day(text) {
-        Some(day) => Ok(day
-            .next_day()
-            .unwrap_or(day)
-            .with_time(Time::MIDNIGHT)
-            .assume_utc()),
-        None => parse_time(text),
-    }
 }
 
 /// `history --json`: one upload.
@@ -169,29 +138,4 @@ fn table(found: &[Upload], out: &mut impl io::Write) -> io::Result<()> {
         "{} {uploads}. --json or --csv prints every field (asset ids, hashes, folders).",
         found.len()
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use time::macros::datetime;
-
-    use super::*;
-
-    #[test]
-    fn dates_are_whole_utc_days_or_rfc3339_times() {
-        assert_eq!(
-            parse_since("2026-12-01").unwrap(),
-            datetime!(2026-12-01 00:00 UTC)
-        );
-        assert_eq!(
-            parse_until("2026-12-01").unwrap(),
-            datetime!(2026-12-02 00:00 UTC)
-        );
-        assert_eq!(
-            parse_since("2026-12-01T14:30:00+01:00").unwrap(),
-            datetime!(2026-12-01 13:30 UTC)
-        );
-        let err = parse_since("yesterday").unwrap_err();
-        assert!(err.contains("2026-12-01"), "{err}");
-    }
 }

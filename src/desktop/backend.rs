@@ -27,7 +27,7 @@ use super::options::{BackendOptions, settings_file, settings_problem};
 use super::protocol::{Command, Event, Level, Thumbnail};
 use super::sink::{NOT_CONNECTED, Sink, not_connected};
 use super::target::Target;
-use super::{assets, clipboard, listing, pick};
+use super::{assets, clipboard, history, listing, pick};
 use crate::api::models::CurrentUser;
 use crate::api::{self, ApiKey, RunflowClient};
 use crate::auth::{self, KeyStore, Settings};
@@ -256,6 +256,15 @@ impl Actor {
                         .spawn(clipboard::upload_png(engine, sink, folder_id, encode));
                 }
             }
+            Command::LoadHistory { query, generation } => {
+                let data_dir = self.history_dir();
+                let work = history::load(data_dir, query, generation, self.sink.clone());
+                self.tasks.spawn(work);
+            }
+            Command::ExportHistory { uploads, format } => {
+                let work = history::export(uploads, format, self.sink.clone());
+                self.tasks.spawn(work);
+            }
             Command::PickAndUpload { folders, folder_id } => {
                 if let Some(engine) = self.engine.handle_or_notice(&self.sink) {
                     let sink = self.sink.clone();
@@ -422,6 +431,12 @@ impl Actor {
         .map_err(|e| e.to_string())
     }
 
+    /// Where the engine of the current connection keeps its history (the demo has its own).
+    fn history_dir(&self) -> std::path::PathBuf {
+        let demo = self.target.as_ref().is_some_and(|target| target.demo);
+        self.options.engine_dir(demo)
+    }
+
     fn concurrency(&self) -> usize {
         self.options
             .concurrency_override
@@ -563,7 +578,7 @@ impl Actor {
             if target.demo {
                 // The demo's server takes a new port at each start, but keeps its data and its
                 // one account: its journal and duplicate index must be the same at every start.
-                account.base_url = "runflow-offline-demo".to_owned();
+                account.base_url = super::DEMO_SERVER.to_owned();
             }
             let config = EngineConfig {
                 concurrency: self.concurrency(),

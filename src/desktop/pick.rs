@@ -54,14 +54,14 @@ pub(super) async fn pick_and_upload(
 /// Whether a file chooser can answer: on Linux, rfd asks xdg-desktop-portal over the session bus
 /// and falls back to zenity; without either it returns as if the user had cancelled.
 #[cfg(target_os = "linux")]
-async fn file_chooser_available() -> bool {
+pub(super) async fn file_chooser_available() -> bool {
     let path = std::env::var_os("PATH");
     let bus = std::env::var("DBUS_SESSION_BUS_ADDRESS").ok();
     zenity_on_path(path.as_deref()) || portal_on_bus(bus.as_deref()).await
 }
 
 #[cfg(not(target_os = "linux"))]
-async fn file_chooser_available() -> bool {
+pub(super) async fn file_chooser_available() -> bool {
     true
 }
 

@@ -9,7 +9,7 @@ use crate::api::{ApiKey, KeyScopes};
 use crate::auth::Settings;
 use crate::library::ViewSpec;
 use crate::library::thumbs::{ThumbEvent, ThumbRequest};
-use crate::upload;
+use crate::{history, upload};
 
 /// What the window asks of the backend.
 #[derive(Debug)]
@@ -118,6 +118,21 @@ pub enum Command {
         rgba: Vec<u8>,
         /// Destination folder.
         folder_id: Option<String>,
+    },
+    /// Search the upload history (of the connection's data folder); answers
+    /// [`Event::History`].
+    LoadHistory {
+        /// What to list.
+        query: history::Query,
+        /// Echoed, so answers to an older search are told apart.
+        generation: u64,
+    },
+    /// Ask where to save these uploads (rfd's save dialog) and write them there as `format`.
+    ExportHistory {
+        /// The rows.
+        uploads: Vec<history::Upload>,
+        /// CSV or JSON.
+        format: history::Format,
     },
     /// Open the system's file dialog (never on the window's thread) and upload what is picked.
     PickAndUpload {
@@ -287,4 +302,11 @@ pub enum Event {
     },
     /// The user clicked the batch's desktop notification: bring the window to the front.
     RaiseWindow,
+    /// The answer to [`Command::LoadHistory`]: newest first, or why it could not be read.
+    History {
+        /// The search's generation.
+        generation: u64,
+        /// The uploads.
+        result: Result<Vec<history::Upload>, String>,
+    },
 }

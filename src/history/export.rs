@@ -6,9 +6,10 @@ use std::io::Write;
 use super::Upload;
 
 /// An export's format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     /// Comma-separated, with a header row.
+    #[default]
     Csv,
     /// One JSON array.
     Json,

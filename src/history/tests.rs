@@ -232,3 +232,21 @@ fn exports_are_csv_with_a_header_or_a_json_array() {
     assert_eq!(json[0]["source"], "paste");
     assert_eq!(json[0]["uploaded_at"], "2026-11-01T10:00:00Z");
 }
+
+#[test]
+fn dates_are_whole_utc_days_or_rfc3339_times() {
+    assert_eq!(
+        parse_since("2026-12-01").unwrap(),
+        datetime!(2026-12-01 00:00 UTC)
+    );
+    assert_eq!(
+        parse_until(" 2026-12-01 ").unwrap(),
+        datetime!(2026-12-02 00:00 UTC)
+    );
+    assert_eq!(
+        parse_since("2026-12-01T14:30:00+01:00").unwrap(),
+        datetime!(2026-12-01 13:30 UTC)
+    );
+    let err = parse_since("yesterday").unwrap_err();
+    assert!(err.contains("2026-12-01"), "{err}");
+}

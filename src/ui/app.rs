@@ -20,6 +20,7 @@ use super::gallery::{
     self, GalleryIntent, Paging, ThumbCache, confirm_delete_ui, details_ui, folder_dialog_ui,
     folder_tree_ui, gallery_ui,
 };
+use super::history::{HistoryIntent, history_ui};
 use super::loadable::ConnectionStatus;
 use super::queue::{batch_header_ui, queue_ui};
 use super::settings::{SettingsOutcome, settings_ui};
@@ -387,6 +388,12 @@ impl RunflowApp {
                     };
                     ui.selectable_value(&mut state.side_panel, SidePanel::Uploads, uploads);
                     ui.selectable_value(&mut state.side_panel, SidePanel::Details, "Details");
+                    let history = ui
+                        .selectable_value(&mut state.side_panel, SidePanel::History, "History")
+                        .on_hover_text("What this computer uploaded, with the asset each became");
+                    if history.clicked() {
+                        self.outbox.extend(state.history.reload());
+                    }
                 });
                 ui.separator();
                 match state.side_panel {
@@ -408,6 +415,30 @@ impl RunflowApp {
                             batch_header_ui(ui, &state.queue, &mut upload_commands);
                             ui.separator();
                             queue_ui(ui, &mut state.queue, &mut upload_commands);
+                        }
+                    }
+                    SidePanel::History => {
+                        let server = match &state.connection {
+                            ConnectionStatus::Connected(c) if c.demo => Some(desktop::DEMO_SERVER),
+                            ConnectionStatus::Connected(c) => Some(c.base_url.as_str()),
+                            _ => None,
+                        };
+                        let now = ui.input(|i| i.time);
+                        match history_ui(ui, &mut state.history, server, &mut self.outbox) {
+                            Some(HistoryIntent::ShowInGallery(view)) => {
+                                self.outbox.extend(state.gallery.open(view));
+                            }
+                            Some(HistoryIntent::CopyId(id)) => state.effects.push(Effect::Copy {
+                                text: id,
+                                notice: "Copied the asset ID.".to_owned(),
+                            }),
+                            None => {}
+                        }
+                        let (commands, again) = state.history.tick(now);
+                        self.outbox.extend(commands);
+                        if let Some(seconds) = again {
+                            ui.ctx()
+                                .request_repaint_after(Duration::from_secs_f64(seconds.max(0.01)));
                         }
                     }
                     SidePanel::Details => {

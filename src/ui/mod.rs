@@ -13,6 +13,7 @@ mod app;
 mod destination;
 mod drop;
 pub mod gallery;
+mod history;
 mod loadable;
 mod queue;
 mod settings;

@@ -7,6 +7,7 @@ use crate::desktop::{AssetPurpose, Command, Event, Level};
 use crate::upload::{files, grouped, human_bytes};
 
 use super::gallery::{FolderDialog, GalleryState, curl_snippet};
+use super::history::HistoryState;
 use super::loadable::{ConnectionStatus, Loadable};
 use super::queue::{Finished, QueueState};
 use super::settings_draft::SettingsDraft;
@@ -32,6 +33,8 @@ pub enum SidePanel {
     Uploads,
     /// The selected asset's details.
     Details,
+    /// What this machine uploaded.
+    History,
 }
 
 /// Something only the window can do (it needs the egui context), asked for by an event.
@@ -68,6 +71,8 @@ pub struct AppState {
     pub pinned_destination: Option<Option<String>>,
     /// The asset library.
     pub gallery: GalleryState,
+    /// The History tab.
+    pub history: HistoryState,
     /// What the right-hand panel shows.
     pub side_panel: SidePanel,
     /// Longest side of a card's thumbnail in pixels (set by the view), for local previews.
@@ -99,6 +104,7 @@ impl AppState {
             folders: Loadable::NotLoaded,
             pinned_destination: None,
             gallery: GalleryState::default(),
+            history: HistoryState::default(),
             side_panel: SidePanel::Uploads,
             thumb_px: 160,
             effects: Vec::new(),
@@ -165,6 +171,11 @@ impl AppState {
                     follow_up.push(Command::LoadFolders);
                     let view = self.gallery.view.clone();
                     follow_up.extend(self.gallery.open(view));
+                    // The demo keeps a history of its own.
+                    self.history.rows = Loadable::NotLoaded;
+                    if self.side_panel == SidePanel::History {
+                        follow_up.extend(self.history.reload());
+                    }
                 }
                 self.gallery.scopes = connection.scopes.clone();
                 self.connection = ConnectionStatus::Connected(connection);
@@ -329,6 +340,7 @@ impl AppState {
             }
             Event::Notice { level, message } => self.toasts.push(level, message, now),
             Event::RaiseWindow => self.effects.push(Effect::Raise),
+            Event::History { generation, result } => self.history.apply(generation, result),
         }
         follow_up
     }
@@ -369,6 +381,9 @@ impl AppState {
                 let bytes = human_bytes(self.queue.batch.sent_bytes);
                 let (level, text) = batch_ended_text(succeeded, failed, elsewhere, &bytes);
                 self.toasts.push(level, text, now);
+                if self.side_panel == SidePanel::History {
+                    follow_up.extend(self.history.reload());
+                }
                 if self.in_background && self.settings.notifies_when_done() {
                     follow_up.extend(batch_notification(succeeded, failed, elsewhere));
                 }
