@@ -48,6 +48,7 @@ fn row(n: usize, rows: usize) -> Upload {
         server: "https://api.runflow.io".to_owned(),
         account: "org".to_owned(),
         source,
+        batch: Some(format!("batch-{}", n / 50)),
     }
 }
 

@@ -51,9 +51,13 @@ const MIGRATIONS: &[&str] = &["
         folder_id TEXT,
         server TEXT NOT NULL,
         account TEXT NOT NULL,
-        source TEXT NOT NULL
+        source TEXT NOT NULL,
+        batch TEXT
     );
-    CREATE INDEX uploads_by_time ON uploads (uploaded_at);
+    -- Newest first, and the name beside the time: a search by name reads the index alone and
+    -- only the rows it matches.
+    CREATE INDEX uploads_by_time ON uploads (uploaded_at, name);
+    CREATE INDEX uploads_by_batch ON uploads (batch);
 "];
 
 /// How a file came to be uploaded.
@@ -128,6 +132,8 @@ pub struct Upload {
     pub account: String,
     /// How it came.
     pub source: Source,
+    /// The batch it was part of (the files one engine uploaded between two idle moments).
+    pub batch: Option<String>,
 }
 
 fn lossy_path<S: serde::Serializer>(path: &Path, serializer: S) -> Result<S::Ok, S::Error> {
@@ -143,6 +149,8 @@ pub struct Query {
     pub since: Option<OffsetDateTime>,
     /// Before this time.
     pub until: Option<OffsetDateTime>,
+    /// Only this batch.
+    pub batch: Option<String>,
     /// At most this many rows; `None` is all.
     pub limit: Option<usize>,
 }
@@ -256,8 +264,8 @@ impl History {
         }
         tx.prepare_cached(
             "INSERT INTO uploads (uploaded_at, path, name, size_bytes, hash, asset_id,
-                                  folder_id, server, account, source)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                  folder_id, server, account, source, batch)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?
         .execute(params![
             millis(upload.uploaded_at),
@@ -270,6 +278,7 @@ impl History {
             upload.server,
             upload.account,
             upload.source.as_str(),
+            upload.batch,
         ])?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
@@ -284,10 +293,11 @@ impl History {
             .map_or(-1, |limit| i64::try_from(limit).unwrap_or(i64::MAX));
         let mut statement = self.db.prepare_cached(
             "SELECT id, uploaded_at, path, name, size_bytes, hash, asset_id, folder_id, server,
-                    account, source
+                    account, source, batch
              FROM uploads
              WHERE (?1 IS NULL OR name LIKE ?1 ESCAPE '\\')
                AND uploaded_at >= ?2 AND uploaded_at < ?3
+               AND (?5 IS NULL OR batch = ?5)
              ORDER BY uploaded_at DESC, id DESC
              LIMIT ?4",
         )?;
@@ -296,7 +306,8 @@ impl History {
                 pattern,
                 query.since.map_or(i64::MIN, millis),
                 query.until.map_or(i64::MAX, millis),
-                limit
+                limit,
+                query.batch,
             ],
             |row| {
                 Ok(Upload {
@@ -311,6 +322,7 @@ impl History {
                     server: row.get(8)?,
                     account: row.get(9)?,
                     source: Source::parse(&row.get::<_, String>(10)?),
+                    batch: row.get(11)?,
                 })
             },
         )?;

@@ -65,6 +65,13 @@ async fn uploads_are_listed_searched_and_exported_offline() {
         assert_eq!(asset.name.as_deref(), row["name"].as_str());
     }
 
+    // One run is one batch, found by its id.
+    let batch = rows[0]["batch"].as_str().unwrap().to_owned();
+    assert!(rows.iter().all(|row| row["batch"] == batch.as_str()));
+    let of_batch = json_lines(&run(history(&["--json", "--batch", &batch])).await);
+    assert_eq!(of_batch.len(), 3);
+    assert!(json_lines(&run(history(&["--json", "--batch", "other"])).await).is_empty());
+
     // By name, any case, and by date.
     let name = files[1].file_name().unwrap().to_str().unwrap();
     let found = json_lines(&run(history(&["--json", "--search", &name.to_uppercase()])).await);

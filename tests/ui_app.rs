@@ -141,3 +141,49 @@ fn the_demo_starts_with_sample_assets_and_the_idle_window_does_not_repaint() {
     // Nothing is moving, so the window settles instead of repainting every frame.
     assert!(harness.try_run().is_ok(), "an idle window keeps repainting");
 }
+
+#[test]
+fn the_history_tab_lists_finished_uploads_finds_them_and_uploads_one_again() {
+    let setup = Setup::new();
+    let mut harness = setup.app(setup.options(true, false));
+    step_until(&mut harness, "the connection", |app| {
+        matches!(app.state().connection, ConnectionStatus::Connected(_))
+    });
+    let files = setup.dir.path().join("drop");
+    std::fs::create_dir_all(&files).unwrap();
+    for path in [png(&files, "beach.png", 1), png(&files, "city.png", 2)] {
+        harness
+            .input_mut()
+            .dropped_files
+            .push(Arc::new(DroppedPath(path)));
+    }
+    step_until(&mut harness, "two uploads", |app| {
+        app.state().queue.batch.succeeded_files == 2
+            && app.state().queue.batch.active_files + app.state().queue.batch.queued_files == 0
+    });
+
+    harness.get_by_label("History").click();
+    step_until(&mut harness, "the history rows", |app| {
+        app.state().history.shown().len() == 2
+    });
+    harness.run();
+    assert_eq!(harness.get_all_by_label_contains("dropped").count(), 2);
+    harness.get_by_label("2 uploads");
+
+    // The search runs once typing pauses. (city.png is also a card and a queue row.)
+    let cities = harness.get_all_by_label("city.png").count();
+    harness.get_by_label("Name").click();
+    harness.run();
+    harness.get_by_label("Name").type_text("BEA");
+    step_until(&mut harness, "the search", |app| {
+        app.state().history.shown().len() == 1
+    });
+    harness.run();
+    assert_eq!(harness.get_all_by_label("city.png").count(), cities - 1);
+
+    // Upload again: a new asset from the same file.
+    harness.get_by_label("Upload again").click();
+    step_until(&mut harness, "the second upload of beach.png", |_app| {
+        setup.emulator.asset_count() == 3
+    });
+}

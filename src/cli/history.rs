@@ -27,6 +27,10 @@ pub struct HistoryArgs {
     /// Only files whose name contains this text (any case).
     #[arg(long, value_name = "TEXT", default_value = "")]
     search: String,
+    /// Only the uploads of this batch (the `batch` of `--json`: the files one run or one
+    /// window batch uploaded together).
+    #[arg(long, value_name = "ID")]
+    batch: Option<String>,
     /// At most this many uploads (the newest).
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
@@ -53,6 +57,7 @@ struct UploadRecord<'a> {
     server: &'a str,
     account: &'a str,
     source: history::Source,
+    batch: Option<&'a str>,
 }
 
 /// Lists the history.
@@ -61,6 +66,7 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<Exit> {
         name: args.search.clone(),
         since: args.since,
         until: args.until,
+        batch: args.batch.clone(),
         limit: args.limit,
     };
     let data_dir = paths::data_dir();
@@ -103,6 +109,7 @@ fn record(upload: &Upload) -> UploadRecord<'_> {
         server: upload.server.trim_end_matches('/'),
         account: &upload.account,
         source: upload.source,
+        batch: upload.batch.as_deref(),
     }
 }
 

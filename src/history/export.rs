@@ -48,7 +48,7 @@ pub fn write(uploads: &[Upload], format: Format, out: impl Write) -> std::io::Re
 }
 
 /// The fields of [`Upload`] as serialized.
-const HEADER: [&str; 10] = [
+const HEADER: [&str; 11] = [
     "uploaded_at",
     "path",
     "name",
@@ -59,4 +59,5 @@ const HEADER: [&str; 10] = [
     "server",
     "account",
     "source",
+    "batch",
 ];

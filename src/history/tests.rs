@@ -21,6 +21,7 @@ fn upload(name: &str, at: OffsetDateTime) -> Upload {
         server: "https://api.runflow.io".into(),
         account: "org".into(),
         source: Source::Drop,
+        batch: None,
     }
 }
 
@@ -30,6 +31,9 @@ const SCOPE: &str = "https://api.runflow.io#org";
 fn uploads_are_found_by_name_and_date_newest_first() {
     let dir = tempfile::tempdir().unwrap();
     let mut history = History::open(dir.path()).unwrap();
+    let mut old = upload("old.png", datetime!(2026-10-01 10:00 UTC));
+    old.batch = Some("b0".into());
+    history.record(SCOPE, &old).unwrap();
     for (name, at) in [
         ("Beach.JPG", datetime!(2026-11-01 10:00 UTC)),
         ("beach-2.jpg", datetime!(2026-11-02 10:00 UTC)),
@@ -48,7 +52,13 @@ fn uploads_are_found_by_name_and_date_newest_first() {
     };
     assert_eq!(
         names(Query::default()),
-        ["100%_done.png", "city.png", "beach-2.jpg", "Beach.JPG"]
+        [
+            "100%_done.png",
+            "city.png",
+            "beach-2.jpg",
+            "Beach.JPG",
+            "old.png"
+        ]
     );
     let beach = Query {
         name: "BEACH".into(),
@@ -78,13 +88,21 @@ fn uploads_are_found_by_name_and_date_newest_first() {
     assert_eq!(names(literal("0%_")), ["100%_done.png"]);
     assert!(names(literal("c_ty")).is_empty());
 
+    assert_eq!(
+        names(Query {
+            batch: Some("b0".into()),
+            ..Query::default()
+        }),
+        ["old.png"]
+    );
+
     let back = &history.search(&literal("city")).unwrap()[0];
     assert_eq!(
         (back.path.as_path(), back.size_bytes, back.source),
         (Path::new("/photos/city.png"), 1234, Source::Drop)
     );
     assert_eq!(back.uploaded_at, datetime!(2026-11-03 10:00 UTC));
-    assert_eq!(history.count().unwrap(), 4);
+    assert_eq!(history.count().unwrap(), 5);
 }
 
 #[test]
@@ -205,13 +223,15 @@ fn exports_are_csv_with_a_header_or_a_json_array() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("uploaded_at,path,name,size_bytes,hash,asset_id,folder_id,server,account,source")
+        Some(
+            "uploaded_at,path,name,size_bytes,hash,asset_id,folder_id,server,account,source,batch"
+        )
     );
     assert_eq!(
         lines.next().unwrap(),
         format!(
             "2026-11-01T10:00:00Z,\"/photos/a, \"\"quoted\"\".png\",\"a, \"\"quoted\"\".png\",\
-             1234,{},\"asset-a, \"\"quoted\"\".png\",,https://api.runflow.io,org,paste",
+             1234,{},\"asset-a, \"\"quoted\"\".png\",,https://api.runflow.io,org,paste,",
             hash("a, \"quoted\".png")
         )
     );

@@ -236,6 +236,7 @@ pub(super) struct Finished {
     pub name: String,
     pub folder_id: Option<String>,
     pub pasted: bool,
+    pub batch: String,
 }
 
 /// Records a finished upload in the history, and its content in the duplicate index. A
@@ -257,6 +258,7 @@ pub(super) fn record(shared: &Shared, finished: Finished) {
         } else {
             shared.source
         },
+        batch: Some(finished.batch),
     };
     let result = {
         let mut history = shared

@@ -156,6 +156,8 @@ struct Engine {
     transfers: HashMap<FileId, Transfer>,
     batch_meter: SpeedMeter,
     batch_dirty: bool,
+    /// The history's name of the batch running: the files recorded until the queue is idle.
+    history_batch: Option<String>,
     /// Walks under way, by scan id.
     scans: HashMap<u64, ScanState>,
     next_scan: u64,
@@ -238,6 +240,7 @@ impl Engine {
             transfers: HashMap::new(),
             batch_meter: SpeedMeter::default(),
             batch_dirty: true,
+            history_batch: None,
             scans: HashMap::new(),
             next_scan: 1,
         })
@@ -429,18 +432,25 @@ impl Engine {
                 name,
                 folder_id,
                 pasted,
-            } => effects::record(
-                &self.shared,
-                effects::Finished {
-                    hash,
-                    size_bytes,
-                    asset_id,
-                    path,
-                    name,
-                    folder_id,
-                    pasted,
-                },
-            ),
+            } => {
+                let batch = self
+                    .history_batch
+                    .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
+                    .clone();
+                effects::record(
+                    &self.shared,
+                    effects::Finished {
+                        hash,
+                        size_bytes,
+                        asset_id,
+                        path,
+                        name,
+                        folder_id,
+                        pasted,
+                        batch,
+                    },
+                );
+            }
             Effect::Abort { id } => {
                 if let Some(token) = self.tokens.remove(&id) {
                     token.cancel();
@@ -509,7 +519,10 @@ impl Engine {
                 self.tokens.remove(id);
                 self.batch_dirty = true;
             }
-            Event::Idle => self.emit_batch(Instant::now()),
+            Event::Idle => {
+                self.history_batch = None;
+                self.emit_batch(Instant::now());
+            }
             Event::Added { .. } | Event::State { .. } | Event::Removed(_) => {
                 self.batch_dirty = true;
             }

@@ -20,6 +20,8 @@ pub struct HistoryState {
     pub since: String,
     /// The last day (YYYY-MM-DD) or empty.
     pub until: String,
+    /// Only one batch: its id, and its first row's time for people.
+    pub batch: Option<(String, String)>,
     /// The rows of the last search, newest first (one more than shown tells there are more).
     pub rows: Loadable<Vec<Upload>>,
     /// Rows ticked for export, by id.
@@ -40,6 +42,7 @@ impl HistoryState {
             name: self.search.trim().to_owned(),
             since: day(&self.since, parse_since)?,
             until: day(&self.until, parse_until)?,
+            batch: self.batch.as_ref().map(|(id, _)| id.clone()),
             limit: Some(HISTORY_ROWS + 1),
         })
     }
@@ -141,6 +144,7 @@ mod tests {
             server: "http://s".into(),
             account: String::new(),
             source: Source::Drop,
+            batch: None,
         }
     }
 

@@ -20,6 +20,14 @@ pub enum HistoryIntent {
     CopyId(String),
 }
 
+/// What a row asks for.
+enum RowAsk {
+    /// Of the window.
+    Window(HistoryIntent),
+    /// List only this batch: its id, and when for people.
+    OnlyBatch((String, String)),
+}
+
 /// Draws the tab. `server` is what the connection's uploads are recorded under (its API base,
 /// or the demo's name): rows of another server cannot be shown or fetched.
 pub fn history_ui(
@@ -29,11 +37,17 @@ pub fn history_ui(
     out: &mut Vec<Command>,
 ) -> Option<HistoryIntent> {
     let now = ui.input(|i| i.time);
-    let search = ui.add(
-        egui::TextEdit::singleline(&mut state.search)
-            .hint_text("Search file names")
-            .desired_width(f32::INFINITY),
-    );
+    let search = ui
+        .horizontal(|ui| {
+            let label = ui.label("Name");
+            ui.add(
+                egui::TextEdit::singleline(&mut state.search)
+                    .hint_text("part of a file name")
+                    .desired_width(f32::INFINITY),
+            )
+            .labelled_by(label.id)
+        })
+        .inner;
     ui.horizontal(|ui| {
         let from = ui.label("From");
         let since = ui
@@ -56,6 +70,17 @@ pub fn history_ui(
         }
         ui.weak("UTC");
     });
+    let mut all_batches = false;
+    if let Some((_, when)) = &state.batch {
+        ui.horizontal(|ui| {
+            ui.label(format!("Only the batch of {when}"));
+            all_batches = ui.small_button("Show all").clicked();
+        });
+    }
+    if all_batches {
+        state.batch = None;
+        out.extend(state.reload());
+    }
     if let Err(problem) = state.query() {
         ui.colored_label(ui.visuals().error_fg_color, problem);
     }
@@ -107,8 +132,13 @@ pub fn history_ui(
                         row_ui(ui, &upload, &mut ticked, same_server, out)
                     })
                     .inner;
-                if let Some(asked) = asked {
-                    intent = Some(asked);
+                match asked {
+                    Some(RowAsk::OnlyBatch(batch)) => {
+                        state.batch = Some(batch);
+                        out.extend(state.reload());
+                    }
+                    Some(RowAsk::Window(asked)) => intent = Some(asked),
+                    None => {}
                 }
                 if ticked {
                     state.selected.insert(upload.id);
@@ -142,6 +172,7 @@ fn export_bar_ui(ui: &mut Ui, state: &mut HistoryState, rows: usize, out: &mut V
         }
     });
     ui.horizontal(|ui| {
+        let label = ui.label("As");
         egui::ComboBox::from_id_salt("history-format")
             .width(64.0)
             .selected_text(match state.format {
@@ -151,7 +182,9 @@ fn export_bar_ui(ui: &mut Ui, state: &mut HistoryState, rows: usize, out: &mut V
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut state.format, Format::Csv, "CSV");
                 ui.selectable_value(&mut state.format, Format::Json, "JSON");
-            });
+            })
+            .response
+            .labelled_by(label.id);
         let label = match state.selected.len() {
             0 => "Export all shown...".to_owned(),
             n => format!("Export {n} selected..."),
@@ -173,7 +206,7 @@ fn row_ui(
     ticked: &mut bool,
     same_server: bool,
     out: &mut Vec<Command>,
-) -> Option<HistoryIntent> {
+) -> Option<RowAsk> {
     let mut intent = None;
     ui.horizontal(|ui| {
         ui.checkbox(ticked, RichText::new(sanitize(&upload.name)).strong())
@@ -185,11 +218,21 @@ fn row_ui(
             "[year]-[month]-[day] [hour]:[minute] UTC"
         ))
         .unwrap_or_default();
-    ui.weak(format!(
-        "{when} · {} · {}",
-        human_bytes(upload.size_bytes),
-        upload.source.label()
-    ));
+    ui.horizontal(|ui| {
+        ui.weak(format!(
+            "{when} · {} · {}",
+            human_bytes(upload.size_bytes),
+            upload.source.label()
+        ));
+        if let Some(batch) = &upload.batch
+            && ui
+                .link(RichText::new("its batch").small())
+                .on_hover_text("List only the files uploaded with this one, to export them")
+                .clicked()
+        {
+            intent = Some(RowAsk::OnlyBatch((batch.clone(), when.clone())));
+        }
+    });
     ui.horizontal(|ui| {
         let elsewhere = format!(
             "Uploaded to {}, not the server connected now",
@@ -200,14 +243,16 @@ fn row_ui(
             .on_hover_text("Show it in the gallery")
             .on_disabled_hover_text(&elsewhere);
         if show.clicked() {
-            intent = Some(HistoryIntent::ShowInGallery(ViewSpec {
+            intent = Some(RowAsk::Window(HistoryIntent::ShowInGallery(ViewSpec {
                 folder_id: upload.folder_id.clone(),
                 search: upload.name.clone(),
                 ..ViewSpec::default()
-            }));
+            })));
         }
         if ui.small_button("Copy ID").clicked() {
-            intent = Some(HistoryIntent::CopyId(upload.asset_id.clone()));
+            intent = Some(RowAsk::Window(HistoryIntent::CopyId(
+                upload.asset_id.clone(),
+            )));
         }
         let copy_url = ui
             .add_enabled(same_server, egui::Button::new("Copy URL").small())
