@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Takes the README's screenshots from the real window under Xvfb: the welcome screen, and the
 # main view mid-batch (files pasted as paths, uploading to a deliberately slow emulator), and
-# the library with a folder open and an asset's details.
-# Writes assets/screenshots/{welcome,main,library}.png. Needs what tests/smoke/window.sh needs, plus xclip.
+# the library with a folder open and an asset's details, and the History tab after the batch.
+# Writes assets/screenshots/{welcome,main,library,history}.png. Needs what tests/smoke/window.sh needs, plus xclip.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -79,4 +79,24 @@ sleep 2
 import -window "$w" assets/screenshots/library.png
 xdotool windowfocus --sync "$w" key --clearmodifiers ctrl+q
 wait "$app" || true
-echo "screenshots: assets/screenshots/{welcome,main,library}.png"
+# 4. The History tab: a few files uploaded by the command line, then the window on the same data.
+mkdir -p "$WORK/renders"
+for name in hero-banner product-front product-back moodboard-01 moodboard-02 storyboard-frame-12; do
+  convert -size 320x240 "plasma:" "$WORK/renders/$name.png"
+done
+RUNFLOW_API_KEY=rf_shot RUNFLOW_BASE_URL="$BASE" RUNFLOW_UPLOADER_DATA_DIR="$WORK/d4" \
+  RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/c4" RUNFLOW_UPLOADER_STATE_DIR="$WORK/s4" \
+  "$BIN" upload "$WORK/renders" >/dev/null 2>&1
+RUNFLOW_API_KEY=rf_shot RUNFLOW_BASE_URL="$BASE" RUNFLOW_UPLOADER_DATA_DIR="$WORK/d4" \
+  RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/c4" RUNFLOW_UPLOADER_STATE_DIR="$WORK/s4" \
+  RUNFLOW_UPLOADER_CACHE_DIR="$WORK/k4" RUNFLOW_UPLOADER_INSTANCE_DIR="$WORK/r4" RUNFLOW_UPLOADER_KEYRING=memory "$BIN" >/dev/null 2>&1 &
+app=$!
+w="$(app_window)"
+sleep 3
+xdotool windowfocus --sync "$w"
+xdotool mousemove --window "$w" 994 46 click 1   # the "History" tab (the queue is empty)
+sleep 2
+import -window "$w" assets/screenshots/history.png
+xdotool windowfocus --sync "$w" key --clearmodifiers ctrl+q
+wait "$app" || true
+echo "screenshots: assets/screenshots/{welcome,main,library,history}.png"
