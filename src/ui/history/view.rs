@@ -6,7 +6,7 @@ use time::macros::format_description;
 
 use super::state::{HISTORY_ROWS, HistoryState};
 use crate::desktop::{AssetPurpose, Command};
-use crate::history::{Format, Upload};
+use crate::history::{Format, Source, Upload};
 use crate::library::ViewSpec;
 use crate::ui::Loadable;
 use crate::upload::{self, human_bytes, sanitize};
@@ -264,10 +264,19 @@ fn row_ui(
                 purpose: AssetPurpose::CopyUrl,
             });
         }
+        // A pasted image lived in a file of the app's own, deleted once it was uploaded.
+        let pasted = upload.source == Source::Paste;
         let again = ui
-            .add_enabled(same_server, egui::Button::new("Upload again").small())
+            .add_enabled(
+                same_server && !pasted,
+                egui::Button::new("Upload again").small(),
+            )
             .on_hover_text("Upload the local file again, as a new asset in the same folder")
-            .on_disabled_hover_text(&elsewhere);
+            .on_disabled_hover_text(if pasted {
+                "A pasted image is not kept on this computer once it is uploaded"
+            } else {
+                &elsewhere
+            });
         if again.clicked() {
             out.push(Command::Upload(upload::Command::Add {
                 paths: vec![upload.path.clone()],
