@@ -19,7 +19,7 @@ use super::discover::{
 };
 use super::journal::{AccountScope, Entry, Journal, Walk};
 use super::protocol::UploadFailure;
-use super::queue::{Answer, FoundAsset, Ticket};
+use super::queue::{Answer, Finished, FoundAsset, Ticket};
 
 /// What every effect shares.
 pub(super) struct Shared {
@@ -227,21 +227,9 @@ pub(super) async fn find_uploaded(
     }
 }
 
-/// What [`record`] writes: a finished upload.
-pub(super) struct Finished {
-    pub hash: String,
-    pub size_bytes: u64,
-    pub asset_id: String,
-    pub path: PathBuf,
-    pub name: String,
-    pub folder_id: Option<String>,
-    pub pasted: bool,
-    pub batch: String,
-}
-
 /// Records a finished upload in the history, and its content in the duplicate index. A
 /// failure only costs the history row and duplicate detection, so it is logged, not fatal.
-pub(super) fn record(shared: &Shared, finished: Finished) {
+pub(super) fn record(shared: &Shared, finished: Finished, batch: String) {
     let upload = Upload {
         id: 0,
         uploaded_at: time::OffsetDateTime::now_utc(),
@@ -258,7 +246,7 @@ pub(super) fn record(shared: &Shared, finished: Finished) {
         } else {
             shared.source
         },
-        batch: Some(finished.batch),
+        batch: Some(batch),
     };
     let result = {
         let mut history = shared

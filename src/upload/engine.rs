@@ -424,32 +424,12 @@ impl Engine {
             }),
             // Written before the claim is released (the next effect), so another process that
             // takes the claim finds the asset in the index. One short transaction.
-            Effect::Record {
-                hash,
-                size_bytes,
-                asset_id,
-                path,
-                name,
-                folder_id,
-                pasted,
-            } => {
+            Effect::Record(finished) => {
                 let batch = self
                     .history_batch
                     .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
                     .clone();
-                effects::record(
-                    &self.shared,
-                    effects::Finished {
-                        hash,
-                        size_bytes,
-                        asset_id,
-                        path,
-                        name,
-                        folder_id,
-                        pasted,
-                        batch,
-                    },
-                );
+                effects::record(&self.shared, finished, batch);
             }
             Effect::Abort { id } => {
                 if let Some(token) = self.tokens.remove(&id) {

@@ -19,6 +19,21 @@ pub(in crate::upload) struct Ticket {
     pub epoch: u64,
 }
 
+/// A finished upload, for the history and the duplicate index.
+#[derive(Debug, Clone, PartialEq)]
+pub(in crate::upload) struct Finished {
+    /// The content's hash.
+    pub hash: String,
+    pub size_bytes: u64,
+    pub asset_id: String,
+    /// The file, its asset's name and folder.
+    pub path: PathBuf,
+    pub name: String,
+    pub folder_id: Option<String>,
+    /// Content the app saved itself from a paste.
+    pub pasted: bool,
+}
+
 /// What the engine must do.
 #[derive(Debug, Clone, PartialEq)]
 pub(in crate::upload) enum Effect {
@@ -65,17 +80,7 @@ pub(in crate::upload) enum Effect {
         folder_id: Option<String>,
     },
     /// Record a finished upload in the history and its content in the duplicate index.
-    Record {
-        hash: String,
-        size_bytes: u64,
-        asset_id: String,
-        /// The file, its asset's name and folder.
-        path: PathBuf,
-        name: String,
-        folder_id: Option<String>,
-        /// Content the app saved itself from a paste.
-        pasted: bool,
-    },
+    Record(Finished),
     /// Stop the running work of this file at once.
     Abort { id: FileId },
     /// Answer [`Queue::timer_fired`] with `ticket` after `wait`.

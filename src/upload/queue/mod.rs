@@ -33,7 +33,7 @@ use std::time::Duration;
 use super::journal::{Entry, Walk};
 use super::protocol::{BatchProgress, Event, FileId, FileState};
 
-pub(super) use interface::{Answer, Effect, FoundAsset, QueueConfig, Scanned, Ticket};
+pub(super) use interface::{Answer, Effect, Finished, FoundAsset, QueueConfig, Scanned, Ticket};
 
 /// How many fresh sessions one file may need (expired links, lost bytes) before giving up.
 pub(super) const MAX_SESSIONS: u32 = 4;

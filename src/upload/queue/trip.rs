@@ -7,7 +7,7 @@ use crate::api::models::{Asset, UploadSession};
 use super::super::journal::Step;
 use super::super::protocol::{FileId, FileState, UploadFailure};
 use super::CLAIM_RETRY_WAIT;
-use super::{Effect, FoundAsset, MAX_SESSIONS, Next, Phase, Queue, Slot};
+use super::{Effect, Finished, FoundAsset, MAX_SESSIONS, Next, Phase, Queue, Slot};
 
 impl Queue {
     /// The first step of a trip (or of a resumed one).
@@ -434,7 +434,7 @@ impl Queue {
             return;
         };
         if let (Some(hash), Some(asset_id)) = (entry.hash.clone(), asset.id.clone()) {
-            self.effects.push_back(Effect::Record {
+            self.effects.push_back(Effect::Record(Finished {
                 hash,
                 size_bytes: entry.size_bytes,
                 asset_id,
@@ -442,7 +442,7 @@ impl Queue {
                 name: entry.name.clone(),
                 folder_id: asset.folder_id.clone().or_else(|| entry.folder_id.clone()),
                 pasted: entry.owned_file,
-            });
+            }));
         }
         self.finish(id, FileState::Done(Box::new(asset)));
     }

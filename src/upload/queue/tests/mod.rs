@@ -178,7 +178,7 @@ impl Sim {
                     self.journal.remove(&id);
                 }
                 Effect::Release { id } => self.claims.retain(|_, holder| *holder != id),
-                Effect::Record { hash, asset_id, .. } => {
+                Effect::Record(Finished { hash, asset_id, .. }) => {
                     self.index.insert(hash, asset_id);
                 }
                 Effect::SetTimer { ticket, .. } => self.timers.push(ticket),
