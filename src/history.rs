@@ -203,13 +203,39 @@ impl History {
         std::fs::create_dir_all(data_dir)
             .map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))?;
         let path = data_dir.join(HISTORY_FILE);
-        let mut db = Connection::open(&path)?;
+        let mut db = match Self::connect(&path) {
+            Err(err) if is_damaged(&err) => {
+                // A damaged file must not stop every upload: it is kept aside for a look, and
+                // a new history starts (duplicate detection forgets what it knew; the journal
+                // and the claims still keep each file to one asset).
+                let aside = path.with_extension(format!(
+                    "sqlite3.damaged-{}",
+                    OffsetDateTime::now_utc().unix_timestamp()
+                ));
+                tracing::error!(%err, aside = %aside.display(), "the history database is damaged; starting a new one");
+                for suffix in ["-wal", "-shm"] {
+                    let mut side = path.clone().into_os_string();
+                    side.push(suffix);
+                    let _ = std::fs::remove_file(side);
+                }
+                std::fs::rename(&path, &aside)
+                    .map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))?;
+                Self::connect(&path)?
+            }
+            other => other?,
+        };
+        migrate::jsonl_index(&mut db, data_dir)?;
+        Ok(Self { db, path })
+    }
+
+    /// Opens the file with the settings every process uses, its schema up to date.
+    fn connect(path: &Path) -> rusqlite::Result<Connection> {
+        let mut db = Connection::open(path)?;
         db.busy_timeout(BUSY_TIMEOUT)?;
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "NORMAL")?;
         upgrade(&mut db)?;
-        migrate::jsonl_index(&mut db, data_dir)?;
-        Ok(Self { db, path })
+        Ok(db)
     }
 
     /// The database file.
@@ -337,6 +363,14 @@ impl History {
             })
             .map(|n| u64::try_from(n).unwrap_or(0))
     }
+}
+
+/// Whether `err` says the file is not a database, or a damaged one.
+fn is_damaged(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
 }
 
 /// Brings the schema to the newest version, in one transaction per step.

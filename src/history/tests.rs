@@ -270,3 +270,22 @@ fn dates_are_whole_utc_days_or_rfc3339_times() {
     let err = parse_since("yesterday").unwrap_err();
     assert!(err.contains("2026-12-01"), "{err}");
 }
+
+#[test]
+fn a_damaged_database_is_kept_aside_and_a_new_history_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = b"this is not a database, it was overwritten by something else";
+    std::fs::write(dir.path().join(HISTORY_FILE), garbage.repeat(100)).unwrap();
+    let mut history = History::open(dir.path()).unwrap();
+    history
+        .record(SCOPE, &upload("a.png", OffsetDateTime::now_utc()))
+        .unwrap();
+    assert_eq!(history.count().unwrap(), 1);
+    let aside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_name().to_string_lossy().contains(".damaged-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the damaged file is kept");
+    assert_eq!(std::fs::read(aside[0].path()).unwrap(), garbage.repeat(100));
+}
