@@ -193,7 +193,6 @@ pub fn parse_until(text: &str) -> Result<OffsetDateTime, String> {
 #[derive(Debug)]
 pub struct History {
     db: Connection,
-    path: PathBuf,
 }
 
 impl History {
@@ -225,7 +224,7 @@ impl History {
             other => other?,
         };
         migrate::jsonl_index(&mut db, data_dir)?;
-        Ok(Self { db, path })
+        Ok(Self { db })
     }
 
     /// Opens the file with the settings every process uses, its schema up to date.
@@ -236,11 +235,6 @@ impl History {
         db.pragma_update(None, "synchronous", "NORMAL")?;
         upgrade(&mut db)?;
         Ok(db)
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The asset content with `hash` became in `scope` (`base#org`), if recorded. A scope
