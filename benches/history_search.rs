@@ -33,7 +33,7 @@ fn row(n: usize, rows: usize) -> Upload {
     let start = datetime!(2025-01-01 00:00 UTC);
     let (name, source) = match n % 3 {
         0 => (format!("IMG_{n:06}.JPG"), Source::Drop),
-        1 => (format!("Screenshot {n:06}.png"), Source::Watch),
+        1 => (format!("Screenshot {n:06}.png"), Source::Paste),
         _ => (format!("render-{n:06}.mp4"), Source::Cli),
     };
     Upload {

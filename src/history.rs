@@ -1,8 +1,8 @@
 //! What this machine uploaded, in one SQLite database (`history.sqlite3` in the data folder),
-//! shared by every process (the window, `upload`, `watch`):
+//! shared by every process (the window, `upload`):
 //!
 //! - the history: each finished upload's file, size, content hash, asset, folder, server,
-//!   account, time and how it came (drop, paste, watch, CLI), searched by the History tab and
+//!   account, time and how it came (drop, paste, CLI), searched by the History tab and
 //!   `runflow-uploader history`;
 //! - the duplicate index: content hash -> asset per account, so the same content is not
 //!   uploaded twice. It was a JSON-lines file (`uploaded-index.jsonl`) before; the first open
@@ -68,8 +68,6 @@ pub enum Source {
     Drop,
     /// An image pasted into the window.
     Paste,
-    /// Found in a watched folder.
-    Watch,
     /// `runflow-uploader upload`.
     Cli,
 }
@@ -79,7 +77,6 @@ impl Source {
         match self {
             Self::Drop => "drop",
             Self::Paste => "paste",
-            Self::Watch => "watch",
             Self::Cli => "cli",
         }
     }
@@ -87,18 +84,16 @@ impl Source {
     fn parse(text: &str) -> Self {
         match text {
             "paste" => Self::Paste,
-            "watch" => Self::Watch,
             "cli" => Self::Cli,
             _ => Self::Drop,
         }
     }
 
-    /// For people: "dropped", "pasted", "watched folder", "command line".
+    /// For people: "dropped", "pasted", "command line".
     pub fn label(self) -> &'static str {
         match self {
             Self::Drop => "dropped",
             Self::Paste => "pasted",
-            Self::Watch => "watched folder",
             Self::Cli => "command line",
         }
     }

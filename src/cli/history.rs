@@ -1,5 +1,5 @@
-//! `history`: what this machine uploaded (from the window, `upload` and watched folders), newest
-//! first, from the history database. Offline: the history is local.
+//! `history`: what this machine uploaded (from the window and `upload`), newest first, from the
+//! history database. Offline: the history is local.
 
 use std::io;
 
