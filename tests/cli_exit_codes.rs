@@ -1,6 +1,9 @@
 //! The exit-code table of the README ("Exit codes"), one test per row, through the real binary
 //! against the emulator.
 
+#[path = "support/ports.rs"]
+mod ports_support;
+
 #[path = "support/cli.rs"]
 mod cli_support;
 mod support;
@@ -122,13 +125,9 @@ async fn exit_3_for_a_missing_or_rejected_key() {
 async fn exit_4_when_runflow_cannot_be_reached() {
     let env = Env::new(|_| {}).await;
     let files = write_pngs(&env.home.path().join("a"), 1);
-    // A port nobody listens on (bound, then released).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
+    // A port that is bound and never listens: every connection is refused.
+    let closed = ports_support::RefusedPort::new();
+    let base = closed.base_url();
     let started = Instant::now();
     let (upload, whoami) = tokio::join!(
         run({

@@ -2,6 +2,9 @@
 //! plausible shape, and losing answers on purpose: the type list is only ever a hint, and a
 //! folder create, rename or delete whose answer was lost is not reported as a conflict.
 
+#[path = "support/ports.rs"]
+mod ports_support;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -548,15 +551,8 @@ async fn a_delete_whose_answer_was_lost_is_done() {
 
 #[tokio::test]
 async fn connection_failures_are_told_from_answers() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let refused = client_for(&format!("http://127.0.0.1:{port}"))
-        .health()
-        .await
-        .unwrap_err();
+    let closed = ports_support::RefusedPort::new();
+    let refused = client_for(&closed.base_url()).health().await.unwrap_err();
     assert!(refused.is_connection_failure(), "{refused:?}");
 
     // Plain http is only allowed to loopback, so the unresolvable name uses https.

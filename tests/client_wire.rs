@@ -1,6 +1,9 @@
 //! The client against a hand-rolled local server that misbehaves on purpose: what the PUT puts on
 //! the wire, and how malformed, oversized and nested-envelope answers turn into clear errors.
 
+#[path = "support/ports.rs"]
+mod ports_support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -192,29 +195,21 @@ async fn plain_http_to_a_remote_host_is_refused_before_any_request() {
 
 #[tokio::test]
 async fn connection_refused_is_a_network_error_after_retries() {
-    // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let err = client_for(&format!("http://127.0.0.1:{port}"))
-        .health()
-        .await
-        .unwrap_err();
+    // A bound loopback port that never listens: every connection is refused.
+    let closed = ports_support::RefusedPort::new();
+    let err = client_for(&closed.base_url()).health().await.unwrap_err();
     assert!(matches!(err, ApiError::Network(_)), "{err:?}");
     assert!(err.is_retryable());
 }
 
 #[tokio::test]
 async fn network_errors_never_repeat_a_presigned_url() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}/bucket/o?X-Amz-Signature=deadbeefsecret");
-    let err = client_for(&format!("http://127.0.0.1:{port}"))
+    let closed = ports_support::RefusedPort::new();
+    let url = format!(
+        "{}/bucket/o?X-Amz-Signature=deadbeefsecret",
+        closed.base_url()
+    );
+    let err = client_for(&closed.base_url())
         .put_upload(
             &url,
             "image/png",

@@ -2,6 +2,9 @@
 //! shutdown. Nothing here reads process-wide environment variables: every test passes what it
 //! needs through `BackendOptions`, with an in-memory key store of its own.
 
+#[path = "support/ports.rs"]
+mod ports_support;
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -250,13 +253,9 @@ async fn a_wrong_key_is_rejected_and_not_stored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_checked_while_offline_is_answered_quickly_and_not_blamed() {
     // A loopback port where nothing listens: every connection is refused.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = ports_support::RefusedPort::new();
     let mut backend = Backend::new(None, |options| {
-        options.env_base_url = Some(format!("http://127.0.0.1:{port}"));
+        options.env_base_url = Some(closed.base_url());
     });
     backend.send(Command::Start);
     backend
