@@ -32,7 +32,8 @@ pub const HISTORY_FILE: &str = "history.sqlite3";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The schema, one statement list per version (`PRAGMA user_version`).
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE content (
         scope TEXT NOT NULL,
         hash BLOB NOT NULL,
@@ -58,7 +59,14 @@ const MIGRATIONS: &[&str] = &["
     -- only the rows it matches.
     CREATE INDEX uploads_by_time ON uploads (uploaded_at, name);
     CREATE INDEX uploads_by_batch ON uploads (batch);
-"];
+",
+    "
+    -- The file's modification time when it was queued: a watched folder's scan at start
+    -- passes over files uploaded as they are now.
+    ALTER TABLE uploads ADD COLUMN modified_ns INTEGER;
+    CREATE INDEX uploads_by_path ON uploads (path);
+",
+];
 
 /// How a file came to be uploaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -70,6 +78,8 @@ pub enum Source {
     Paste,
     /// `runflow-uploader upload`.
     Cli,
+    /// Found in a watched folder (the window's, or `runflow-uploader watch`).
+    Watch,
 }
 
 impl Source {
@@ -78,6 +88,7 @@ impl Source {
             Self::Drop => "drop",
             Self::Paste => "paste",
             Self::Cli => "cli",
+            Self::Watch => "watch",
         }
     }
 
@@ -85,6 +96,7 @@ impl Source {
         match text {
             "paste" => Self::Paste,
             "cli" => Self::Cli,
+            "watch" => Self::Watch,
             _ => Self::Drop,
         }
     }
@@ -95,6 +107,7 @@ impl Source {
             Self::Drop => "dropped",
             Self::Paste => "pasted",
             Self::Cli => "command line",
+            Self::Watch => "watched folder",
         }
     }
 }
@@ -115,6 +128,9 @@ pub struct Upload {
     pub name: String,
     /// Bytes.
     pub size_bytes: u64,
+    /// The file's modification time when it was queued (ns since the epoch), when known.
+    #[serde(skip)]
+    pub modified_ns: Option<i64>,
     /// BLAKE3 of the content, hex.
     pub hash: Option<String>,
     /// The asset.
@@ -279,8 +295,8 @@ impl History {
         }
         tx.prepare_cached(
             "INSERT INTO uploads (uploaded_at, path, name, size_bytes, hash, asset_id,
-                                  folder_id, server, account, source, batch)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                  folder_id, server, account, source, batch, modified_ns)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?
         .execute(params![
             millis(upload.uploaded_at),
@@ -294,6 +310,7 @@ impl History {
             upload.account,
             upload.source.as_str(),
             upload.batch,
+            upload.modified_ns,
         ])?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
@@ -308,7 +325,7 @@ impl History {
             .map_or(-1, |limit| i64::try_from(limit).unwrap_or(i64::MAX));
         let mut statement = self.db.prepare_cached(
             "SELECT id, uploaded_at, path, name, size_bytes, hash, asset_id, folder_id, server,
-                    account, source, batch
+                    account, source, batch, modified_ns
              FROM uploads
              WHERE (?1 IS NULL OR name LIKE ?1 ESCAPE '\\')
                AND uploaded_at >= ?2 AND uploaded_at < ?3
@@ -338,10 +355,79 @@ impl History {
                     account: row.get(9)?,
                     source: Source::parse(&row.get::<_, String>(10)?),
                     batch: row.get(11)?,
+                    modified_ns: row.get(12)?,
                 })
             },
         )?;
         rows.collect()
+    }
+
+    /// Whether the file at `path` went to `server`'s `account` as it is now (this size and
+    /// modification time).
+    pub fn knows_file(
+        &self,
+        server: &str,
+        account: &str,
+        path: &Path,
+        size_bytes: u64,
+        modified_ns: u128,
+    ) -> rusqlite::Result<bool> {
+        self.db
+            .prepare_cached(
+                "SELECT 1 FROM uploads
+                 WHERE path = ?1 AND size_bytes = ?2 AND modified_ns = ?3
+                   AND server = ?4 AND account = ?5
+                 LIMIT 1",
+            )?
+            .query_row(
+                params![
+                    path.to_string_lossy(),
+                    sql_int(size_bytes),
+                    i64::try_from(modified_ns).unwrap_or(i64::MAX),
+                    server,
+                    account
+                ],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+    }
+
+    /// How many files from the watched folder `dir` went to `server`'s `account` since
+    /// `since`, and the name of the last one.
+    pub fn watched_since(
+        &self,
+        server: &str,
+        account: &str,
+        dir: &Path,
+        since: OffsetDateTime,
+    ) -> rusqlite::Result<(u64, Option<String>)> {
+        let mut prefix = dir.to_string_lossy().into_owned();
+        if !prefix.ends_with(std::path::MAIN_SEPARATOR) {
+            prefix.push(std::path::MAIN_SEPARATOR);
+        }
+        let prefix_chars = i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX);
+        let mut statement = self.db.prepare_cached(
+            "SELECT name FROM uploads
+             WHERE uploaded_at >= ?1 AND source = 'watch' AND server = ?2 AND account = ?3
+               AND substr(path, 1, ?4) = ?5
+             ORDER BY uploaded_at DESC, id DESC",
+        )?;
+        let mut rows = statement.query(params![
+            millis(since),
+            server,
+            account,
+            prefix_chars,
+            prefix
+        ])?;
+        let (mut count, mut last) = (0, None);
+        while let Some(row) = rows.next()? {
+            if last.is_none() {
+                last = Some(row.get(0)?);
+            }
+            count += 1;
+        }
+        Ok((count, last))
     }
 
     /// How many uploads are recorded.

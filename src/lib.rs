@@ -31,3 +31,4 @@ pub mod paths;
 pub mod timeline;
 pub mod ui;
 pub mod upload;
+pub mod watch;

@@ -22,6 +22,7 @@ fn upload(name: &str, at: OffsetDateTime) -> Upload {
         account: "org".into(),
         source: Source::Drop,
         batch: None,
+        modified_ns: None,
     }
 }
 
@@ -288,4 +289,85 @@ fn a_damaged_database_is_kept_aside_and_a_new_history_starts() {
         .collect();
     assert_eq!(aside.len(), 1, "the damaged file is kept");
     assert_eq!(std::fs::read(aside[0].path()).unwrap(), garbage.repeat(100));
+}
+
+#[test]
+fn a_file_is_known_as_uploaded_only_at_its_size_and_time_and_to_its_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut history = History::open(dir.path()).unwrap();
+    let mut row = upload("a.png", datetime!(2026-12-01 10:00 UTC));
+    row.modified_ns = Some(5_000);
+    history.record(SCOPE, &row).unwrap();
+    let knows = |server: &str, account: &str, name: &str, size: u64, modified: u128| {
+        history
+            .knows_file(server, account, Path::new(name), size, modified)
+            .unwrap()
+    };
+    let server = "https://api.runflow.io";
+    assert!(knows(server, "org", "/photos/a.png", 1234, 5_000));
+    assert!(
+        !knows(server, "org", "/photos/a.png", 1234, 5_001),
+        "touched"
+    );
+    assert!(!knows(server, "org", "/photos/a.png", 1235, 5_000), "grown");
+    assert!(
+        !knows(server, "other", "/photos/a.png", 1234, 5_000),
+        "account"
+    );
+    assert!(!knows(
+        "http://127.0.0.1:1",
+        "org",
+        "/photos/a.png",
+        1234,
+        5_000
+    ));
+    assert!(!knows(server, "org", "/photos/b.png", 1234, 5_000));
+}
+
+#[test]
+fn a_watched_folder_counts_its_own_uploads_since_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut history = History::open(dir.path()).unwrap();
+    let mut add = |path: &str, at: OffsetDateTime, source: Source| {
+        let mut row = upload("x", at);
+        row.path = PathBuf::from(path);
+        row.name = Path::new(path)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into();
+        row.source = source;
+        history.record(SCOPE, &row).unwrap();
+    };
+    add("/w/old.png", datetime!(2026-11-30 23:59 UTC), Source::Watch);
+    add("/w/a.png", datetime!(2026-12-01 09:00 UTC), Source::Watch);
+    add(
+        "/w/sub/b.png",
+        datetime!(2026-12-01 10:00 UTC),
+        Source::Watch,
+    );
+    add(
+        "/w/dropped.png",
+        datetime!(2026-12-01 11:00 UTC),
+        Source::Drop,
+    );
+    add(
+        "/wider/c.png",
+        datetime!(2026-12-01 12:00 UTC),
+        Source::Watch,
+    );
+    let since = datetime!(2026-12-01 00:00 UTC);
+    let server = "https://api.runflow.io";
+    assert_eq!(
+        history
+            .watched_since(server, "org", Path::new("/w"), since)
+            .unwrap(),
+        (2, Some("b.png".to_owned()))
+    );
+    assert_eq!(
+        history
+            .watched_since(server, "org", Path::new("/nothing"), since)
+            .unwrap(),
+        (0, None)
+    );
 }

@@ -441,7 +441,8 @@ fn io_failure(err: &std::io::Error) -> UploadFailure {
     }
 }
 
-fn is_junk_or_hidden(name: &str) -> bool {
+/// A name that walks pass over: hidden (a leading dot) or left by an operating system.
+pub fn is_junk_or_hidden(name: &str) -> bool {
     name.starts_with('.') || JUNK_NAMES.contains(&name)
 }
 

@@ -236,6 +236,7 @@ pub(super) fn record(shared: &Shared, finished: Finished, batch: String) {
         path: finished.path,
         name: finished.name,
         size_bytes: finished.size_bytes,
+        modified_ns: i64::try_from(finished.modified_ns).ok(),
         hash: Some(finished.hash),
         asset_id: finished.asset_id,
         folder_id: finished.folder_id,
@@ -243,6 +244,8 @@ pub(super) fn record(shared: &Shared, finished: Finished, batch: String) {
         account: shared.scope.org_id.clone(),
         source: if finished.pasted {
             Source::Paste
+        } else if finished.watched {
+            Source::Watch
         } else {
             shared.source
         },

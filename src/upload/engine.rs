@@ -283,13 +283,16 @@ impl Engine {
                 paths,
                 folder_id,
                 force,
-            } => self.scan(paths, None, folder_id, force),
+            } => self.scan(paths, None, folder_id, force, false),
+            Command::AddWatched { paths, folder_id } => {
+                self.scan(paths, None, folder_id, false, true)
+            }
             Command::AddBytes {
                 name,
                 mime_type: _,
                 bytes,
                 folder_id,
-            } => self.scan(Vec::new(), Some((name, bytes)), folder_id, false),
+            } => self.scan(Vec::new(), Some((name, bytes)), folder_id, false, false),
             Command::DiscardForeign(key) => self.discard_foreign(key),
             Command::CancelAll => {
                 self.cancel_scans();
@@ -443,7 +446,9 @@ impl Engine {
                     let _ = internal.send(Internal::Timer(ticket));
                 });
             }
-            Effect::Rescan { path, folder_id } => self.scan(vec![path], None, folder_id, false),
+            Effect::Rescan { path, folder_id } => {
+                self.scan(vec![path], None, folder_id, false, false)
+            }
             Effect::Walk(walk) => self.walk_again(walk),
             Effect::ForgetWalk { key } => self.to_journal(JournalOp::RemoveWalk(key)),
             Effect::DeleteOwnedFile { path } => {

@@ -104,6 +104,9 @@ pub struct Entry {
     /// Delete `path` once uploaded (pasted content the app wrote itself).
     #[serde(default)]
     pub owned_file: bool,
+    /// Found in a watched folder (for the history).
+    #[serde(default)]
+    pub watched: bool,
     /// The user cancelled the file after its confirm may have been sent: a resume only finds
     /// out whether it became an asset, and never confirms it.
     #[serde(default)]
@@ -555,6 +558,9 @@ pub struct Walk {
     pub folder_id: Option<String>,
     /// Upload even if this machine uploaded the same content before.
     pub force: bool,
+    /// The paths are a watched folder's findings (for the history).
+    #[serde(default)]
+    pub watched: bool,
 }
 
 #[cfg(test)]

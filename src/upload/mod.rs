@@ -17,7 +17,10 @@ mod queue;
 mod sink;
 mod speed;
 
-pub use discover::{DiscoverOptions, Found, LocalFile, detect_mime, discover, discover_with};
+pub use discover::{
+    DiscoverOptions, Found, LocalFile, detect_mime, discover, discover_with, is_junk_or_hidden,
+    nanos_since_epoch,
+};
 pub use engine::{DEFAULT_CONCURRENCY, EngineConfig, EngineHandle, MAX_CONCURRENCY, spawn};
 pub use journal::{
     AccountScope, Discarded, Entry as JournalEntry, JOURNAL_DIR, Step as JournalStep, Unfinished,

@@ -29,6 +29,14 @@ pub enum Command {
         /// Upload even files this machine already uploaded.
         force: bool,
     },
+    /// Queue what a watched folder found: files that are new or changed since they were last
+    /// uploaded (never forced; the history is the same as [`Command::Add`]'s but for its source).
+    AddWatched {
+        /// Files (or new subfolders) in the watched folder.
+        paths: Vec<PathBuf>,
+        /// The folder the watch maps to.
+        folder_id: Option<String>,
+    },
     /// Queue bytes from memory (e.g. a pasted image) under `name`.
     AddBytes {
         /// File name to give the asset.

@@ -66,6 +66,7 @@ impl Engine {
         pasted: Option<(String, bytes::Bytes)>,
         folder_id: Option<String>,
         force: bool,
+        watched: bool,
     ) {
         self.queue.scan_started();
         let walk = (pasted.is_none() && !paths.is_empty()).then(|| Walk {
@@ -73,6 +74,7 @@ impl Engine {
             paths: paths.clone(),
             folder_id: folder_id.clone(),
             force,
+            watched,
         });
         if let Some(walk) = &walk {
             self.to_journal(JournalOp::WriteWalk(Box::new(walk.clone())));
@@ -82,6 +84,7 @@ impl Engine {
             folder_id,
             force,
             owned: pasted.is_some(),
+            watched,
             again: false,
         };
         self.start_walk(paths, pasted, scanned, walk.map(|w| w.key));
@@ -95,6 +98,7 @@ impl Engine {
             folder_id: walk.folder_id,
             force: false,
             owned: false,
+            watched: walk.watched,
             again: true,
         };
         self.start_walk(walk.paths, None, scanned, Some(walk.key));
@@ -150,6 +154,7 @@ impl Engine {
                     folder_id: scanned.folder_id.clone(),
                     force: scanned.force,
                     owned: scanned.owned,
+                    watched: scanned.watched,
                     again: scanned.again,
                 };
                 unread.fetch_add(chunk.found.len(), Ordering::Relaxed);

@@ -13,6 +13,7 @@ fn entry(id: u64, step: Step) -> Entry {
         hash: None,
         step,
         owned_file: false,
+        watched: false,
         cancelled: false,
     }
 }
@@ -108,6 +109,7 @@ fn an_unfinished_walk_is_adopted_once_and_keeps_its_directory() {
         paths: vec![PathBuf::from("/photos"), PathBuf::from("/more photos")],
         folder_id: Some("f1".into()),
         force: true,
+        watched: false,
     };
     first.write_walk(&walk("w1")).unwrap();
     first.write_walk(&walk("w2")).unwrap();
@@ -300,6 +302,7 @@ fn a_directory_of_the_layout_before_the_log_is_read_and_moved_into_it() {
         paths: vec![PathBuf::from("/photos")],
         folder_id: None,
         force: false,
+        watched: false,
     };
     let file = |name: &str| dir.path().join(name);
     std::fs::write(
@@ -337,6 +340,7 @@ fn the_log_is_compacted_to_its_live_records_and_keeps_their_order() {
         paths: vec![PathBuf::from("/photos")],
         folder_id: None,
         force: false,
+        watched: false,
     };
     journal.write_walk(&walk).unwrap();
     // Ten files stay in line while many pass through, every one written three times.

@@ -4,8 +4,8 @@ use super::super::protocol::{Command, Event, FileId, FileState};
 use super::{Effect, Phase, Queue, Slot};
 
 impl Queue {
-    /// A command from the window or the CLI (`Add`, `AddBytes`, `StopScan`, `DiscardForeign`
-    /// and `Shutdown` are the engine's: they need files and tasks).
+    /// A command from the window or the CLI (`Add`, `AddWatched`, `AddBytes`, `StopScan`,
+    /// `DiscardForeign` and `Shutdown` are the engine's: they need files and tasks).
     pub fn command(&mut self, command: Command) {
         match command {
             Command::Cancel(id) => self.cancel(id),
@@ -30,6 +30,7 @@ impl Queue {
             Command::Resume => self.paused = false,
             Command::SetConcurrency(n) => self.config.concurrency = n.max(1),
             Command::Add { .. }
+            | Command::AddWatched { .. }
             | Command::AddBytes { .. }
             | Command::DiscardForeign(_)
             | Command::StopScan(_)

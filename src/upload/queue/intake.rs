@@ -156,6 +156,7 @@ impl Queue {
             hash: None,
             step: Step::Pending,
             owned_file: scanned.owned,
+            watched: scanned.watched,
             cancelled: false,
         }
     }

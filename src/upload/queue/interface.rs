@@ -30,8 +30,12 @@ pub(in crate::upload) struct Finished {
     pub path: PathBuf,
     pub name: String,
     pub folder_id: Option<String>,
+    /// The file's modification time when it was queued (ns since the epoch).
+    pub modified_ns: u128,
     /// Content the app saved itself from a paste.
     pub pasted: bool,
+    /// Found in a watched folder.
+    pub watched: bool,
 }
 
 /// What the engine must do.
@@ -130,6 +134,8 @@ pub(in crate::upload) struct Scanned {
     pub force: bool,
     /// The files are the app's own copies (pasted content), deleted once uploaded.
     pub owned: bool,
+    /// Found in a watched folder.
+    pub watched: bool,
     /// An earlier run's walk again: a file still in the queue from that run is expected, not
     /// reported as given twice.
     pub again: bool,

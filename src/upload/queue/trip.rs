@@ -441,7 +441,9 @@ impl Queue {
                 path: entry.path.clone(),
                 name: entry.name.clone(),
                 folder_id: asset.folder_id.clone().or_else(|| entry.folder_id.clone()),
+                modified_ns: entry.modified_ns,
                 pasted: entry.owned_file,
+                watched: entry.watched,
             }));
         }
         self.finish(id, FileState::Done(Box::new(asset)));

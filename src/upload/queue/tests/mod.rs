@@ -137,6 +137,7 @@ impl Sim {
             folder_id: folder.map(str::to_owned),
             force: false,
             owned,
+            watched: false,
             again: false,
         });
         self.queue.scan_finished(false);

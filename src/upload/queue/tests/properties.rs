@@ -111,6 +111,7 @@ fn walk(key: &str) -> Walk {
         paths: vec![PathBuf::from("/photos")],
         folder_id: None,
         force: false,
+        watched: false,
     }
 }
 
@@ -135,6 +136,7 @@ fn an_earlier_runs_walk_goes_again_and_counts_as_a_scan_until_it_ends() {
         hash: None,
         step: Step::Pending,
         owned_file: false,
+        watched: false,
         cancelled: false,
     };
     queue.resume(
@@ -155,6 +157,7 @@ fn an_earlier_runs_walk_goes_again_and_counts_as_a_scan_until_it_ends() {
         folder_id: None,
         force: false,
         owned: false,
+        watched: false,
         again: true,
     });
     let effects: Vec<Effect> = std::iter::from_fn(|| queue.poll_effect()).collect();
