@@ -56,6 +56,8 @@ pub struct Cli {
 pub enum Command {
     /// Upload files and folders (recursively) to Runflow.
     Upload(upload::UploadArgs),
+    /// Watch a folder and upload its new and changed files until stopped (Ctrl-C, SIGTERM).
+    Watch(upload::watch::WatchArgs),
     /// List, show and delete assets.
     #[command(subcommand)]
     Assets(assets::AssetsCommand),
@@ -142,6 +144,7 @@ pub async fn run(command: Command) -> ExitCode {
     let json = command.wants_json();
     let result = match command {
         Command::Upload(args) => upload::run(args).await,
+        Command::Watch(args) => upload::watch::run(args).await,
         Command::Assets(command) => assets::run(command).await,
         Command::Folders(command) => folders::run(command).await,
         Command::Journal(command) => journal::run(command).await,
@@ -166,6 +169,7 @@ impl Command {
     fn wants_json(&self) -> bool {
         match self {
             Command::Upload(args) => args.json,
+            Command::Watch(args) => args.json,
             Command::Assets(command) => command.wants_json(),
             Command::Folders(command) => command.wants_json(),
             Command::Journal(command) => command.wants_json(),

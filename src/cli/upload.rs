@@ -20,6 +20,7 @@ use super::exit::Exit;
 use super::json::{self, JsonPath, Status};
 
 mod output;
+pub mod watch;
 
 use output::{FileInfo, Output, bar_style};
 #[cfg(test)]
@@ -176,23 +177,35 @@ struct Run {
     max_attempts: u32,
 }
 
-/// Uploads the paths; see [`Tally::exit`] for the exit code.
-pub async fn run(args: UploadArgs) -> anyhow::Result<Exit> {
+/// A connection checked, and the engine's settings for it.
+struct Start {
+    connection: context::Connection,
+    account: upload::AccountScope,
+    folder_id: Option<String>,
+    config: EngineConfig,
+    facts: Run,
+}
+
+/// Checks the key (one clear error instead of one per file) and the destination folder (`ID`,
+/// else the settings' default), and sets the engine up for `source`.
+async fn start(
+    folder: Option<String>,
+    concurrency: Option<u16>,
+    source: crate::history::Source,
+) -> anyhow::Result<Start> {
     let connection = context::connect().await?;
-    // One quick call first, so a bad key is one clear error instead of one per file.
     let user = connection
         .client
         .current_user()
         .await
         .map_err(|err| connection.explain(err, "check the API key"))?;
     let settings = Settings::load().await?;
-    let concurrency = args
-        .concurrency
+    let concurrency = concurrency
         .map(usize::from)
         .or(settings.concurrency)
         .unwrap_or(upload::DEFAULT_CONCURRENCY)
         .clamp(1, MAX_CONCURRENCY);
-    let folder_id = args.folder.clone().or(settings.default_folder_id.clone());
+    let folder_id = folder.or(settings.default_folder_id.clone());
     // An unknown folder is one error before anything is sent, not a failure per file.
     let folder = context::check_folder(&connection, folder_id.as_deref()).await?;
     let folder_id = folder.as_ref().and_then(|f| f.id.clone());
@@ -200,16 +213,39 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<Exit> {
     let config = EngineConfig {
         concurrency,
         account: Some(account.clone()),
-        discover: upload::DiscoverOptions {
-            follow_outside_links: args.follow_links,
-        },
-        source: crate::history::Source::Cli,
+        source,
         ..EngineConfig::new(paths::data_dir())
     };
     let facts = Run {
         server: account.base_url.trim_end_matches('/').to_owned(),
         account: account.label.clone(),
         max_attempts: config.max_file_attempts,
+    };
+    Ok(Start {
+        connection,
+        account,
+        folder_id,
+        config,
+        facts,
+    })
+}
+
+/// Uploads the paths; see [`Tally::exit`] for the exit code.
+pub async fn run(args: UploadArgs) -> anyhow::Result<Exit> {
+    let Start {
+        connection,
+        folder_id,
+        mut config,
+        facts,
+        ..
+    } = start(
+        args.folder.clone(),
+        args.concurrency,
+        crate::history::Source::Cli,
+    )
+    .await?;
+    config.discover = upload::DiscoverOptions {
+        follow_outside_links: args.follow_links,
     };
     tracing::info!(
         server = %facts.server,
@@ -295,30 +331,16 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<Exit> {
             .await;
         context::finish_output(&mut stdout, result)?;
     };
-    engine.send(Command::Shutdown);
-    // The engine tidies its journal before it ends; its event channel closes then. Files that
-    // finish meanwhile (a confirm already under way) are reported as what they became.
-    let drain = async {
-        while let Some(event) = events.recv().await {
-            if matches!(event, Event::State { ref state, .. } if state.is_finished()) {
-                let result = output
-                    .handle(&facts, &event, &mut files, &mut tally, &mut stdout)
-                    .await;
-                context::finish_output(&mut stdout, result)?;
-            }
-        }
-        anyhow::Ok(())
-    };
-    if let Ok(result) = tokio::time::timeout(Duration::from_secs(3), drain).await {
-        result?;
-    }
-    // What is left was stopped by the interrupt: cancelled, and still in the journal.
-    let mut left: Vec<(FileId, FileInfo)> = files.drain().collect();
-    left.sort_by_key(|(id, _)| *id);
-    for (_, file) in left {
-        let result = output.cancelled(&facts, file, &mut tally, &mut stdout);
-        context::finish_output(&mut stdout, result)?;
-    }
+    wind_down(
+        &engine,
+        &mut events,
+        &mut output,
+        &facts,
+        &mut files,
+        &mut tally,
+        &mut stdout,
+    )
+    .await?;
     if let Output::Bars { total, .. } = &output {
         total.finish_and_clear();
     }
@@ -347,6 +369,42 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<Exit> {
         );
     }
     Ok(exit)
+}
+
+/// Stops the engine and reports what finished meanwhile (a confirm already under way) as what
+/// it became; what is left was stopped by the interrupt: cancelled, and still in the journal.
+async fn wind_down(
+    engine: &upload::EngineHandle,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
+    output: &mut Output,
+    facts: &Run,
+    files: &mut HashMap<FileId, FileInfo>,
+    tally: &mut Tally,
+    stdout: &mut impl Write,
+) -> anyhow::Result<()> {
+    engine.send(Command::Shutdown);
+    // The engine tidies its journal before it ends; its event channel closes then. Files that
+    // finish meanwhile (a confirm already under way) are reported as what they became.
+    let drain = async {
+        while let Some(event) = events.recv().await {
+            if matches!(event, Event::State { ref state, .. } if state.is_finished()) {
+                let result = output.handle(facts, &event, files, tally, stdout).await;
+                context::finish_output(stdout, result)?;
+            }
+        }
+        anyhow::Ok(())
+    };
+    if let Ok(result) = tokio::time::timeout(Duration::from_secs(3), drain).await {
+        result?;
+    }
+    // What is left was stopped by the interrupt: cancelled, and still in the journal.
+    let mut left: Vec<(FileId, FileInfo)> = files.drain().collect();
+    left.sort_by_key(|(id, _)| *id);
+    for (_, file) in left {
+        let result = output.cancelled(facts, file, tally, stdout);
+        context::finish_output(stdout, result)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

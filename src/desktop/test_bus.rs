@@ -80,8 +80,13 @@ impl TestBus {
             .stdout(Stdio::null())
             .spawn()
             .expect("Debian's python3 with python3-dbusmock (.ci/run installs them)");
-        let mock = Mock(child);
-        for _ in 0..250 {
+        let mut mock = Mock(child);
+        // Python starts slowly on a loaded machine (a parallel test run on two cores).
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = mock.0.try_wait() {
+                panic!("python3-dbusmock's {template} ended before taking {name} ({status})");
+            }
             let owner = Command::new("dbus-send")
                 .arg(format!("--bus={}", self.address))
                 .args([
@@ -98,7 +103,7 @@ impl TestBus {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("python3-dbusmock's {template} never took {name} on the bus");
+        panic!("python3-dbusmock's {template} did not take {name} on the bus within 30 s");
     }
 
     /// Runs the test `name` of this test binary again in a child process whose session and

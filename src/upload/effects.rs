@@ -240,7 +240,7 @@ pub(super) fn record(shared: &Shared, finished: Finished, batch: String) {
         hash: Some(finished.hash),
         asset_id: finished.asset_id,
         folder_id: finished.folder_id,
-        server: shared.scope.base_url.trim_end_matches('/').to_owned(),
+        server: shared.scope.history_server(),
         account: shared.scope.org_id.clone(),
         source: if finished.pasted {
             Source::Paste

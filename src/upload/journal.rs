@@ -125,6 +125,11 @@ pub struct AccountScope {
 }
 
 impl AccountScope {
+    /// The server as the history records it.
+    pub fn history_server(&self) -> String {
+        self.base_url.trim_end_matches('/').to_owned()
+    }
+
     /// The directory name of this account's journal: stable, short and filesystem-safe.
     pub fn key(&self) -> String {
         let hash = blake3::hash(format!("{}\n{}", self.base_url, self.org_id).as_bytes());

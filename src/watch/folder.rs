@@ -1,6 +1,6 @@
 //! One watched folder: its file system watch, the files waiting to settle, and what it sent.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -63,8 +63,9 @@ pub(super) struct Folder {
     state: WatchState,
     debouncer: Option<Debouncer<RecommendedWatcher, RecommendedCache>>,
     waiting: HashMap<PathBuf, Waiting>,
-    /// Settled files to send at the next tick.
-    ready: Vec<(PathBuf, Look)>,
+    /// Settled files to send at the next tick (walks of a folder and of its new subfolder may
+    /// both find a file).
+    ready: BTreeMap<PathBuf, Look>,
     sent: HashMap<PathBuf, (Look, Instant)>,
     today: (u64, Option<String>),
     reported: Option<WatchStatus>,
@@ -82,7 +83,7 @@ impl Folder {
             state: WatchState::Paused,
             debouncer: None,
             waiting: HashMap::new(),
-            ready: Vec::new(),
+            ready: BTreeMap::new(),
             sent: HashMap::new(),
             today: (0, None),
             reported: None,
@@ -180,7 +181,7 @@ impl Folder {
                         continue;
                     }
                     if settled || look.is_old() {
-                        self.ready.push((file.path, look));
+                        self.ready.insert(file.path, look);
                     } else {
                         self.waiting.insert(file.path, Waiting { look, since: now });
                     }
@@ -199,7 +200,7 @@ impl Folder {
                         modified_ns: 0,
                     };
                     if self.sent.get(&path).is_none_or(|(sent, _)| *sent != look) {
-                        self.ready.push((path, look));
+                        self.ready.insert(path, look);
                     }
                 }
                 Found::Skipped { .. } => {}

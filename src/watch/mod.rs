@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::history::History;
+use crate::upload::AccountScope;
 use folder::Folder;
 
 /// A file counts as written once it has not changed for this long.
@@ -124,6 +125,17 @@ pub struct HistoryScope {
     pub data_dir: PathBuf,
     pub server: String,
     pub account: String,
+}
+
+impl HistoryScope {
+    /// The history in `data_dir`, for the engine of `account`.
+    pub fn of(data_dir: PathBuf, account: &AccountScope) -> Self {
+        Self {
+            data_dir,
+            server: account.history_server(),
+            account: account.org_id.clone(),
+        }
+    }
 }
 
 enum Message {
