@@ -187,3 +187,76 @@ fn the_history_tab_lists_finished_uploads_finds_them_and_uploads_one_again() {
         setup.emulator.asset_count() == 3
     });
 }
+
+#[test]
+fn a_watch_folder_uploads_what_lands_in_it_and_its_row_pauses_and_removes_it() {
+    let setup = Setup::new();
+    let watched = setup.dir.path().join("renders");
+    std::fs::create_dir_all(&watched).unwrap();
+    let settings = setup.dir.path().join("config/settings.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(
+        &settings,
+        serde_json::json!({ "watch_folders": [{ "dir": watched }] }).to_string(),
+    )
+    .unwrap();
+    let mut harness = setup.app(setup.options(true, false));
+    step_until(&mut harness, "the watch", |app| {
+        app.state()
+            .watches
+            .get(&watched)
+            .is_some_and(|s| s.state == runflow_uploader::watch::WatchState::Watching)
+    });
+
+    // A render lands in the folder: it uploads on its own.
+    png(&watched, "frame-0001.png", 7);
+    step_until(&mut harness, "the watched upload", |app| {
+        app.state().queue.batch.succeeded_files == 1
+            && app
+                .state()
+                .watches
+                .get(&watched)
+                .is_some_and(|s| s.today == 1)
+    });
+    assert_eq!(setup.emulator.asset_count(), 1);
+    // (The queue's row has a Remove button of its own.)
+    harness.get_by_label("Clear finished").click();
+    harness.run();
+
+    harness.get_by_label("Settings").click();
+    harness.run();
+    harness.get_by_label(&watched.display().to_string());
+    harness.get_by_label("Watching");
+    harness.get_by_label("1 uploaded today: frame-0001.png");
+
+    // Pause: kept in the settings file, and nothing more uploads.
+    harness.get_by_label("Pause").click();
+    step_until(&mut harness, "the pause", |app| {
+        app.state()
+            .watches
+            .get(&watched)
+            .is_some_and(|s| s.state == runflow_uploader::watch::WatchState::Paused)
+    });
+    let saved = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while saved()["watch_folders"][0]["paused"] != true {
+        assert!(std::time::Instant::now() < deadline, "{}", saved());
+        harness.step();
+    }
+    png(&watched, "frame-0002.png", 8);
+    for _ in 0..40 {
+        harness.step();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(setup.emulator.asset_count(), 1);
+
+    harness.get_by_label("Remove").click();
+    harness.run();
+    while saved().get("watch_folders").is_some() {
+        assert!(std::time::Instant::now() < deadline + std::time::Duration::from_secs(10));
+        harness.step();
+    }
+    assert!(harness.query_by_label("Resume").is_none());
+}

@@ -72,6 +72,9 @@ pub struct Settings {
     /// notification; `None` is yes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_when_done: Option<bool>,
+    /// Folders whose new and changed files upload on their own (Settings > Watch folders).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub watch_folders: Vec<crate::watch::WatchSpec>,
     /// Fields this version does not know, preserved on save.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

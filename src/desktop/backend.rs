@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 
 use super::connect::{self, Check, Done, Endpoint, Outcome, stop_emulator};
-use super::engine_host::EngineHost;
+use super::engine_host::{EngineHost, Next};
 use super::notify::Notifier;
 use super::options::{BackendOptions, settings_file, settings_problem};
 use super::protocol::{Command, Event, Level, Thumbnail};
@@ -35,6 +35,7 @@ use crate::emulator::RunningEmulator;
 use crate::library::ViewSpec;
 use crate::library::thumbs::{ThumbConfig, ThumbEvent, ThumbLoader};
 use crate::upload::{self, AccountScope, EngineConfig, Waker};
+use crate::watch::{HistoryScope, WatchSpec};
 
 /// Sends [`Command`]s to the backend. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -122,12 +123,13 @@ impl Actor {
                         self.handle(command).await;
                     }
                 }
-                event = self.engine.next_event() => match event {
-                    Some(event) => self.sink.emit(Event::Upload(event)),
-                    None => self.sink.notice(
+                next = self.engine.next(&self.sink) => match next {
+                    Next::Upload(Some(event)) => self.sink.emit(Event::Upload(event)),
+                    Next::Upload(None) => self.sink.notice(
                         Level::Error,
                         "The upload engine stopped. Use Test connection to start it again.",
                     ),
+                    Next::Watch(status) => self.sink.emit(Event::Watch(status)),
                 },
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
             }
@@ -272,6 +274,19 @@ impl Actor {
                         .spawn(pick::pick_and_upload(engine, sink, folders, folder_id));
                 }
             }
+            Command::PickWatchFolder { folder_id } => {
+                self.tasks
+                    .spawn(pick::pick_watch_folder(self.sink.clone(), folder_id));
+            }
+            Command::AddWatch(spec) => self.add_watch(spec),
+            Command::PauseWatch { dir, paused } => self.change_watches(|watches| {
+                for watch in watches.iter_mut().filter(|w| w.dir == dir) {
+                    watch.paused = paused;
+                }
+            }),
+            Command::RemoveWatch(dir) => {
+                self.change_watches(|watches| watches.retain(|w| w.dir != dir));
+            }
             Command::Upload(upload::Command::Shutdown) => {
                 tracing::debug!("ignored an engine shutdown from the window; the backend owns it");
             }
@@ -317,6 +332,61 @@ impl Actor {
         });
     }
 
+    /// Watches `spec.dir` too, unless it is no folder or overlaps a watched one.
+    fn add_watch(&mut self, spec: WatchSpec) {
+        if !spec.dir.is_dir() {
+            self.sink.notice(
+                Level::Error,
+                format!(
+                    "{} is not a folder, so it cannot be watched.",
+                    spec.dir.display()
+                ),
+            );
+            return;
+        }
+        let overlap = self
+            .settings
+            .watch_folders
+            .iter()
+            .find(|w| w.dir.starts_with(&spec.dir) || spec.dir.starts_with(&w.dir));
+        if let Some(watched) = overlap {
+            let message = if watched.dir == spec.dir {
+                format!("{} is watched already.", spec.dir.display())
+            } else {
+                format!(
+                    "{} overlaps the watched folder {}: its files would be found twice. \
+                     Remove that watch first, or pick another folder.",
+                    spec.dir.display(),
+                    watched.dir.display()
+                )
+            };
+            self.sink.notice(Level::Error, message);
+            return;
+        }
+        self.change_watches(|watches| watches.push(spec));
+    }
+
+    /// Changes the watch folders: kept in the settings file (in the background; a failure is
+    /// told), shown, and applied at once.
+    fn change_watches(&mut self, change: impl FnOnce(&mut Vec<WatchSpec>)) {
+        change(&mut self.settings.watch_folders);
+        self.engine.set_watches(self.settings.watch_folders.clone());
+        self.sink.emit(Event::Settings(self.settings.clone()));
+        let path = self.options.settings_path.clone();
+        let settings = self.settings.clone();
+        let sink = self.sink.clone();
+        self.tasks.spawn(async move {
+            if let Err(err) = settings_file(move || settings.save_to(&path)).await {
+                sink.notice(
+                    Level::Error,
+                    format!(
+                        "The watch folders were not saved: {err}. They apply until the app closes."
+                    ),
+                );
+            }
+        });
+    }
+
     /// Runs `request` with the connection's client in a task and sends its answer; without a
     /// client, sends `offline` at once.
     fn with_client<F, Fut>(&mut self, offline: Event, request: F)
@@ -355,9 +425,11 @@ impl Actor {
     }
 
     async fn save_settings(&mut self, settings: Settings) {
-        // The gallery's view is the backend's to keep (the dialog's copy may be older).
+        // The gallery's view and the watch folders are the backend's to keep (the dialog's
+        // copy may be older).
         let settings = Settings {
             library_view: self.settings.library_view.clone(),
+            watch_folders: self.settings.watch_folders.clone(),
             ..settings
         };
         if let Some(problem) = settings_problem(&settings) {
@@ -397,6 +469,7 @@ impl Actor {
         }
         self.settings = settings;
         self.engine.set_keep_awake(self.settings.keeps_awake());
+        self.engine.set_watches(self.settings.watch_folders.clone());
         self.sink.emit(Event::Settings(self.settings.clone()));
         self.sink.notice(Level::Success, "Settings saved.");
         self.engine.set_concurrency(self.concurrency());
@@ -580,6 +653,7 @@ impl Actor {
                 // one account: its journal and duplicate index must be the same at every start.
                 account.base_url = super::DEMO_SERVER.to_owned();
             }
+            let scope = HistoryScope::of(self.options.engine_dir(target.demo), &account);
             let config = EngineConfig {
                 concurrency: self.concurrency(),
                 account: Some(account),
@@ -587,7 +661,10 @@ impl Actor {
                 hold_earlier: true,
                 ..EngineConfig::new(self.options.engine_dir(target.demo))
             };
-            self.engine.restart(target.client.clone(), config).await;
+            let watches = self.settings.watch_folders.clone();
+            self.engine
+                .restart(target.client.clone(), config, scope, watches)
+                .await;
             self.sink.emit(Event::EngineRestarted);
         }
         let demo = target.demo;

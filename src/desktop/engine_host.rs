@@ -1,7 +1,8 @@
 //! The upload engine behind the current connection: started for each new connection, stopped
 //! (and waited for, so it lets go of its journal) before the next one starts, and sent the
 //! window's upload commands. Its batch shows on the dock icon too (Linux), and keeps the
-//! computer awake while it has files to send.
+//! computer awake while it has files to send. The watch folders run beside it, for its account,
+//! and hand it what they find.
 
 use std::future::pending;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use super::protocol::Level;
 use super::sink::{NOT_CONNECTED, Sink};
 use crate::api::RunflowClient;
 use crate::upload::{self, EngineConfig, EngineHandle};
+use crate::watch::{HistoryScope, WatchEvent, WatchSpec, WatchStatus, Watcher};
 
 /// How long a stopping upload engine may take to release its journal.
 const ENGINE_STOP_TIMEOUT: Duration = Duration::from_secs(3);
@@ -33,9 +35,18 @@ pub(super) struct EngineHost {
     awake: super::awake::Awake,
 }
 
+/// What [`EngineHost::next`] has.
+pub(super) enum Next {
+    Upload(Option<upload::Event>),
+    Watch(WatchStatus),
+}
+
 struct Engine {
     handle: EngineHandle,
     events: mpsc::UnboundedReceiver<upload::Event>,
+    /// The watch folders, compared with this engine's history and account.
+    watcher: Watcher,
+    watch_events: mpsc::UnboundedReceiver<WatchEvent>,
 }
 
 impl EngineHost {
@@ -84,9 +95,18 @@ impl EngineHost {
         self.running.is_some()
     }
 
-    /// Stops the running engine, waits for every stopping one, and starts a new one.
-    pub(super) async fn restart(&mut self, client: RunflowClient, config: EngineConfig) {
+    /// Stops the running engine, waits for every stopping one, and starts a new one, with
+    /// `watches` compared against the history of `scope` (the new engine's).
+    pub(super) async fn restart(
+        &mut self,
+        client: RunflowClient,
+        config: EngineConfig,
+        scope: HistoryScope,
+        watches: Vec<WatchSpec>,
+    ) {
         self.stop_and_wait().await;
+        let (watch_tx, watch_events) = mpsc::unbounded_channel();
+        let watcher = Watcher::spawn(scope, watches, watch_tx);
         let (handle, events) = upload::spawn(
             &tokio::runtime::Handle::current(),
             client,
@@ -94,12 +114,20 @@ impl EngineHost {
             // The actor wakes on the channel; the window is woken as events are forwarded.
             Arc::new(|| {}),
         );
-        self.running = Some(Engine { handle, events });
+        self.running = Some(Engine {
+            handle,
+            events,
+            watcher,
+            watch_events,
+        });
     }
 
     /// Tells the engine to stop; [`Self::stop_and_wait`] also waits until it has.
     pub(super) fn stop(&mut self) {
-        let Some(Engine { handle, mut events }) = self.running.take() else {
+        let Some(Engine {
+            handle, mut events, ..
+        }) = self.running.take()
+        else {
             return;
         };
         self.show_batch(None);
@@ -121,18 +149,38 @@ impl EngineHost {
         }
     }
 
-    /// The running engine's next event; `None` when it ended on its own, and it is forgotten.
-    /// Never resolves while no engine runs.
-    pub(super) async fn next_event(&mut self) -> Option<upload::Event> {
+    /// The running engine's next event (`None` when it ended on its own, and it is
+    /// forgotten), or a watch folder's change of state; the files the watches find go to the
+    /// engine on the way. Never resolves while no engine runs.
+    pub(super) async fn next(&mut self, sink: &Sink) -> Next {
         let Some(engine) = &mut self.running else {
             return pending().await;
         };
-        let event = engine.events.recv().await;
+        let event = loop {
+            tokio::select! {
+                event = engine.events.recv() => break event,
+                Some(watched) = engine.watch_events.recv() => match watched {
+                    WatchEvent::Status(status) => return Next::Watch(status),
+                    WatchEvent::Found { paths, folder_id, .. } => deliver(
+                        &engine.handle,
+                        sink,
+                        upload::Command::AddWatched { paths, folder_id },
+                    ),
+                },
+            }
+        };
         if event.is_none() {
             self.running = None;
         }
         self.show_batch(event.as_ref());
-        event
+        Next::Upload(event)
+    }
+
+    /// The watch folders from now on.
+    pub(super) fn set_watches(&self, watches: Vec<WatchSpec>) {
+        if let Some(engine) = &self.running {
+            engine.watcher.set(watches);
+        }
     }
 
     pub(super) fn set_concurrency(&self, concurrency: usize) {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::engine_host::deliver;
 use super::sink::Sink;
-use crate::desktop::Level;
+use crate::desktop::{Event, Level};
 use crate::upload::{self, EngineHandle};
 
 /// What the window says when the system has no file chooser (rfd then returns as if cancelled).
@@ -48,6 +48,24 @@ pub(super) async fn pick_and_upload(
                 force: false,
             },
         );
+    }
+}
+
+/// Asks for a folder to watch; the window then adds it ([`Event::WatchFolderPicked`]).
+pub(super) async fn pick_watch_folder(sink: Sink, folder_id: Option<String>) {
+    if !file_chooser_available().await {
+        sink.notice(Level::Error, NO_FILE_CHOOSER);
+        return;
+    }
+    let picked = rfd::AsyncFileDialog::new()
+        .set_title("Watch a folder")
+        .pick_folder()
+        .await;
+    if let Some(handle) = picked {
+        sink.emit(Event::WatchFolderPicked {
+            dir: handle.path().to_path_buf(),
+            folder_id,
+        });
     }
 }
 

@@ -9,6 +9,7 @@ use crate::api::{ApiKey, KeyScopes};
 use crate::auth::Settings;
 use crate::library::ViewSpec;
 use crate::library::thumbs::{ThumbEvent, ThumbRequest};
+use crate::watch::{WatchSpec, WatchStatus};
 use crate::{history, upload};
 
 /// What the window asks of the backend.
@@ -141,6 +142,23 @@ pub enum Command {
         /// Destination folder.
         folder_id: Option<String>,
     },
+    /// Open the system's folder dialog for a new watch folder into `folder_id`; answers
+    /// [`Event::WatchFolderPicked`].
+    PickWatchFolder {
+        /// Where its files go.
+        folder_id: Option<String>,
+    },
+    /// Watch a folder (kept in the settings).
+    AddWatch(WatchSpec),
+    /// Pause or resume the watch of `dir`.
+    PauseWatch {
+        /// The watched folder.
+        dir: PathBuf,
+        /// Paused, or watching again.
+        paused: bool,
+    },
+    /// Stop watching `dir` and forget it.
+    RemoveWatch(PathBuf),
     /// Passed to the upload engine.
     Upload(upload::Command),
     /// Stop the engine (unfinished uploads stay in the journal) and end the backend.
@@ -302,6 +320,15 @@ pub enum Event {
     },
     /// The user clicked the batch's desktop notification: bring the window to the front.
     RaiseWindow,
+    /// The folder picked for a new watch.
+    WatchFolderPicked {
+        /// The local folder.
+        dir: PathBuf,
+        /// Where its files are to go.
+        folder_id: Option<String>,
+    },
+    /// A watch folder's state and today's count.
+    Watch(WatchStatus),
     /// The answer to [`Command::LoadHistory`]: newest first, or why it could not be read.
     History {
         /// The search's generation.

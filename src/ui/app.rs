@@ -496,6 +496,7 @@ impl RunflowApp {
                     &state.settings,
                     &state.connection,
                     &state.folders,
+                    &state.watches,
                     &mut self.outbox,
                 )
             });

@@ -61,10 +61,12 @@ pub fn destination_picker_ui(
     (choice != *pinned).then_some(choice)
 }
 
-/// A combo box of "Root" and every folder (by path). Returns whether the choice changed.
+/// A combo box of "Root" and every folder (by path), named by the label `label_id` for screen
+/// readers. Returns whether the choice changed.
 pub fn folder_picker_ui(
     ui: &mut Ui,
     id_salt: &str,
+    label_id: egui::Id,
     folders: &Loadable<Vec<Folder>>,
     selected: &mut Option<String>,
 ) -> bool {
@@ -78,7 +80,9 @@ pub fn folder_picker_ui(
             folder_entries_ui(ui, folders, |ui, path, id| {
                 ui.selectable_value(selected, Some(id), path);
             });
-        });
+        })
+        .response
+        .labelled_by(label_id);
     *selected != before
 }
 

@@ -21,6 +21,7 @@ mod settings_draft;
 mod state;
 mod toasts;
 mod typed_key;
+mod watch_folders;
 mod welcome;
 mod widgets;
 

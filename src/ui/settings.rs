@@ -1,6 +1,10 @@
 //! The settings dialog: the key (replace, remove, test), base URL, extra CA certificate,
 //! concurrency, the default destination folder, keeping the computer awake, notifications,
-//! theme and "Copy diagnostics". Esc or Cancel closes it without saving.
+//! watch folders (which apply at once), theme and "Copy diagnostics". Esc or Cancel closes it
+//! without saving the rest.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use egui::{RichText, Ui};
 
@@ -10,10 +14,12 @@ use crate::auth::{Settings, Theme};
 use crate::desktop::Command;
 use crate::diagnostics;
 use crate::upload::MAX_CONCURRENCY;
+use crate::watch::WatchStatus;
 
 use super::destination::folder_picker_ui;
 use super::loadable::{ConnectionStatus, Loadable};
 use super::settings_draft::SettingsDraft;
+use super::watch_folders::watch_folders_ui;
 
 /// What the dialog decided this frame.
 #[derive(Debug, PartialEq)]
@@ -31,6 +37,7 @@ pub fn settings_ui(
     current: &Settings,
     connection: &ConnectionStatus,
     folders: &Loadable<Vec<Folder>>,
+    watches: &BTreeMap<PathBuf, WatchStatus>,
     commands: &mut Vec<Command>,
 ) -> SettingsOutcome {
     let mut outcome = SettingsOutcome::Open;
@@ -115,8 +122,14 @@ pub fn settings_ui(
         .labelled_by(label.id);
     });
     ui.horizontal(|ui| {
-        ui.label("Default destination");
-        folder_picker_ui(ui, "default-folder", folders, &mut draft.default_folder_id);
+        let label = ui.label("Default destination");
+        folder_picker_ui(
+            ui,
+            "default-folder",
+            label.id,
+            folders,
+            &mut draft.default_folder_id,
+        );
     });
     ui.checkbox(
         &mut draft.keep_awake,
@@ -126,6 +139,16 @@ pub fn settings_ui(
     ui.checkbox(
         &mut draft.notify_when_done,
         "Notify me when uploads finish while the window is in the background",
+    );
+
+    ui.add_space(10.0);
+    watch_folders_ui(
+        ui,
+        draft,
+        &current.watch_folders,
+        watches,
+        folders,
+        commands,
     );
 
     ui.add_space(10.0);

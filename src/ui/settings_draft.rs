@@ -32,6 +32,8 @@ pub struct SettingsDraft {
     pub error: Option<String>,
     /// "Remove key" was clicked once and awaits confirmation.
     pub confirm_remove: bool,
+    /// Where the files of the next watch folder added go (`None` = root).
+    pub watch_folder_id: Option<String>,
 }
 
 impl SettingsDraft {
@@ -56,6 +58,7 @@ impl SettingsDraft {
             show_key: false,
             error: None,
             confirm_remove: false,
+            watch_folder_id: settings.default_folder_id.clone(),
         }
     }
 

@@ -1,10 +1,14 @@
 //! Everything the window shows, and how backend events change it. Pure: no I/O, no egui calls,
 //! so every transition is unit-testable.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
 use crate::api::models::Folder;
 use crate::auth::Settings;
 use crate::desktop::{AssetPurpose, Command, Event, Level};
 use crate::upload::{files, grouped, human_bytes};
+use crate::watch::{WatchSpec, WatchStatus};
 
 use super::gallery::{FolderDialog, GalleryState, curl_snippet};
 use super::history::HistoryState;
@@ -91,6 +95,8 @@ pub struct AppState {
     pub drag_and_drop: bool,
     /// Whether the window is unfocused or minimized, so a batch's end is told on the desktop.
     pub in_background: bool,
+    /// What each watch folder is doing, by folder (while an engine runs).
+    pub watches: BTreeMap<PathBuf, WatchStatus>,
 }
 
 impl AppState {
@@ -113,6 +119,7 @@ impl AppState {
             settings_dialog: None,
             folder_dialog: None,
             in_background: false,
+            watches: BTreeMap::new(),
             drag_and_drop,
         }
     }
@@ -331,7 +338,20 @@ impl AppState {
             },
             // Textures need the egui context: the window handles thumbnails before `apply`.
             Event::Thumbnail(_) => {}
-            Event::EngineRestarted => self.queue.clear(),
+            Event::EngineRestarted => {
+                self.queue.clear();
+                self.watches.clear();
+            }
+            Event::Watch(status) => {
+                self.watches.insert(status.dir.clone(), status);
+            }
+            Event::WatchFolderPicked { dir, folder_id } => {
+                follow_up.push(Command::AddWatch(WatchSpec {
+                    dir,
+                    folder_id,
+                    paused: false,
+                }));
+            }
             Event::Upload(event) => {
                 if matches!(event, crate::upload::Event::Added { .. }) {
                     self.side_panel = SidePanel::Uploads;
