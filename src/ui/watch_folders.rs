@@ -33,7 +33,7 @@ pub fn watch_folders_ui(
     // A long list scrolls, so the dialog still fits the screen.
     egui::ScrollArea::vertical()
         .id_salt("watch-folders")
-        .max_height(240.0)
+        .max_height(300.0)
         .auto_shrink([false, true])
         .show(ui, |ui| {
             for spec in watched {
