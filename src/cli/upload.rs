@@ -39,12 +39,8 @@ pub struct UploadArgs {
     /// Files and folders to upload; folders are walked recursively.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
-    /// Id of the destination folder (default: the root, or the settings' default folder).
-    #[arg(long, value_name = "ID")]
-    folder: Option<String>,
-    /// Files uploaded at once, 1-16 (default 4, or the settings' value).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
-    concurrency: Option<u16>,
+    #[command(flatten)]
+    engine: EngineArgs,
     /// Print one JSON object per file on stdout, then a summary (schema in docs/cli-json.md).
     #[arg(long)]
     pub(crate) json: bool,
@@ -60,6 +56,17 @@ pub struct UploadArgs {
     /// instead of keeping them for when you sign in there again.
     #[arg(long)]
     discard_other_accounts: bool,
+}
+
+/// Where the files go and how many at once: `upload`'s and `watch`'s.
+#[derive(clap::Args, Debug)]
+struct EngineArgs {
+    /// Id of the destination folder (default: the root, or the settings' default folder).
+    #[arg(long, value_name = "ID")]
+    folder: Option<String>,
+    /// Files uploaded at once, 1-16 (default 4, or the settings' value).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
+    concurrency: Option<u16>,
 }
 
 /// One file's result: a `file` record with `--json`.
@@ -188,11 +195,7 @@ struct Start {
 
 /// Checks the key (one clear error instead of one per file) and the destination folder (`ID`,
 /// else the settings' default), and sets the engine up for `source`.
-async fn start(
-    folder: Option<String>,
-    concurrency: Option<u16>,
-    source: crate::history::Source,
-) -> anyhow::Result<Start> {
+async fn start(args: &EngineArgs, source: crate::history::Source) -> anyhow::Result<Start> {
     let connection = context::connect().await?;
     let user = connection
         .client
@@ -200,12 +203,13 @@ async fn start(
         .await
         .map_err(|err| connection.explain(err, "check the API key"))?;
     let settings = Settings::load().await?;
-    let concurrency = concurrency
+    let concurrency = args
+        .concurrency
         .map(usize::from)
         .or(settings.concurrency)
         .unwrap_or(upload::DEFAULT_CONCURRENCY)
         .clamp(1, MAX_CONCURRENCY);
-    let folder_id = folder.or(settings.default_folder_id.clone());
+    let folder_id = args.folder.clone().or(settings.default_folder_id.clone());
     // An unknown folder is one error before anything is sent, not a failure per file.
     let folder = context::check_folder(&connection, folder_id.as_deref()).await?;
     let folder_id = folder.as_ref().and_then(|f| f.id.clone());
@@ -238,12 +242,7 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<Exit> {
         mut config,
         facts,
         ..
-    } = start(
-        args.folder.clone(),
-        args.concurrency,
-        crate::history::Source::Cli,
-    )
-    .await?;
+    } = start(&args.engine, crate::history::Source::Cli).await?;
     config.discover = upload::DiscoverOptions {
         follow_outside_links: args.follow_links,
     };

@@ -23,12 +23,8 @@ pub struct WatchArgs {
     /// The folder to watch; its subfolders are watched too.
     #[arg(value_name = "DIR")]
     dir: PathBuf,
-    /// Id of the destination folder (default: the root, or the settings' default folder).
-    #[arg(long, value_name = "ID")]
-    folder: Option<String>,
-    /// Files uploaded at once, 1-16 (default 4, or the settings' value).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
-    concurrency: Option<u16>,
+    #[command(flatten)]
+    engine: EngineArgs,
     /// Print JSON records on stdout instead of lines (docs/cli-json.md).
     #[arg(long)]
     pub(crate) json: bool,
@@ -59,7 +55,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<Exit> {
         folder_id,
         config,
         facts,
-    } = start(args.folder.clone(), args.concurrency, Source::Watch).await?;
+    } = start(&args.engine, Source::Watch).await?;
     tracing::info!(
         server = %facts.server,
         account = %facts.account,
