@@ -147,7 +147,7 @@ impl Folder {
         match watching {
             Ok(debouncer) => self.debouncer = Some(debouncer),
             Err(err) => {
-                tracing::warn!(%err, dir = %self.spec.dir.display(), "could not watch a folder");
+                tracing::info!(%err, dir = %self.spec.dir.display(), "could not watch a folder");
                 self.state = WatchState::Failed(watch_error(&err));
                 return;
             }
@@ -312,7 +312,7 @@ impl Folder {
             self.last_presence = now;
             match &self.state {
                 WatchState::Watching if !self.spec.dir.is_dir() => {
-                    tracing::warn!(dir = %self.spec.dir.display(), "a watched folder is gone");
+                    tracing::info!(dir = %self.spec.dir.display(), "a watched folder is gone");
                     self.stop(WatchState::Missing);
                 }
                 WatchState::Missing if self.spec.dir.is_dir() => self.start(context),

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Takes the README's screenshots from the real window under Xvfb: the welcome screen, and the
 # main view mid-batch (files pasted as paths, uploading to a deliberately slow emulator), and
-# the library with a folder open and an asset's details, and the History tab after the batch.
-# Writes assets/screenshots/{welcome,main,library,history}.png. Needs what tests/smoke/window.sh needs, plus xclip.
+# the library with a folder open and an asset's details, the History tab after the batch, and
+# Settings > Watch folders. Writes assets/screenshots/{welcome,main,library,history,watch-folders}.png. Needs what tests/smoke/window.sh needs, plus xclip.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -99,4 +99,24 @@ sleep 2
 import -window "$w" assets/screenshots/history.png
 xdotool windowfocus --sync "$w" key --clearmodifiers ctrl+q
 wait "$app" || true
-echo "screenshots: assets/screenshots/{welcome,main,library,history}.png"
+# 5. Settings > Watch folders: one watching (its three files upload at start), one whose disk is
+# not mounted, one paused.
+mkdir -p "$WORK/Renders" "$WORK/Paused shots" "$WORK/c5"
+for i in 1 2 3; do convert -size 320x200 "plasma:" "$WORK/Renders/frame-000$i.png"; done
+printf '{"watch_folders": [{"dir": "%s"}, {"dir": "/media/backup/Exports"}, {"dir": "%s", "paused": true}]}\n' \
+  "$WORK/Renders" "$WORK/Paused shots" >"$WORK/c5/settings.json"
+RUNFLOW_API_KEY=rf_shot RUNFLOW_BASE_URL="$BASE" RUNFLOW_UPLOADER_DATA_DIR="$WORK/d5" \
+  RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/c5" RUNFLOW_UPLOADER_STATE_DIR="$WORK/s5" \
+  RUNFLOW_UPLOADER_CACHE_DIR="$WORK/k5" RUNFLOW_UPLOADER_INSTANCE_DIR="$WORK/r5" RUNFLOW_UPLOADER_KEYRING=memory "$BIN" >/dev/null 2>&1 &
+app=$!
+w="$(app_window)"
+sleep 8
+xdotool windowfocus --sync "$w"
+xdotool mousemove --window "$w" 1240 16 click 1   # "Settings"
+sleep 2
+import -window "$w" assets/screenshots/watch-folders.png
+xdotool windowfocus --sync "$w" key --clearmodifiers Escape
+sleep 0.5
+xdotool windowfocus --sync "$w" key --clearmodifiers ctrl+q
+wait "$app" || true
+echo "screenshots: assets/screenshots/{welcome,main,library,history,watch-folders}.png"

@@ -170,15 +170,18 @@ fn report_state(
             },
         );
     }
-    let line = match &status.state {
-        WatchState::Watching => format!(
+    match &status.state {
+        // News, not a warning.
+        WatchState::Watching => writeln!(
+            std::io::stderr().lock(),
             "watching {dir}: new and changed files upload once unchanged for {} s; Ctrl-C stops",
             SETTLE.as_secs()
         ),
-        other => format!("{dir}: {}", sanitize(&other.describe())),
-    };
-    output.note(&line);
-    Ok(())
+        other => {
+            output.note(&format!("{dir}: {}", sanitize(&other.describe())));
+            Ok(())
+        }
+    }
 }
 
 /// Ctrl-C, or SIGTERM where there is one (a service manager's stop).
