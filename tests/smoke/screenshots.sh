@@ -35,6 +35,15 @@ app_window() { # -> window id once it exists
   echo "no window" >&2; exit 1
 }
 
+# `with_dirs N CMD...`: CMD with the key, the emulator and the N-th set of private directories.
+with_dirs() {
+  local n="$1"; shift
+  RUNFLOW_API_KEY=rf_shot RUNFLOW_BASE_URL="$BASE" RUNFLOW_UPLOADER_DATA_DIR="$WORK/d$n" \
+    RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/c$n" RUNFLOW_UPLOADER_STATE_DIR="$WORK/s$n" \
+    RUNFLOW_UPLOADER_CACHE_DIR="$WORK/k$n" RUNFLOW_UPLOADER_INSTANCE_DIR="$WORK/r$n" \
+    RUNFLOW_UPLOADER_KEYRING=memory "$@"
+}
+
 # 1. The welcome screen: no key anywhere.
 RUNFLOW_BASE_URL="$BASE" RUNFLOW_UPLOADER_DATA_DIR="$WORK/d1" RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/c1" \
   RUNFLOW_UPLOADER_STATE_DIR="$WORK/s1" RUNFLOW_UPLOADER_CACHE_DIR="$WORK/k1" RUNFLOW_UPLOADER_INSTANCE_DIR="$WORK/r1" \
@@ -52,9 +61,7 @@ for i in $(seq -w 1 24); do
   convert -size "$((400 + 10#$i * 40))x$((300 + 10#$i * 25))" "plasma:" "$WORK/photos/shot-$i.png"
 done
 printf 'not media' >"$WORK/photos/notes.txt"
-RUNFLOW_API_KEY=rf_shot RUNFLOW_BASE_URL="$BASE" RUNFLOW_UPLOADER_DATA_DIR="$WORK/d2" \
-  RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/c2" RUNFLOW_UPLOADER_STATE_DIR="$WORK/s2" \
-  RUNFLOW_UPLOADER_CACHE_DIR="$WORK/k2" RUNFLOW_UPLOADER_INSTANCE_DIR="$WORK/r2" RUNFLOW_UPLOADER_KEYRING=memory "$BIN" >/dev/null 2>&1 &
+with_dirs 2 "$BIN" >/dev/null 2>&1 &
 app=$!
 w="$(app_window)"
 sleep 2
@@ -65,9 +72,7 @@ import -window "$w" assets/screenshots/main.png
 xdotool windowfocus --sync "$w" key --clearmodifiers ctrl+q
 wait "$app" || true
 # 3. The library: a folder from the tree, a card selected, its details.
-RUNFLOW_API_KEY=rf_shot RUNFLOW_BASE_URL="$BASE" RUNFLOW_UPLOADER_DATA_DIR="$WORK/d3" \
-  RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/c3" RUNFLOW_UPLOADER_STATE_DIR="$WORK/s3" \
-  RUNFLOW_UPLOADER_CACHE_DIR="$WORK/k3" RUNFLOW_UPLOADER_INSTANCE_DIR="$WORK/r3" RUNFLOW_UPLOADER_KEYRING=memory "$BIN" >/dev/null 2>&1 &
+with_dirs 3 "$BIN" >/dev/null 2>&1 &
 app=$!
 w="$(app_window)"
 sleep 3
@@ -84,12 +89,8 @@ mkdir -p "$WORK/renders"
 for name in hero-banner product-front product-back moodboard-01 moodboard-02 storyboard-frame-12; do
   convert -size 320x240 "plasma:" "$WORK/renders/$name.png"
 done
-RUNFLOW_API_KEY=rf_shot RUNFLOW_BASE_URL="$BASE" RUNFLOW_UPLOADER_DATA_DIR="$WORK/d4" \
-  RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/c4" RUNFLOW_UPLOADER_STATE_DIR="$WORK/s4" \
-  "$BIN" upload "$WORK/renders" >/dev/null 2>&1
-RUNFLOW_API_KEY=rf_shot RUNFLOW_BASE_URL="$BASE" RUNFLOW_UPLOADER_DATA_DIR="$WORK/d4" \
-  RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/c4" RUNFLOW_UPLOADER_STATE_DIR="$WORK/s4" \
-  RUNFLOW_UPLOADER_CACHE_DIR="$WORK/k4" RUNFLOW_UPLOADER_INSTANCE_DIR="$WORK/r4" RUNFLOW_UPLOADER_KEYRING=memory "$BIN" >/dev/null 2>&1 &
+with_dirs 4 "$BIN" upload "$WORK/renders" >/dev/null 2>&1
+with_dirs 4 "$BIN" >/dev/null 2>&1 &
 app=$!
 w="$(app_window)"
 sleep 3
@@ -105,9 +106,7 @@ mkdir -p "$WORK/Renders" "$WORK/Paused shots" "$WORK/c5"
 for i in 1 2 3; do convert -size 320x200 "plasma:" "$WORK/Renders/frame-000$i.png"; done
 printf '{"watch_folders": [{"dir": "%s"}, {"dir": "/media/backup/Exports"}, {"dir": "%s", "paused": true}]}\n' \
   "$WORK/Renders" "$WORK/Paused shots" >"$WORK/c5/settings.json"
-RUNFLOW_API_KEY=rf_shot RUNFLOW_BASE_URL="$BASE" RUNFLOW_UPLOADER_DATA_DIR="$WORK/d5" \
-  RUNFLOW_UPLOADER_CONFIG_DIR="$WORK/c5" RUNFLOW_UPLOADER_STATE_DIR="$WORK/s5" \
-  RUNFLOW_UPLOADER_CACHE_DIR="$WORK/k5" RUNFLOW_UPLOADER_INSTANCE_DIR="$WORK/r5" RUNFLOW_UPLOADER_KEYRING=memory "$BIN" >/dev/null 2>&1 &
+with_dirs 5 "$BIN" >/dev/null 2>&1 &
 app=$!
 w="$(app_window)"
 sleep 8
