@@ -407,27 +407,25 @@ impl History {
             prefix.push(std::path::MAIN_SEPARATOR);
         }
         let prefix_chars = i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX);
-        let mut statement = self.db.prepare_cached(
-            "SELECT name FROM uploads
-             WHERE uploaded_at >= ?1 AND source = 'watch' AND server = ?2 AND account = ?3
-               AND substr(path, 1, ?4) = ?5
-             ORDER BY uploaded_at DESC, id DESC",
-        )?;
-        let mut rows = statement.query(params![
-            millis(since),
-            server,
-            account,
-            prefix_chars,
-            prefix
-        ])?;
-        let (mut count, mut last) = (0, None);
-        while let Some(row) = rows.next()? {
-            if last.is_none() {
-                last = Some(row.get(0)?);
-            }
-            count += 1;
-        }
-        Ok((count, last))
+        // Asked every few seconds: counted by SQLite, and only the newest name read.
+        self.db
+            .prepare_cached(
+                "WITH watched AS (
+                     SELECT id, uploaded_at, name FROM uploads
+                     WHERE uploaded_at >= ?1 AND source = 'watch' AND server = ?2
+                       AND account = ?3 AND substr(path, 1, ?4) = ?5)
+                 SELECT (SELECT COUNT(*) FROM watched),
+                        (SELECT name FROM watched ORDER BY uploaded_at DESC, id DESC LIMIT 1)",
+            )?
+            .query_row(
+                params![millis(since), server, account, prefix_chars, prefix],
+                |row| {
+                    Ok((
+                        u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+                        row.get(1)?,
+                    ))
+                },
+            )
     }
 
     /// How many uploads are recorded.

@@ -221,7 +221,7 @@ async fn start(args: &EngineArgs, source: crate::history::Source) -> anyhow::Res
         ..EngineConfig::new(paths::data_dir())
     };
     let facts = Run {
-        server: account.base_url.trim_end_matches('/').to_owned(),
+        server: account.history_server(),
         account: account.label.clone(),
         max_attempts: config.max_file_attempts,
     };

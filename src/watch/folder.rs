@@ -45,7 +45,8 @@ impl Look {
     /// Not modified for [`SETTLE`], by its own modification time.
     fn is_old(self) -> bool {
         let now = nanos_since_epoch(SystemTime::now());
-        now.saturating_sub(self.modified_ns) >= SETTLE.as_nanos() && self.modified_ns <= now
+        // A time in the future (another machine's clock) is never old.
+        now.saturating_sub(self.modified_ns) >= SETTLE.as_nanos()
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
@@ -30,8 +30,6 @@ fn age(path: &Path, ago: Duration) {
     let file = std::fs::File::options().write(true).open(path).unwrap();
     file.set_modified(SystemTime::now() - ago).unwrap();
 }
-
-use std::time::SystemTime;
 
 struct Rig {
     _data: tempfile::TempDir,
