@@ -219,12 +219,13 @@ fn a_watch_folder_uploads_what_lands_in_it_and_its_row_pauses_and_removes_it() {
                 .is_some_and(|s| s.today == 1)
     });
     assert_eq!(setup.emulator.asset_count(), 1);
-    // (The queue's row has a Remove button of its own.)
+    // (The queue's row has a Remove button of its own.) The watch reports as it goes, so the
+    // window may not settle: a fixed number of frames instead of `run`.
     harness.get_by_label("Clear finished").click();
-    harness.run();
+    harness.run_steps(6);
 
     harness.get_by_label("Settings").click();
-    harness.run();
+    harness.run_steps(6);
     harness.get_by_label(&watched.display().to_string());
     harness.get_by_label("Watching");
     harness.get_by_label("1 uploaded today: frame-0001.png");
@@ -253,7 +254,7 @@ fn a_watch_folder_uploads_what_lands_in_it_and_its_row_pauses_and_removes_it() {
     assert_eq!(setup.emulator.asset_count(), 1);
 
     harness.get_by_label("Remove").click();
-    harness.run();
+    harness.run_steps(6);
     while saved().get("watch_folders").is_some() {
         assert!(std::time::Instant::now() < deadline + std::time::Duration::from_secs(10));
         harness.step();
