@@ -17,6 +17,7 @@ mod migrate;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use backon::{BlockingRetryable as _, ConstantBuilder};
 use rusqlite::{Connection, OptionalExtension as _, params};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
@@ -238,8 +239,22 @@ impl History {
         Ok(Self { db })
     }
 
-    /// Opens the file with the settings every process uses, its schema up to date.
+    /// Opens the file with the settings every process uses, its schema up to date. Processes
+    /// that open a new file at once both switch it to WAL, and SQLite answers one of them
+    /// "database is locked" without waiting (the busy timeout cannot break that deadlock): the
+    /// open is tried again then.
     fn connect(path: &Path) -> rusqlite::Result<Connection> {
+        (|| Self::connect_once(path))
+            .retry(
+                ConstantBuilder::default()
+                    .with_delay(Duration::from_millis(20))
+                    .with_max_times(250),
+            )
+            .when(|err| err.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy))
+            .call()
+    }
+
+    fn connect_once(path: &Path) -> rusqlite::Result<Connection> {
         let mut db = Connection::open(path)?;
         db.busy_timeout(BUSY_TIMEOUT)?;
         db.pragma_update(None, "journal_mode", "WAL")?;

@@ -371,3 +371,21 @@ fn a_watched_folder_counts_its_own_uploads_since_a_time() {
         (0, None)
     );
 }
+
+#[test]
+fn processes_opening_a_new_history_at_once_all_get_it() {
+    // Each switches the new file to WAL; two at once can deadlock on that lock, and SQLite then
+    // answers one of them "database is locked" at once, without waiting.
+    for _ in 0..30 {
+        let dir = tempfile::tempdir().unwrap();
+        let opened: Vec<_> = (0..4)
+            .map(|_| {
+                let dir = dir.path().to_path_buf();
+                std::thread::spawn(move || History::open(&dir).map(|_| ()))
+            })
+            .collect();
+        for open in opened {
+            open.join().unwrap().unwrap();
+        }
+    }
+}
