@@ -11,6 +11,7 @@
 //! - [`logging`]: log outputs (rotating file, stderr) and the redaction of secrets in them.
 //! - [`instance`]: one window at a time; later launches hand their files over.
 //! - [`diagnostics`]: the "Copy diagnostics" report.
+//! - [`fix`]: the upload copy of an image Runflow would refuse (converted, or shrunk to fit).
 
 // Test code (unit tests via clippy.toml, and tests/) may unwrap; shipped code may not.
 #![deny(clippy::unwrap_used)]
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod desktop;
 pub mod diagnostics;
 pub mod emulator;
+pub mod fix;
 pub mod history;
 pub mod instance;
 pub mod library;
