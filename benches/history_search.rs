@@ -49,6 +49,7 @@ fn row(n: usize, rows: usize) -> Upload {
         account: "org".to_owned(),
         source,
         batch: Some(format!("batch-{}", n / 50)),
+        fixed: None,
         modified_ns: None,
     }
 }

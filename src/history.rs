@@ -67,6 +67,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE uploads ADD COLUMN modified_ns INTEGER;
     CREATE INDEX uploads_by_path ON uploads (path);
 ",
+    "
+    -- What was uploaded instead of the file, when Runflow could not take it as it was: a
+    -- converted or smaller copy, described (\"converted from HEIC to JPEG, ...\").
+    ALTER TABLE uploads ADD COLUMN fixed TEXT;
+    -- The gallery's details panel asks which local file an asset came from.
+    CREATE INDEX uploads_by_asset ON uploads (asset_id);
+",
 ];
 
 /// How a file came to be uploaded.
@@ -146,6 +153,9 @@ pub struct Upload {
     pub source: Source,
     /// The batch it was part of (the files one engine uploaded between two idle moments).
     pub batch: Option<String>,
+    /// The copy uploaded instead of the file (converted, shrunk), described; `None` when the
+    /// file itself went.
+    pub fixed: Option<String>,
 }
 
 fn lossy_path<S: serde::Serializer>(path: &Path, serializer: S) -> Result<S::Ok, S::Error> {
@@ -310,8 +320,9 @@ impl History {
         }
         tx.prepare_cached(
             "INSERT INTO uploads (uploaded_at, path, name, size_bytes, hash, asset_id,
-                                  folder_id, server, account, source, batch, modified_ns)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                  folder_id, server, account, source, batch, modified_ns,
+                                  fixed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?
         .execute(params![
             millis(upload.uploaded_at),
@@ -326,6 +337,7 @@ impl History {
             upload.source.as_str(),
             upload.batch,
             upload.modified_ns,
+            upload.fixed,
         ])?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
@@ -340,7 +352,7 @@ impl History {
             .map_or(-1, |limit| i64::try_from(limit).unwrap_or(i64::MAX));
         let mut statement = self.db.prepare_cached(
             "SELECT id, uploaded_at, path, name, size_bytes, hash, asset_id, folder_id, server,
-                    account, source, batch, modified_ns
+                    account, source, batch, modified_ns, fixed
              FROM uploads
              WHERE (?1 IS NULL OR name LIKE ?1 ESCAPE '\\')
                AND uploaded_at >= ?2 AND uploaded_at < ?3
@@ -356,25 +368,21 @@ impl History {
                 limit,
                 query.batch,
             ],
-            |row| {
-                Ok(Upload {
-                    id: row.get(0)?,
-                    uploaded_at: from_millis(row.get(1)?),
-                    path: PathBuf::from(row.get::<_, String>(2)?),
-                    name: row.get(3)?,
-                    size_bytes: u64::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
-                    hash: row.get(5)?,
-                    asset_id: row.get(6)?,
-                    folder_id: row.get(7)?,
-                    server: row.get(8)?,
-                    account: row.get(9)?,
-                    source: Source::parse(&row.get::<_, String>(10)?),
-                    batch: row.get(11)?,
-                    modified_ns: row.get(12)?,
-                })
-            },
+            upload_of_row,
         )?;
         rows.collect()
+    }
+
+    /// The newest upload that became `asset_id`, if this computer made it.
+    pub fn by_asset(&self, asset_id: &str) -> rusqlite::Result<Option<Upload>> {
+        self.db
+            .prepare_cached(
+                "SELECT id, uploaded_at, path, name, size_bytes, hash, asset_id, folder_id,
+                        server, account, source, batch, modified_ns, fixed
+                 FROM uploads WHERE asset_id = ?1 ORDER BY uploaded_at DESC, id DESC LIMIT 1",
+            )?
+            .query_row(params![asset_id], upload_of_row)
+            .optional()
     }
 
     /// Whether the file at `path` went to `server`'s `account` as it is now (this size and
@@ -459,6 +467,27 @@ fn is_damaged(err: &rusqlite::Error) -> bool {
         err.sqlite_error_code(),
         Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
     )
+}
+
+/// An upload from a row of `SELECT id, uploaded_at, path, name, size_bytes, hash, asset_id,
+/// folder_id, server, account, source, batch, modified_ns, fixed`.
+fn upload_of_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Upload> {
+    Ok(Upload {
+        id: row.get(0)?,
+        uploaded_at: from_millis(row.get(1)?),
+        path: PathBuf::from(row.get::<_, String>(2)?),
+        name: row.get(3)?,
+        size_bytes: u64::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
+        hash: row.get(5)?,
+        asset_id: row.get(6)?,
+        folder_id: row.get(7)?,
+        server: row.get(8)?,
+        account: row.get(9)?,
+        source: Source::parse(&row.get::<_, String>(10)?),
+        batch: row.get(11)?,
+        modified_ns: row.get(12)?,
+        fixed: row.get(13)?,
+    })
 }
 
 /// Brings the schema to the newest version, in one transaction per step.

@@ -97,6 +97,66 @@ fn cancel_retry_and_remove_send_their_commands() {
 }
 
 #[test]
+fn a_row_runflow_cannot_take_offers_its_fix_and_a_fixed_row_says_what_went() {
+    let mut queue = QueueState::default();
+    let fixable = [
+        (1, "IMG_0042.HEIC", true, false, "Convert and upload"),
+        (2, "render.png", false, true, "Shrink to fit"),
+        (3, "scan.tiff", true, true, "Convert and shrink"),
+    ];
+    for (id, name, convert, shrink, _) in fixable {
+        queue.apply(added(id, name));
+        queue.apply(Event::State {
+            id: FileId(id),
+            state: FileState::Failed(UploadFailure::Fixable {
+                format: "HEIC".into(),
+                size_bytes: 60 << 20,
+                convert,
+                shrink,
+            }),
+        });
+    }
+    queue.apply(added(4, "IMG_0043.HEIC"));
+    queue.apply(Event::Fixed {
+        id: FileId(4),
+        copy: runflow_uploader::fix::FixedCopy {
+            path: PathBuf::from("/copies/1/IMG_0043.jpg"),
+            name: "IMG_0043.jpg".into(),
+            mime_type: "image/jpeg".into(),
+            size_bytes: 3_250_000,
+            modified_ns: 1,
+            width: 4032,
+            height: 3024,
+            scaled_from: None,
+            from_label: "HEIC".into(),
+            from_mime: "image/heic".into(),
+        },
+    });
+    queue.apply(Event::State {
+        id: FileId(4),
+        state: FileState::Done(Box::default()),
+    });
+    let mut harness = queue_harness(queue);
+    harness.run();
+    // Asked, not failed: the reason says what the button does, and the original stays.
+    harness.get_by_label_contains("Runflow does not accept HEIC images. Convert and upload");
+    harness.get_by_label_contains("over Runflow's upload limit of 50 MiB");
+    assert!(
+        harness.query_by_label("Retry").is_none(),
+        "the fix replaces Retry"
+    );
+    for (_, _, _, _, action) in fixable {
+        harness.get_by_label(action).click();
+        harness.run();
+    }
+    assert_eq!(
+        harness.state().1,
+        [1, 2, 3].map(|id| Command::Fix(FileId(id)))
+    );
+    harness.get_by_label_contains("Uploaded as IMG_0043.jpg: converted from HEIC to JPEG");
+}
+
+#[test]
 fn the_batch_header_counts_and_offers_batch_actions() {
     let mut queue = QueueState::default();
     for id in 0..120 {

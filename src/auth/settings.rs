@@ -72,6 +72,10 @@ pub struct Settings {
     /// notification; `None` is yes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_when_done: Option<bool>,
+    /// Whether images of types Runflow does not take (HEIC, TIFF, ...) are converted and
+    /// uploaded without asking; off unless turned on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub convert_automatically: bool,
     /// Folders whose new and changed files upload on their own (Settings > Watch folders).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub watch_folders: Vec<crate::watch::WatchSpec>,

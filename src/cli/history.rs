@@ -58,6 +58,8 @@ struct UploadRecord<'a> {
     account: &'a str,
     source: history::Source,
     batch: Option<&'a str>,
+    /// The copy uploaded instead of the file (converted, shrunk), described.
+    fixed: Option<&'a str>,
 }
 
 /// Lists the history.
@@ -110,6 +112,7 @@ fn record(upload: &Upload) -> UploadRecord<'_> {
         account: &upload.account,
         source: upload.source,
         batch: upload.batch.as_deref(),
+        fixed: upload.fixed.as_deref(),
     }
 }
 

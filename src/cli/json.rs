@@ -137,6 +137,10 @@ pub(crate) fn failure_reason(failure: &UploadFailure) -> &'static str {
         UploadFailure::Unreadable(_) => "unreadable",
         UploadFailure::NonUtf8Name => "non_utf8_name",
         UploadFailure::UnsupportedType { .. } => "unsupported_type",
+        // The codes of what is wrong; the record's `fix` says what `--convert`/`--fit` would do.
+        UploadFailure::Fixable { convert: true, .. } => "unsupported_type",
+        UploadFailure::Fixable { .. } => "too_large",
+        UploadFailure::Fix(_) => "conversion_failed",
         UploadFailure::NotAnImage { .. } => "not_an_image",
         UploadFailure::Changed(_) => "changed_during_upload",
         UploadFailure::Missing => "missing",

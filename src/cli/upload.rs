@@ -67,6 +67,15 @@ struct EngineArgs {
     /// Files uploaded at once, 1-16 (default 4, or the settings' value).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
     concurrency: Option<u16>,
+    /// Upload a JPEG, PNG or WebP copy of images Runflow does not take (HEIC, TIFF, BMP, AVIF,
+    /// ...); the originals are never changed (also on when the settings convert
+    /// automatically).
+    #[arg(long)]
+    convert: bool,
+    /// Upload a smaller copy of images over 50 MiB: re-encoded, and scaled down only when that
+    /// is not enough; the originals are never changed.
+    #[arg(long)]
+    fit: bool,
 }
 
 /// One file's result: a `file` record with `--json`.
@@ -85,6 +94,28 @@ struct FileRecord {
     same_as: Option<String>,
     size_bytes: Option<u64>,
     mime_type: Option<String>,
+    /// What a failure's copy would be (`convert`, `fit`, `convert_and_fit`): the flags
+    /// `--convert` and `--fit` upload such files.
+    fix: Option<&'static str>,
+    /// The file, when a copy went instead of it (converted, shrunk to fit).
+    converted_from: Option<Converted>,
+    /// The copy that went instead of the file: the asset has its name, type and size.
+    converted_to: Option<Converted>,
+}
+
+/// One side of a conversion in a `file` record.
+#[derive(Debug, Serialize)]
+struct Converted {
+    name: String,
+    mime_type: Option<String>,
+    size_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    height: Option<u32>,
+    /// What was done, for people: "converted from HEIC to JPEG, 4032×3024, 3.1 MiB".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
 }
 
 /// Files per status, in the order of [`Status::ALL`].
@@ -218,6 +249,8 @@ async fn start(args: &EngineArgs, source: crate::history::Source) -> anyhow::Res
         concurrency,
         account: Some(account.clone()),
         source,
+        auto_convert: args.convert || settings.convert_automatically,
+        auto_shrink: args.fit,
         ..EngineConfig::new(paths::data_dir())
     };
     let facts = Run {

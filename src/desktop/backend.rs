@@ -263,6 +263,10 @@ impl Actor {
                 let work = history::load(data_dir, query, generation, self.sink.clone());
                 self.tasks.spawn(work);
             }
+            Command::LoadOrigin { asset_id } => {
+                let work = history::origin(self.history_dir(), asset_id, self.sink.clone());
+                self.tasks.spawn(work);
+            }
             Command::ExportHistory { uploads, format } => {
                 let work = history::export(uploads, format, self.sink.clone());
                 self.tasks.spawn(work);
@@ -473,6 +477,8 @@ impl Actor {
         self.sink.emit(Event::Settings(self.settings.clone()));
         self.sink.notice(Level::Success, "Settings saved.");
         self.engine.set_concurrency(self.concurrency());
+        self.engine
+            .set_auto_convert(self.settings.convert_automatically);
         if (self.base_url(), self.settings.ca_cert_file.clone()) == old_endpoint {
             return;
         }
@@ -659,6 +665,7 @@ impl Actor {
                 account: Some(account),
                 // An earlier run's unfinished uploads wait under Uploads for Resume or Discard.
                 hold_earlier: true,
+                auto_convert: self.settings.convert_automatically,
                 ..EngineConfig::new(self.options.engine_dir(target.demo))
             };
             let watches = self.settings.watch_folders.clone();

@@ -191,6 +191,13 @@ impl EngineHost {
         }
     }
 
+    /// Whether unsupported images convert without asking, from now on.
+    pub(super) fn set_auto_convert(&self, on: bool) {
+        if let Some(engine) = &self.running {
+            engine.handle.send(upload::Command::SetAutoConvert(on));
+        }
+    }
+
     /// The running engine's handle; without one, tells the window why nothing happens.
     pub(super) fn handle_or_notice(&self, sink: &Sink) -> Option<EngineHandle> {
         let handle = self.running.as_ref().map(|engine| engine.handle.clone());

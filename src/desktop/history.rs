@@ -29,6 +29,24 @@ pub(super) async fn load(data_dir: PathBuf, query: Query, generation: u64, sink:
     });
 }
 
+/// Answers [`Event::Origin`] with the upload `asset_id` came from, as `data_dir`'s history
+/// recorded it.
+pub(super) async fn origin(data_dir: PathBuf, asset_id: String, sink: Sink) {
+    let id = asset_id.clone();
+    let upload = tokio::task::spawn_blocking(move || {
+        History::open(&data_dir).and_then(|history| history.by_asset(&id))
+    })
+    .await
+    .map_err(|err| err.to_string())
+    .and_then(|found| found.map_err(|err| err.to_string()))
+    .unwrap_or_else(|err| {
+        // The panel then simply shows no origin; the History tab says what is wrong.
+        tracing::warn!(%err, "could not look an asset up in the upload history");
+        None
+    });
+    sink.emit(Event::Origin { asset_id, upload });
+}
+
 /// Asks where to save `uploads` as `format`, and writes them there.
 pub(super) async fn export(uploads: Vec<Upload>, format: Format, sink: Sink) {
     if !file_chooser_available().await {

@@ -128,6 +128,12 @@ pub enum Command {
         /// Echoed, so answers to an older search are told apart.
         generation: u64,
     },
+    /// Which local file an asset was uploaded from, if this computer uploaded it; answers
+    /// [`Event::Origin`].
+    LoadOrigin {
+        /// The asset.
+        asset_id: String,
+    },
     /// Ask where to save these uploads (rfd's save dialog) and write them there as `format`.
     ExportHistory {
         /// The rows.
@@ -329,6 +335,14 @@ pub enum Event {
     },
     /// A watch folder's state and today's count.
     Watch(WatchStatus),
+    /// The answer to [`Command::LoadOrigin`]: the history's newest upload of the asset, `None`
+    /// when this computer did not upload it (or the history could not say).
+    Origin {
+        /// The asset.
+        asset_id: String,
+        /// Its upload.
+        upload: Option<history::Upload>,
+    },
     /// The answer to [`Command::LoadHistory`]: newest first, or why it could not be read.
     History {
         /// The search's generation.

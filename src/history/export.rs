@@ -48,7 +48,7 @@ pub fn write(uploads: &[Upload], format: Format, out: impl Write) -> std::io::Re
 }
 
 /// The fields of [`Upload`] as serialized.
-const HEADER: [&str; 11] = [
+const HEADER: [&str; 12] = [
     "uploaded_at",
     "path",
     "name",
@@ -60,4 +60,5 @@ const HEADER: [&str; 11] = [
     "account",
     "source",
     "batch",
+    "fixed",
 ];

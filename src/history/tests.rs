@@ -22,6 +22,7 @@ fn upload(name: &str, at: OffsetDateTime) -> Upload {
         account: "org".into(),
         source: Source::Drop,
         batch: None,
+        fixed: None,
         modified_ns: None,
     }
 }
@@ -225,14 +226,14 @@ fn exports_are_csv_with_a_header_or_a_json_array() {
     assert_eq!(
         lines.next(),
         Some(
-            "uploaded_at,path,name,size_bytes,hash,asset_id,folder_id,server,account,source,batch"
+            "uploaded_at,path,name,size_bytes,hash,asset_id,folder_id,server,account,source,batch,fixed"
         )
     );
     assert_eq!(
         lines.next().unwrap(),
         format!(
             "2026-11-01T10:00:00Z,\"/photos/a, \"\"quoted\"\".png\",\"a, \"\"quoted\"\".png\",\
-             1234,{},\"asset-a, \"\"quoted\"\".png\",,https://api.runflow.io,org,paste,",
+             1234,{},\"asset-a, \"\"quoted\"\".png\",,https://api.runflow.io,org,paste,,",
             hash("a, \"quoted\".png")
         )
     );

@@ -310,6 +310,19 @@ fn row_buttons_ui(ui: &mut Ui, row: &Row, commands: &mut Vec<Command>) {
                 commands.push(Command::MoveHere(row.id));
             }
         }
+        FileState::Failed(failure) if failure.fix().is_some() => {
+            if ui.button("Remove").clicked() {
+                commands.push(Command::Remove(row.id));
+            }
+            if let Some(offer) = failure.fix()
+                && ui
+                    .button(offer.action())
+                    .on_hover_text("Upload a copy Runflow takes; the original file is not changed")
+                    .clicked()
+            {
+                commands.push(Command::Fix(row.id));
+            }
+        }
         FileState::Failed(_) | FileState::Cancelled => {
             if ui.button("Remove").clicked() {
                 commands.push(Command::Remove(row.id));
@@ -344,6 +357,10 @@ pub fn state_text(row: &Row) -> (String, Color32) {
         FileState::Queued if row.resumed => ("Queued (from an earlier run)".into(), muted),
         FileState::Queued => ("Queued".into(), muted),
         FileState::Hashing => ("Checking for duplicates".into(), muted),
+        FileState::Converting => (
+            "Making a copy Runflow takes (the original stays as it is)".into(),
+            Color32::from_rgb(60, 130, 230),
+        ),
         FileState::CreatingSession => ("Starting".into(), muted),
         FileState::Uploading if row.size_bytes.is_some_and(|s| row.sent_bytes >= s) => (
             "All bytes sent; waiting for storage to take them".into(),
@@ -366,7 +383,13 @@ pub fn state_text(row: &Row) -> (String, Color32) {
             format!("Retrying in {}: {reason}", human_duration(*wait)),
             Color32::from_rgb(220, 150, 30),
         ),
-        FileState::Done(_) => ("Uploaded".into(), Color32::from_rgb(40, 160, 80)),
+        FileState::Done(_) => match &row.copy {
+            Some((name, done)) => (
+                format!("Uploaded as {name}: {done}"),
+                Color32::from_rgb(40, 160, 80),
+            ),
+            None => ("Uploaded".into(), Color32::from_rgb(40, 160, 80)),
+        },
         FileState::AlreadyUploaded {
             same_as: Some(name),
             ..
@@ -392,6 +415,10 @@ pub fn state_text(row: &Row) -> (String, Color32) {
                 format!("Already on Runflow in {place}"),
                 Color32::from_rgb(220, 150, 30),
             )
+        }
+        // Not a failure as much as a question: the row's button answers it.
+        FileState::Failed(reason) if reason.fix().is_some() => {
+            (reason.to_string(), Color32::from_rgb(220, 150, 30))
         }
         FileState::Failed(reason) => (format!("Failed: {reason}"), Color32::from_rgb(220, 60, 60)),
         FileState::Cancelled => ("Cancelled".into(), muted),

@@ -140,6 +140,14 @@ pub fn settings_ui(
         &mut draft.notify_when_done,
         "Notify me when uploads finish while the window is in the background",
     );
+    ui.checkbox(
+        &mut draft.convert_automatically,
+        "Convert unsupported images automatically",
+    )
+    .on_hover_text(
+        "HEIC, TIFF, BMP and other images Runflow does not take go as a JPEG, PNG or WebP copy \
+         without asking; the original files are never changed.",
+    );
 
     ui.add_space(10.0);
     watch_folders_ui(

@@ -22,6 +22,8 @@ pub struct SettingsDraft {
     pub keep_awake: bool,
     /// Notify when a batch ends in the background.
     pub notify_when_done: bool,
+    /// Convert images of types Runflow does not take without asking.
+    pub convert_automatically: bool,
     /// Extra CA certificate file (empty = none).
     pub ca_cert_file: String,
     /// A replacement key being typed.
@@ -49,6 +51,7 @@ impl SettingsDraft {
             default_folder_id: settings.default_folder_id.clone(),
             keep_awake: settings.keeps_awake(),
             notify_when_done: settings.notifies_when_done(),
+            convert_automatically: settings.convert_automatically,
             ca_cert_file: settings
                 .ca_cert_file
                 .as_ref()
@@ -88,6 +91,7 @@ impl SettingsDraft {
             default_folder_id: self.default_folder_id.clone(),
             keep_awake: Some(self.keep_awake),
             notify_when_done: Some(self.notify_when_done),
+            convert_automatically: self.convert_automatically,
             ..current.clone()
         })
     }

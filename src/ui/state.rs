@@ -361,6 +361,9 @@ impl AppState {
             Event::Notice { level, message } => self.toasts.push(level, message, now),
             Event::RaiseWindow => self.effects.push(Effect::Raise),
             Event::History { generation, result } => self.history.apply(generation, result),
+            Event::Origin { asset_id, upload } => {
+                self.gallery.origins.insert(asset_id, upload);
+            }
         }
         follow_up
     }

@@ -466,13 +466,14 @@ fn check_named(canonical: &Path, name: &OsStr, meta: &Metadata) -> Found {
     if size == 0 {
         return reject(Some(size), UploadFailure::Empty);
     }
-    if size > MAX_UPLOAD_BYTES {
-        return reject(Some(size), UploadFailure::TooLarge { size_bytes: size });
-    }
     let head = match read_head(path) {
         Ok(head) => head,
         Err(err) => return reject(Some(size), UploadFailure::Unreadable(err.to_string())),
     };
+    // An image that a smaller copy can stand in for goes on: the queue offers the copy.
+    if size > MAX_UPLOAD_BYTES && !shrinkable(name, &head) {
+        return reject(Some(size), UploadFailure::TooLarge { size_bytes: size });
+    }
     if let Some(format) = not_an_image(name, &head) {
         return reject(Some(size), UploadFailure::NotAnImage { format });
     }
@@ -484,6 +485,13 @@ fn check_named(canonical: &Path, name: &OsStr, meta: &Metadata) -> Found {
         mime_type: detect_mime(name, &head),
         file_key: file_key(meta),
     })
+}
+
+/// Whether an image over the limit can be shrunk: one this build decodes, and not a GIF, whose
+/// animation a still copy would lose.
+fn shrinkable(name: &str, head: &[u8]) -> bool {
+    crate::fix::format_of(name, head)
+        .is_some_and(|format| format.mime_type != "image/gif" && crate::fix::can_decode(format))
 }
 
 fn rejected(path: &Path, size_bytes: Option<u64>, reason: UploadFailure) -> Found {
@@ -545,7 +553,11 @@ pub fn not_an_image(name: &str, head: &[u8]) -> Option<String> {
 /// The MIME type of a file: from its content when recognisable, else from its extension, else
 /// `application/octet-stream`. Spellings are normalised to the ones Runflow lists.
 pub fn detect_mime(name: &str, head: &[u8]) -> String {
-    let sniffed = infer::get(head).map(|kind| kind.mime_type().to_owned());
+    // infer calls every HEIF image/heif; the brands tell HEIC (iPhone photos) and AVIF apart.
+    let heif = crate::fix::format_of(name, head).filter(|format| format.is_heif());
+    let sniffed = heif
+        .map(|format| format.mime_type.to_owned())
+        .or_else(|| infer::get(head).map(|kind| kind.mime_type().to_owned()));
     let guessed = || {
         mime_guess::from_path(name)
             .first()

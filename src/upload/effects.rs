@@ -19,7 +19,10 @@ use super::discover::{
 };
 use super::journal::{AccountScope, Entry, Journal, Walk};
 use super::protocol::UploadFailure;
-use super::queue::{Answer, Finished, FoundAsset, Ticket};
+use super::queue::{Answer, Finished, FoundAsset, Need, Prepared, Ticket};
+use crate::api::models::MAX_UPLOAD_BYTES;
+use crate::fix::FixedCopy;
+use std::io::Read as _;
 
 /// What every effect shares.
 pub(super) struct Shared {
@@ -82,23 +85,90 @@ pub(super) fn delete_owned_file(path: &Path) {
     }
 }
 
-/// Checks the file is unchanged since it was queued and of a type Runflow takes, then hashes
-/// it (BLAKE3, on a blocking thread).
-pub(super) async fn prepare(shared: &Shared, entry: &Entry) -> Result<String, UploadFailure> {
-    ensure_supported(shared, &entry.mime_type).await?;
-    check_unchanged(entry)?;
+/// Checks the file is unchanged since it was queued, finds what copy it needs when Runflow
+/// does not take it as it is (another type, a smaller size), and hashes it (BLAKE3, on a
+/// blocking thread). The hash is the original's, whatever is uploaded: a file is the same file
+/// however it is sent.
+pub(super) async fn prepare(shared: &Shared, entry: &Entry) -> Result<Prepared, UploadFailure> {
+    let unsupported = ensure_supported(shared, &entry.mime_type).await.err();
+    let documented = shared.types.get().is_some_and(Option::is_none);
+    check_unchanged(&entry.path, entry.size_bytes, entry.modified_ns)?;
     let path = entry.path.clone();
-    let hash = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+    let name = entry.name.clone();
+    let (hash, format) = tokio::task::spawn_blocking(move || {
+        let mut file = std::fs::File::open(&path)?;
+        let mut head = Vec::with_capacity(8192);
+        (&mut file).take(8192).read_to_end(&mut head)?;
+        let format = crate::fix::format_of(&name, &head);
         let mut hasher = blake3::Hasher::new();
-        hasher.update_reader(std::fs::File::open(&path)?)?;
-        Ok(hasher.finalize().to_hex().to_string())
+        hasher.update(&head);
+        hasher.update_reader(file)?;
+        Ok::<_, std::io::Error>((hasher.finalize().to_hex().to_string(), format))
     })
     .await
     .map_err(|e| UploadFailure::Unreadable(e.to_string()))?
     .map_err(|e| UploadFailure::Unreadable(e.to_string()))?;
     // The file may have been rewritten while it was read.
-    check_unchanged(entry)?;
-    Ok(hash)
+    check_unchanged(&entry.path, entry.size_bytes, entry.modified_ns)?;
+    // Without Runflow's list, the image types its documentation names stand in for it.
+    let convert = match format {
+        Some(format) if documented => !DOCUMENTED_IMAGE_TYPES.contains(&format.mime_type),
+        _ => unsupported.is_some(),
+    };
+    let shrink = entry.size_bytes > MAX_UPLOAD_BYTES;
+    if !convert && !shrink {
+        return Ok(Prepared { hash, need: None });
+    }
+    match format {
+        Some(format) if crate::fix::can_decode(format) => Ok(Prepared {
+            hash,
+            need: Some(Need {
+                format: format.label.to_owned(),
+                convert,
+                shrink,
+            }),
+        }),
+        // An image this build cannot decode (HEIC without libheif) says why.
+        Some(format) if convert => Err(UploadFailure::Fix(crate::fix::FixError::NeedsHeicBuild {
+            format: format.label,
+        })),
+        _ => Err(unsupported.unwrap_or(UploadFailure::TooLarge {
+            size_bytes: entry.size_bytes,
+        })),
+    }
+}
+
+/// The image types Runflow's documentation names (`runflow-api.md` 4.8), for a server that
+/// offers no list.
+const DOCUMENTED_IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// Makes the copy that goes instead of `entry`'s file, in `copies_dir` (blocking, on a thread
+/// of its own), or finds the copy the entry names there intact.
+pub(super) async fn make_copy(
+    shared: &Shared,
+    entry: &Entry,
+    copies_dir: &Path,
+) -> Result<FixedCopy, UploadFailure> {
+    if let Some(copy) = entry.copy.as_deref()
+        && check_unchanged(&copy.path, copy.size_bytes, copy.modified_ns).is_ok()
+    {
+        return Ok(copy.clone());
+    }
+    let webp = match shared.types.get().and_then(Option::as_deref) {
+        Some(types) => check_supported(types, "image/webp").is_ok(),
+        None => true,
+    };
+    let target = crate::fix::Target {
+        webp,
+        limit_bytes: MAX_UPLOAD_BYTES,
+    };
+    // Each copy has a folder of its own, so it keeps the name the asset takes.
+    let dir = copies_dir.join(uuid::Uuid::new_v4().simple().to_string());
+    let (path, name) = (entry.path.clone(), entry.name.clone());
+    tokio::task::spawn_blocking(move || crate::fix::make_copy(&path, &name, &dir, &target))
+        .await
+        .map_err(|e| UploadFailure::Unreadable(e.to_string()))?
+        .map_err(UploadFailure::Fix)
 }
 
 /// Checks Runflow accepts the MIME type. The list is asked for once per engine; a server that
@@ -146,28 +216,28 @@ fn declared_mime(shared: &Shared, entry: &Entry) -> String {
         .types
         .get()
         .and_then(Option::as_deref)
-        .and_then(|types| listed_spelling(types, &entry.mime_type))
-        .map_or_else(|| entry.mime_type.clone(), str::to_owned)
+        .and_then(|types| listed_spelling(types, entry.upload_mime()))
+        .map_or_else(|| entry.upload_mime().to_owned(), str::to_owned)
 }
 
-/// Fails if the file is gone or differs (size, modification time) from when it was queued.
-fn check_unchanged(entry: &Entry) -> Result<(), UploadFailure> {
-    let meta = match std::fs::metadata(&entry.path) {
+/// Fails if the file at `path` is gone or differs from the size and modification time it had
+/// when it was queued (or made).
+fn check_unchanged(path: &Path, size_bytes: u64, modified_ns: u128) -> Result<(), UploadFailure> {
+    let meta = match std::fs::metadata(path) {
         Ok(meta) => meta,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             return Err(UploadFailure::Missing);
         }
         Err(err) => return Err(UploadFailure::Unreadable(err.to_string())),
     };
-    if meta.len() != entry.size_bytes {
+    if meta.len() != size_bytes {
         return Err(UploadFailure::Changed(format!(
-            "its size went from {} to {} bytes",
-            entry.size_bytes,
+            "its size went from {size_bytes} to {} bytes",
             meta.len()
         )));
     }
     let modified = meta.modified().map_or(0, nanos_since_epoch);
-    if modified != entry.modified_ns {
+    if modified != modified_ns {
         return Err(UploadFailure::Changed(
             "its modification time changed".to_owned(),
         ));
@@ -242,6 +312,7 @@ pub(super) fn record(shared: &Shared, finished: Finished, batch: String) {
         folder_id: finished.folder_id,
         server: shared.scope.history_server(),
         account: shared.scope.org_id.clone(),
+        fixed: finished.fixed,
         source: if finished.pasted {
             Source::Paste
         } else if finished.watched {
@@ -269,9 +340,9 @@ pub(super) async fn create(shared: &Shared, entry: &Entry) -> Answer {
         shared
             .client
             .create_upload(&CreateUploadRequest {
-                filename: entry.name.clone(),
+                filename: entry.upload_name().to_owned(),
                 mime_type: declared_mime(shared, entry),
-                size_bytes: entry.size_bytes,
+                size_bytes: entry.upload_size(),
             })
             .await,
     )
@@ -284,7 +355,14 @@ pub(super) async fn put(
     upload_url: &str,
     sent: Arc<AtomicU64>,
 ) -> Result<(), UploadFailure> {
-    check_unchanged(entry)?;
+    let unchanged = || {
+        check_unchanged(
+            entry.upload_path(),
+            entry.upload_size(),
+            entry.upload_modified_ns(),
+        )
+    };
+    unchanged()?;
     let started = Instant::now();
     let last_move_ms = Arc::new(AtomicU64::new(0));
     let moved = Arc::clone(&last_move_ms);
@@ -292,12 +370,12 @@ pub(super) async fn put(
         sent.store(bytes, Ordering::Relaxed);
         moved.store(elapsed_ms(started), Ordering::Relaxed);
     });
-    let source = UploadSource::File(entry.path.clone());
+    let source = UploadSource::File(entry.upload_path().to_path_buf());
     let mime_type = declared_mime(shared, entry);
     let upload = shared.client.put_upload(
         upload_url,
         &mime_type,
-        entry.size_bytes,
+        entry.upload_size(),
         &source,
         Some(on_progress),
     );
@@ -320,7 +398,7 @@ pub(super) async fn put(
         })?,
         () = watchdog => return Err(UploadFailure::Stalled(stall.as_secs().max(1))),
     }
-    check_unchanged(entry)
+    unchanged()
 }
 
 fn elapsed_ms(since: Instant) -> u64 {

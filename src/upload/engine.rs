@@ -51,6 +51,11 @@ pub struct EngineConfig {
     pub hold_earlier: bool,
     /// How its files come, for the history (pastes are told apart on their own).
     pub source: Source,
+    /// Images of types Runflow does not take are converted without asking (the setting,
+    /// `--convert`); [`Command::SetAutoConvert`] changes it.
+    pub auto_convert: bool,
+    /// Images over the limit are shrunk to fit without asking (`--fit`).
+    pub auto_shrink: bool,
 }
 
 impl EngineConfig {
@@ -67,6 +72,8 @@ impl EngineConfig {
             discover: DiscoverOptions::default(),
             hold_earlier: false,
             source: Source::Drop,
+            auto_convert: false,
+            auto_shrink: false,
         }
     }
 }
@@ -136,6 +143,8 @@ struct Engine {
     shared: Arc<Shared>,
     config: EngineConfig,
     journal_root: PathBuf,
+    /// Where the copies uploaded instead of files are made ([`Journal::copies_dir`]).
+    copies_dir: PathBuf,
     sink: Sink,
     queue: Queue,
     journal: std::sync::mpsc::Sender<JournalOp>,
@@ -194,6 +203,7 @@ impl Engine {
         let (answers_tx, answers_rx) = mpsc::unbounded_channel();
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         let journal_backlog = Arc::new(AtomicUsize::new(0));
+        let copies_dir = opened.journal.copies_dir();
         let journal = effects::journal_writer(
             opened.journal,
             answers_tx.clone(),
@@ -206,6 +216,8 @@ impl Engine {
                 max_file_attempts: config.max_file_attempts,
                 file_retry_wait: config.file_retry_wait,
                 hold_earlier: config.hold_earlier,
+                auto_convert: config.auto_convert,
+                auto_shrink: config.auto_shrink,
             },
             0,
         );
@@ -225,6 +237,7 @@ impl Engine {
             }),
             config,
             journal_root,
+            copies_dir,
             sink,
             queue,
             journal,
@@ -366,6 +379,14 @@ impl Engine {
             Effect::Prepare { ticket, entry } => self.spawn(ticket, true, move |s| async move {
                 Answer::Prepared(effects::prepare(&s, &entry).await)
             }),
+            Effect::MakeCopy { ticket, entry } => {
+                let dir = self.copies_dir.clone();
+                // Not abortable: a cancel's stale answer still names the copy, which the queue
+                // then deletes.
+                self.spawn(ticket, false, move |s| async move {
+                    Answer::CopyMade(effects::make_copy(&s, &entry, &dir).await)
+                });
+            }
             Effect::Claim { ticket, hash } => {
                 let (shared, internal) = (Arc::clone(&self.shared), self.internal_tx.clone());
                 tokio::spawn(async move {
@@ -395,7 +416,7 @@ impl Engine {
                 transfer.sent.store(0, Ordering::Relaxed);
                 transfer.meter.reset();
                 transfer.reported = None;
-                transfer.size_bytes = entry.size_bytes;
+                transfer.size_bytes = entry.upload_size();
                 let sent = Arc::clone(&transfer.sent);
                 self.spawn(ticket, true, move |s| async move {
                     Answer::PutFinished(effects::put(&s, &entry, &upload_url, sent).await)

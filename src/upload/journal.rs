@@ -48,6 +48,8 @@ pub const JOURNAL_DIR: &str = "journal";
 const ACCOUNT_FILE: &str = "account.json";
 /// Prefix of directories being created or claimed; never adopted under that name.
 const PRIVATE_PREFIX: char = '.';
+/// The folder of the copies made to upload instead of files, in each process directory.
+const COPIES_DIR: &str = "copies";
 /// Each process directory's log.
 const LOG_FILE: &str = "journal.log";
 /// Extension of an entry's file in the layout before the log.
@@ -107,10 +109,50 @@ pub struct Entry {
     /// Found in a watched folder (for the history).
     #[serde(default)]
     pub watched: bool,
+    /// The user (or the setting) agreed to uploading a converted copy, since Runflow does not
+    /// take the file's type.
+    #[serde(default)]
+    pub may_convert: bool,
+    /// The user agreed to uploading a smaller copy, since the file is over the limit.
+    #[serde(default)]
+    pub may_shrink: bool,
+    /// The copy made to go instead of the file (converted or shrunk), once made: inside the
+    /// journal's own directory, so it goes with the journal. The hash stays the original's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy: Option<Box<crate::fix::FixedCopy>>,
     /// The user cancelled the file after its confirm may have been sent: a resume only finds
     /// out whether it became an asset, and never confirms it.
     #[serde(default)]
     pub cancelled: bool,
+}
+
+impl Entry {
+    /// The file that is uploaded: the copy once there is one, else the file itself.
+    pub fn upload_path(&self) -> &Path {
+        self.copy.as_ref().map_or(&self.path, |c| &c.path)
+    }
+
+    /// The asset's name.
+    pub fn upload_name(&self) -> &str {
+        self.copy.as_ref().map_or(&self.name, |c| &c.name)
+    }
+
+    /// The MIME type declared.
+    pub fn upload_mime(&self) -> &str {
+        self.copy.as_ref().map_or(&self.mime_type, |c| &c.mime_type)
+    }
+
+    /// The bytes sent.
+    pub fn upload_size(&self) -> u64 {
+        self.copy.as_ref().map_or(self.size_bytes, |c| c.size_bytes)
+    }
+
+    /// The modification time of what is uploaded when it was queued or made.
+    pub fn upload_modified_ns(&self) -> u128 {
+        self.copy
+            .as_ref()
+            .map_or(self.modified_ns, |c| c.modified_ns)
+    }
 }
 
 /// The server and account a journal belongs to.
@@ -375,6 +417,13 @@ impl Journal {
             std::fs::remove_dir_all(&self.dir)?;
         }
         Ok(())
+    }
+
+    /// Where this process keeps the copies it uploads instead of files (converted, shrunk):
+    /// inside its own directory, so a later start that adopts the directory removes the copies
+    /// with it, and a copy never outlives the journal that knows of it.
+    pub fn copies_dir(&self) -> PathBuf {
+        self.dir.join(COPIES_DIR)
     }
 
     /// Forgets an upload (finished, or given up by the user).

@@ -56,6 +56,12 @@ pub enum Command {
     Retry(FileId),
     /// Queue every failed file again.
     RetryFailed,
+    /// A file Runflow cannot take as it is ([`UploadFailure::Fixable`]): make the copy it
+    /// offers (converted, shrunk to fit) and upload that instead. The original never changes.
+    Fix(FileId),
+    /// Convert images of types Runflow does not take without asking first (the setting,
+    /// `--convert`).
+    SetAutoConvert(bool),
     /// A file whose content is already on Runflow in another folder: move that asset into the
     /// folder this file was meant for.
     MoveHere(FileId),
@@ -93,6 +99,8 @@ pub enum FileState {
     Queued,
     /// Reading the file to recognise duplicates.
     Hashing,
+    /// Making the copy that goes instead of the file (converted, or shrunk to fit).
+    Converting,
     /// Asking Runflow for an upload URL.
     CreatingSession,
     /// Sending bytes.
@@ -159,6 +167,7 @@ impl FileState {
         match self {
             Self::Queued => "queued",
             Self::Hashing => "checking",
+            Self::Converting => "converting",
             Self::CreatingSession => "starting",
             Self::Uploading => "uploading",
             Self::Confirming => "confirming",
@@ -221,6 +230,22 @@ pub enum UploadFailure {
         /// The format the file name promises, e.g. `PNG`.
         format: String,
     },
+    /// Runflow cannot take the image as it is, but a copy made here can go instead: converted
+    /// to a type it takes, or shrunk to fit its limit ([`Command::Fix`]).
+    #[error("{}", fixable_text(format, *size_bytes, *convert, *shrink))]
+    Fixable {
+        /// The image's format, e.g. `HEIC`.
+        format: String,
+        /// Its size.
+        size_bytes: u64,
+        /// Its type is not one Runflow takes.
+        convert: bool,
+        /// It is over the upload limit.
+        shrink: bool,
+    },
+    /// The copy that was to go instead of the file could not be made.
+    #[error("{0}")]
+    Fix(crate::fix::FixError),
     /// The file changed while it was being uploaded.
     #[error(
         "The file changed while it was being uploaded ({0}). Wait until whatever is writing it \
@@ -247,6 +272,19 @@ pub enum UploadFailure {
 }
 
 impl UploadFailure {
+    /// The copy that would make the file uploadable, when there is one.
+    pub fn fix(&self) -> Option<FixOffer> {
+        match self {
+            Self::Fixable {
+                convert, shrink, ..
+            } => Some(FixOffer {
+                convert: *convert,
+                shrink: *shrink,
+            }),
+            _ => None,
+        }
+    }
+
     /// Whether trying the whole file again later may succeed (network trouble, server errors).
     pub fn is_transient(&self) -> bool {
         match self {
@@ -254,6 +292,48 @@ impl UploadFailure {
             Self::Stalled(_) => true,
             _ => false,
         }
+    }
+}
+
+/// What [`Command::Fix`] does to a file: convert it, shrink it, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixOffer {
+    /// Into a type Runflow takes.
+    pub convert: bool,
+    /// Under the upload limit.
+    pub shrink: bool,
+}
+
+impl FixOffer {
+    /// The button that makes the copy.
+    pub fn action(self) -> &'static str {
+        match (self.convert, self.shrink) {
+            (true, true) => "Convert and shrink",
+            (true, false) => "Convert and upload",
+            _ => "Shrink to fit",
+        }
+    }
+}
+
+fn fixable_text(format: &str, size_bytes: u64, convert: bool, shrink: bool) -> String {
+    let keeps = "the original stays as it is";
+    match (convert, shrink) {
+        (true, true) => format!(
+            "Runflow does not accept {format} images, and this one is {}, over its upload \
+             limit of 50 MiB. Convert and shrink uploads a smaller JPEG, PNG or WebP copy \
+             instead; {keeps}.",
+            human_bytes(size_bytes)
+        ),
+        (true, false) => format!(
+            "Runflow does not accept {format} images. Convert and upload uploads a JPEG, PNG or \
+             WebP copy instead; {keeps}."
+        ),
+        _ => format!(
+            "The image is {} ({size_bytes} bytes), over Runflow's upload limit of 50 MiB \
+             ({MAX_UPLOAD_BYTES} bytes). Shrink to fit uploads a smaller copy instead \
+             (re-encoded, and scaled down only if that is not enough); {keeps}.",
+            human_bytes(size_bytes)
+        ),
     }
 }
 
@@ -303,6 +383,14 @@ pub enum Event {
         id: FileId,
         /// Its new state.
         state: FileState,
+    },
+    /// A copy was made to go instead of the file (converted, or shrunk to fit); the asset takes
+    /// the copy's name.
+    Fixed {
+        /// Which file.
+        id: FileId,
+        /// The copy.
+        copy: crate::fix::FixedCopy,
     },
     /// Bytes sent so far for one file.
     Progress {

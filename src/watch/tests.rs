@@ -228,6 +228,7 @@ async fn the_walk_at_start_passes_over_files_the_history_has_as_they_are() {
                 account: ACCOUNT.to_owned(),
                 source: Source::Watch,
                 batch: None,
+                fixed: None,
             };
             history.record("scope", &row).unwrap();
         }

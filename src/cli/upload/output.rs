@@ -11,6 +11,8 @@ pub(super) struct FileInfo {
     resumed: bool,
     retries: u32,
     bar: Option<ProgressBar>,
+    /// The copy that goes instead of the file, once made.
+    copy: Option<crate::fix::FixedCopy>,
 }
 
 pub(super) enum Output {
@@ -92,6 +94,7 @@ impl Output {
                         resumed: *resumed,
                         retries: 0,
                         bar: None,
+                        copy: None,
                     },
                 );
                 if *resumed {
@@ -134,6 +137,9 @@ impl Output {
                             same_as: None,
                             size_bytes: None,
                             mime_type: None,
+                            fix: None,
+                            converted_from: None,
+                            converted_to: None,
                         },
                     )?,
                     _ => self.note(&format!(
@@ -141,6 +147,15 @@ impl Output {
                         sanitize(&path.display().to_string()),
                         sanitize(reason)
                     )),
+                }
+            }
+            Event::Fixed { id, copy } => {
+                if let Some(file) = files.get_mut(id) {
+                    if let Some(bar) = &file.bar {
+                        bar.set_length(copy.size_bytes);
+                    }
+                    tracing::info!(file = %sanitize(&file.name), "{}", copy.describe());
+                    file.copy = Some(copy.clone());
                 }
             }
             Event::State { id, state } if state.is_finished() => {
@@ -311,6 +326,13 @@ impl Output {
                 tally.failure_reasons.push(code);
                 record.reason = Some(code);
                 record.error = Some(failure.to_string());
+                record.fix = failure
+                    .fix()
+                    .map(|offer| match (offer.convert, offer.shrink) {
+                        (true, true) => "convert_and_fit",
+                        (true, false) => "convert",
+                        _ => "fit",
+                    });
             }
             _ => {
                 record.reason = Some("cancelled");
@@ -361,6 +383,23 @@ impl Output {
             same_as: None,
             size_bytes: file.size_bytes,
             mime_type: file.mime_type.clone(),
+            fix: None,
+            converted_from: file.copy.as_ref().map(|_| Converted {
+                name: file.name.clone(),
+                mime_type: file.mime_type.clone(),
+                size_bytes: file.size_bytes,
+                width: None,
+                height: None,
+                description: None,
+            }),
+            converted_to: file.copy.as_ref().map(|copy| Converted {
+                name: copy.name.clone(),
+                mime_type: Some(copy.mime_type.clone()),
+                size_bytes: Some(copy.size_bytes),
+                width: Some(copy.width),
+                height: Some(copy.height),
+                description: Some(copy.describe()),
+            }),
         }
     }
 
@@ -386,16 +425,28 @@ impl Output {
         let id = record.asset_id.as_deref().map(sanitize).unwrap_or_default();
         let error = record.error.as_deref().map(sanitize).unwrap_or_default();
         let path = sanitize(&relative_to_cwd(&record.path.path));
+        let converted = record
+            .converted_to
+            .as_ref()
+            .and_then(|to| to.description.as_deref())
+            .map(|text| format!(" ({})", sanitize(text)))
+            .unwrap_or_default();
+        let flags = match record.fix {
+            Some("convert_and_fit") => " Run again with --convert --fit to upload it that way.",
+            Some("convert") => " Run again with --convert to upload it that way.",
+            Some(_) => " Run again with --fit to upload it that way.",
+            None => "",
+        };
         let line = match record.status {
-            Status::Uploaded => format!("uploaded  {path} -> {id}"),
-            Status::Resumed => {
-                format!("resumed   {path} -> {id} (finished an upload an earlier run started)")
-            }
+            Status::Uploaded => format!("uploaded  {path} -> {id}{converted}"),
+            Status::Resumed => format!(
+                "resumed   {path} -> {id} (finished an upload an earlier run started){converted}"
+            ),
             Status::AlreadyUploaded => {
                 format!("already   {path} -> {id} (uploaded before; --force to upload again)")
             }
             Status::InOtherFolder => format!("elsewhere {path} -> {id}: {error}"),
-            Status::Failed => format!("failed    {path}: {error}"),
+            Status::Failed => format!("failed    {path}: {error}{flags}"),
             Status::Cancelled if record.reason == Some("interrupted") => {
                 format!("cancelled {path} (interrupted; resumes on the next run)")
             }

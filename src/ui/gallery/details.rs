@@ -38,6 +38,12 @@ pub fn details_ui(
         ui.weak("This asset is no longer in the folder shown.");
         return None;
     };
+    if gallery.origins_asked.insert(id.clone()) {
+        out.push(Command::LoadOrigin {
+            asset_id: id.clone(),
+        });
+    }
+    let origin = gallery.origins.get(&id).cloned().flatten();
     let mut notice = None;
     egui::ScrollArea::vertical()
         .id_salt("asset-details")
@@ -95,10 +101,43 @@ pub fn details_ui(
                     gallery.ask_delete(vec![id.clone()]);
                 }
             });
+            if let Some(upload) = &origin {
+                origin_ui(ui, upload);
+            }
             ui.separator();
             fields_ui(ui, &asset, folders);
         });
     notice
+}
+
+/// Where the asset came from on this computer, and the copy that went instead of the file.
+fn origin_ui(ui: &mut Ui, upload: &crate::history::Upload) {
+    ui.add(
+        egui::Label::new(
+            RichText::new(format!(
+                "Uploaded from {}",
+                sanitize(&upload.path.display().to_string())
+            ))
+            .small(),
+        )
+        .wrap(),
+    );
+    if let Some(fixed) = &upload.fixed {
+        let original = upload
+            .path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
+        ui.add(
+            egui::Label::new(
+                RichText::new(sanitize(&format!(
+                    "From {original}: {fixed}; the original file is unchanged."
+                )))
+                .small(),
+            )
+            .wrap(),
+        );
+    }
 }
 
 fn fields_ui(ui: &mut Ui, asset: &Asset, folders: &Loadable<Vec<Folder>>) {

@@ -150,6 +150,11 @@ pub struct GalleryState {
     pub selection: Selection,
     /// The asset the details panel shows.
     pub details: Option<String>,
+    /// Which local file assets came from, as the history says (`None`: not from this
+    /// computer), for the details panel; an id asked for and not answered yet is absent.
+    pub origins: HashMap<String, Option<crate::history::Upload>>,
+    /// Assets whose origin was asked for.
+    pub origins_asked: HashSet<String>,
     /// Assets waiting for the user to confirm their deletion.
     pub confirm_delete: Option<Vec<String>>,
     /// Deletes and moves in flight.
@@ -191,6 +196,8 @@ impl Default for GalleryState {
             page_size: PAGE_SIZE,
             selection: Selection::default(),
             details: None,
+            origins: HashMap::new(),
+            origins_asked: HashSet::new(),
             confirm_delete: None,
             busy: HashSet::new(),
             errors: HashMap::new(),

@@ -145,6 +145,7 @@ mod tests {
             account: String::new(),
             source: Source::Drop,
             batch: None,
+            fixed: None,
             modified_ns: None,
         }
     }

@@ -233,6 +233,18 @@ fn row_ui(
             intent = Some(RowAsk::OnlyBatch((batch.clone(), when.clone())));
         }
     });
+    if let Some(fixed) = &upload.fixed {
+        let original = upload
+            .path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
+        ui.label(
+            RichText::new(sanitize(&format!("From {original}: {fixed}")))
+                .small()
+                .weak(),
+        );
+    }
     ui.horizontal(|ui| {
         let elsewhere = format!(
             "Uploaded to {}, not the server connected now",

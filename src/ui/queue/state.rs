@@ -30,6 +30,8 @@ pub struct Row {
     pub eta: Option<Duration>,
     /// Resumed from an earlier run.
     pub resumed: bool,
+    /// The copy that goes instead of the file (converted, shrunk): its name, and what was done.
+    pub copy: Option<(String, String)>,
 }
 
 /// Everything the queue view shows.
@@ -112,6 +114,7 @@ impl QueueState {
                     bytes_per_sec: None,
                     eta: None,
                     resumed,
+                    copy: None,
                 });
             }
             Event::State { id, state } => {
@@ -146,6 +149,12 @@ impl QueueState {
                 row.sent_bytes = sent_bytes;
                 row.bytes_per_sec = bytes_per_sec;
                 row.eta = eta;
+            }
+            Event::Fixed { id, copy } => {
+                let row = self.row_mut(id)?;
+                // Progress counts the copy's bytes.
+                row.size_bytes = Some(copy.size_bytes);
+                row.copy = Some((copy.name.clone(), copy.describe()));
             }
             Event::Batch(batch) => self.batch = batch,
             Event::Removed(id) => {

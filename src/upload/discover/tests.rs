@@ -88,6 +88,9 @@ fn content_wins_over_extension_and_spellings_are_normalised() {
     assert_eq!(detect_mime("a.wav", b"RIFF\x24\0\0\0WAVEfmt "), "audio/wav");
     assert_eq!(detect_mime("notes.txt", b"hello"), "text/plain");
     assert_eq!(detect_mime("blob", b"\x01\x02"), "application/octet-stream");
+    // An iPhone photo's brands say HEIC (infer alone says image/heif for every HEIF).
+    let heic = b"\0\0\0\x1cftypheic\0\0\0\0mif1heicmiaf";
+    assert_eq!(detect_mime("IMG_0042.HEIC", heic), "image/heic");
     assert_eq!(detect_mime("x.jpg", b""), "image/jpeg");
 }
 

@@ -14,6 +14,9 @@ fn entry(id: u64, step: Step) -> Entry {
         step,
         owned_file: false,
         watched: false,
+        may_convert: false,
+        may_shrink: false,
+        copy: None,
         cancelled: false,
     }
 }

@@ -21,6 +21,8 @@ impl Queue {
                 }
             }
             Command::UploadCopy(id) => self.retry(id, true),
+            Command::Fix(id) => self.fix(id),
+            Command::SetAutoConvert(on) => self.config.auto_convert = on,
             Command::MoveHere(id) => self.move_here(id),
             Command::Remove(id) => self.remove(id),
             Command::ClearFinished => self.forget_successes(),
@@ -69,6 +71,22 @@ impl Queue {
         self.finish(id, FileState::Cancelled);
     }
 
+    /// Agrees to the copy a file's failure offers, and queues it again.
+    fn fix(&mut self, id: FileId) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let FileState::Failed(failure) = &job.state else {
+            return;
+        };
+        let (Some(offer), Some(entry)) = (failure.fix(), job.entry.as_mut()) else {
+            return;
+        };
+        entry.may_convert |= offer.convert;
+        entry.may_shrink |= offer.shrink;
+        self.retry(id, false);
+    }
+
     pub(super) fn retry(&mut self, id: FileId, force: bool) {
         let Some(job) = self.jobs.get_mut(&id) else {
             return;
@@ -114,6 +132,7 @@ impl Queue {
         job.sessions = 0;
         job.cancel_requested = false;
         job.prepared = false;
+        job.copy_ready = false;
         job.epoch += 1;
         job.shift(Phase::Idle, &mut self.awaiting);
         if let Some(path) = job.path.clone() {

@@ -157,6 +157,9 @@ impl Queue {
             step: Step::Pending,
             owned_file: scanned.owned,
             watched: scanned.watched,
+            may_convert: false,
+            may_shrink: false,
+            copy: None,
             cancelled: false,
         }
     }

@@ -36,6 +36,8 @@ pub(in crate::upload) struct Finished {
     pub pasted: bool,
     /// Found in a watched folder.
     pub watched: bool,
+    /// The copy that was uploaded instead (converted, shrunk), described.
+    pub fixed: Option<String>,
 }
 
 /// What the engine must do.
@@ -52,8 +54,12 @@ pub(in crate::upload) enum Effect {
     },
     /// Remove the entry (after every write queued before it).
     RemoveJournal { id: u64 },
-    /// Check the file is unchanged and supported, and hash it: [`Answer::Prepared`].
+    /// Check the file is unchanged and supported (or what copy it needs), and hash it:
+    /// [`Answer::Prepared`].
     Prepare { ticket: Ticket, entry: Entry },
+    /// Make the copy that goes instead of the file (or find the one the entry names intact):
+    /// [`Answer::CopyMade`].
+    MakeCopy { ticket: Ticket, entry: Entry },
     /// Claim the content across processes: [`Answer::Claimed`].
     Claim { ticket: Ticket, hash: String },
     /// Let go of the content claim of this file.
@@ -94,7 +100,8 @@ pub(in crate::upload) enum Effect {
         path: PathBuf,
         folder_id: Option<String>,
     },
-    /// Delete a file the app wrote itself (pasted content), now uploaded.
+    /// Delete a file the app wrote itself (pasted content, a copy made to upload), and its
+    /// folder once empty: it is uploaded, or no longer needed.
     DeleteOwnedFile { path: PathBuf },
     /// Walk an earlier run's unfinished walk again (its record stays until the walk ends).
     Walk(Walk),
@@ -106,8 +113,10 @@ pub(in crate::upload) enum Effect {
 #[derive(Debug, Clone, PartialEq)]
 pub(in crate::upload) enum Answer {
     JournalWritten(Result<(), String>),
-    /// The content hash, or why the file cannot go.
-    Prepared(Result<String, UploadFailure>),
+    /// The content hash and what copy the file needs, or why the file cannot go.
+    Prepared(Result<Prepared, UploadFailure>),
+    /// The copy to upload instead of the file.
+    CopyMade(Result<crate::fix::FixedCopy, UploadFailure>),
     /// Whether the claim was granted (`Err`: the claim could not even be tried).
     Claimed(Result<bool, String>),
     /// The asset this content became before, if it still exists.
@@ -117,6 +126,25 @@ pub(in crate::upload) enum Answer {
     Confirmed(Result<Asset, ApiError>),
     AssetChecked(Result<Asset, ApiError>),
     Moved(Result<Asset, ApiError>),
+}
+
+/// A file checked: its content's hash, and the copy it needs when Runflow cannot take it as it
+/// is.
+#[derive(Debug, Clone, PartialEq)]
+pub(in crate::upload) struct Prepared {
+    pub hash: String,
+    pub need: Option<Need>,
+}
+
+/// What a file needs to be uploadable: a copy in another type, a smaller one, or both.
+#[derive(Debug, Clone, PartialEq)]
+pub(in crate::upload) struct Need {
+    /// Its format, e.g. `HEIC`.
+    pub format: String,
+    /// Runflow does not take its type.
+    pub convert: bool,
+    /// It is over the upload limit.
+    pub shrink: bool,
 }
 
 /// Content found on Runflow, with the name of its folder when it is not the root.
@@ -153,4 +181,8 @@ pub(in crate::upload) struct QueueConfig {
     /// Files of an earlier run wait for [`Command::ResumeEarlier`] (or
     /// [`Command::DiscardEarlier`]) instead of starting at once.
     pub hold_earlier: bool,
+    /// Images of types Runflow does not take are converted without asking.
+    pub auto_convert: bool,
+    /// Images over the limit are shrunk without asking (the CLI's `--fit`).
+    pub auto_shrink: bool,
 }

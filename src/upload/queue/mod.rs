@@ -33,7 +33,9 @@ use std::time::Duration;
 use super::journal::{Entry, Walk};
 use super::protocol::{BatchProgress, Event, FileId, FileState};
 
-pub(super) use interface::{Answer, Effect, Finished, FoundAsset, QueueConfig, Scanned, Ticket};
+pub(super) use interface::{
+    Answer, Effect, Finished, FoundAsset, Need, Prepared, QueueConfig, Scanned, Ticket,
+};
 
 /// How many fresh sessions one file may need (expired links, lost bytes) before giving up.
 pub(super) const MAX_SESSIONS: u32 = 4;
@@ -50,6 +52,8 @@ const MAX_FILE_RETRY_WAIT: Duration = Duration::from_secs(60);
 enum Phase {
     Idle,
     Preparing,
+    /// Making the copy that goes instead of the file.
+    Copying,
     Claiming,
     Finding,
     Creating,
@@ -80,6 +84,8 @@ enum Next {
     Put,
     Confirm,
     Create,
+    /// On with the network part, wherever the journal says the file got to.
+    Proceed,
 }
 
 #[derive(Debug)]
@@ -98,6 +104,10 @@ struct Job {
     sessions: u32,
     /// Checked and hashed in this run.
     prepared: bool,
+    /// The copy the file needs to be uploadable, as the check found.
+    need: Option<Need>,
+    /// The entry's copy was made or found intact in this trip.
+    copy_ready: bool,
     /// Reserved its content hash in this batch.
     reserved: bool,
     /// Holds the cross-process claim.
@@ -247,12 +257,21 @@ impl Queue {
     /// The result of an effect.
     pub fn answer(&mut self, ticket: Ticket, answer: Answer) {
         if !self.is_current(ticket) {
+            // A copy made for a trip that ended meanwhile (cancelled, restarted) is not needed,
+            // unless the entry names it.
+            if let Answer::CopyMade(Ok(copy)) = answer
+                && self.entry(ticket.id).and_then(|e| e.copy).as_deref() != Some(&copy)
+            {
+                self.effects
+                    .push_back(Effect::DeleteOwnedFile { path: copy.path });
+            }
             return;
         }
         let id = ticket.id;
         match answer {
             Answer::JournalWritten(result) => self.journal_written(id, result),
             Answer::Prepared(result) => self.prepared(id, result),
+            Answer::CopyMade(result) => self.copy_made(id, result),
             Answer::Claimed(result) => self.claimed(id, result),
             Answer::Found(result) => self.found(id, result),
             Answer::SessionCreated(result) => self.session_created(id, result),
@@ -511,6 +530,8 @@ impl Job {
             attempts: 0,
             sessions: 0,
             prepared: false,
+            need: None,
+            copy_ready: false,
             reserved: false,
             claimed: false,
             confirm_maybe_sent: false,

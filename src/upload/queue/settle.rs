@@ -69,6 +69,11 @@ impl Queue {
             } else {
                 self.effects
                     .push_back(Effect::RemoveJournal { id: entry.id });
+                // A retry makes the copy again.
+                if let Some(copy) = &entry.copy {
+                    let path = copy.path.clone();
+                    self.effects.push_back(Effect::DeleteOwnedFile { path });
+                }
             }
         }
         if let Some(path) = self.jobs.get(&id).and_then(|job| job.path.clone())

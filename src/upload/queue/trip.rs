@@ -7,18 +7,22 @@ use crate::api::models::{Asset, UploadSession};
 use super::super::journal::Step;
 use super::super::protocol::{FileId, FileState, UploadFailure};
 use super::CLAIM_RETRY_WAIT;
-use super::{Effect, Finished, FoundAsset, MAX_SESSIONS, Next, Phase, Queue, Slot};
+use super::{Effect, Finished, FoundAsset, MAX_SESSIONS, Need, Next, Phase, Prepared, Queue, Slot};
+use crate::fix::FixedCopy;
+use crate::upload::protocol::Event;
 
 impl Queue {
     /// The first step of a trip (or of a resumed one).
     pub(super) fn start(&mut self, id: FileId) {
-        let Some(job) = self.jobs.get(&id) else {
+        let Some(job) = self.jobs.get_mut(&id) else {
             return;
         };
         if job.cancel_requested && job.confirm_maybe_sent {
             // Cancelled in an earlier run after its confirm may have gone out: only find out.
             return self.verify(id);
         }
+        // Each trip checks its copy again (it may have been deleted meanwhile).
+        job.copy_ready = false;
         if job.prepared {
             return self.after_prepare(id);
         }
@@ -31,9 +35,9 @@ impl Queue {
         self.effects.push_back(Effect::Prepare { ticket, entry });
     }
 
-    pub(super) fn prepared(&mut self, id: FileId, result: Result<String, UploadFailure>) {
-        let hash = match result {
-            Ok(hash) => hash,
+    pub(super) fn prepared(&mut self, id: FileId, result: Result<Prepared, UploadFailure>) {
+        let Prepared { hash, need } = match result {
+            Ok(prepared) => prepared,
             Err(failure) => return self.fail(id, failure),
         };
         let Some(job) = self.jobs.get_mut(&id) else {
@@ -43,6 +47,25 @@ impl Queue {
             return;
         };
         job.prepared = true;
+        if need.is_none()
+            && let Some(old) = entry.copy.take()
+        {
+            // Runflow takes the file as it is now: the copy is not needed, and a session made
+            // for it is never confirmed.
+            if matches!(entry.step, Step::Session { .. }) {
+                entry.step = Step::Pending;
+            }
+            job.size_bytes = Some(entry.size_bytes);
+            self.effects
+                .push_back(Effect::DeleteOwnedFile { path: old.path });
+        }
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let Some(entry) = job.entry.as_mut() else {
+            return;
+        };
+        job.need = need;
         let changed = entry.hash.as_deref().is_some_and(|known| known != hash);
         if changed && !matches!(entry.step, Step::Pending) {
             // A resumed file whose content is not what was sent: the old session is left
@@ -181,6 +204,25 @@ impl Queue {
         let Some(job) = self.jobs.get(&id) else {
             return;
         };
+        // The copy matters until the bytes are stored; a confirm needs no file.
+        let sends_bytes = job
+            .entry
+            .as_ref()
+            .is_some_and(|e| matches!(e.step, Step::Pending | Step::Session { .. }));
+        if sends_bytes
+            && let Some(need) = job.need.clone()
+            && !self.consents(id, &need)
+        {
+            return self.fail(
+                id,
+                UploadFailure::Fixable {
+                    format: need.format,
+                    size_bytes: job.size_bytes.unwrap_or_default(),
+                    convert: need.convert,
+                    shrink: need.shrink,
+                },
+            );
+        }
         if job.slot != Slot::Upload {
             self.release_slot(id);
             self.set_phase(id, Phase::AwaitingUpload);
@@ -191,12 +233,64 @@ impl Queue {
         let Some(entry) = job.entry.clone() else {
             return;
         };
+        if sends_bytes && job.need.is_some() && !job.copy_ready {
+            return self.make_copy(id, entry);
+        }
         match entry.step {
             Step::Pending => self.create(id),
             Step::Session { upload_url, .. } => self.put(id, upload_url),
             Step::Uploaded { .. } if job.confirm_maybe_sent => self.verify(id),
             Step::Uploaded { asset_id } => self.confirm(id, asset_id),
         }
+    }
+
+    /// Whether the file may go as a copy of the kind it needs: agreed to for this file, or by
+    /// the settings.
+    fn consents(&self, id: FileId, need: &Need) -> bool {
+        let Some(entry) = self.jobs.get(&id).and_then(|job| job.entry.as_ref()) else {
+            return false;
+        };
+        (!need.convert || entry.may_convert || self.config.auto_convert)
+            && (!need.shrink || entry.may_shrink || self.config.auto_shrink)
+    }
+
+    fn make_copy(&mut self, id: FileId, entry: super::super::journal::Entry) {
+        let ticket = self.ticket(id);
+        self.set_phase(id, Phase::Copying);
+        self.set_state(id, FileState::Converting);
+        self.effects.push_back(Effect::MakeCopy { ticket, entry });
+    }
+
+    pub(super) fn copy_made(&mut self, id: FileId, result: Result<FixedCopy, UploadFailure>) {
+        let copy = match result {
+            Ok(copy) => copy,
+            Err(failure) => return self.fail(id, failure),
+        };
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let Some(entry) = job.entry.as_mut() else {
+            return;
+        };
+        job.copy_ready = true;
+        if entry.copy.as_deref() == Some(&copy) {
+            // The journal's copy, intact: on from where it got.
+            return self.proceed(id);
+        }
+        if let Some(old) = entry.copy.replace(Box::new(copy.clone()))
+            && old.path != copy.path
+        {
+            self.effects
+                .push_back(Effect::DeleteOwnedFile { path: old.path });
+        }
+        job.size_bytes = Some(copy.size_bytes);
+        // A session's bytes came from another copy (or none): it is never confirmed.
+        let step = match &entry.step {
+            Step::Session { .. } => Step::Pending,
+            other => other.clone(),
+        };
+        self.emit(Event::Fixed { id, copy });
+        self.advance(id, step, false, Next::Proceed);
     }
 
     pub(super) fn create(&mut self, id: FileId) {
@@ -263,6 +357,7 @@ impl Queue {
             (Next::Put, Step::Session { upload_url, .. }) => self.put(id, upload_url),
             (Next::Confirm, Step::Uploaded { asset_id }) => self.confirm(id, asset_id),
             (Next::Create, Step::Pending) => self.create(id),
+            (Next::Proceed, _) => self.proceed(id),
             _ => {}
         }
     }
@@ -362,7 +457,7 @@ impl Queue {
         // costs no bytes; after two, the session itself is taken to be gone.
         let unconfirmed = job.confirms_sent < 2;
         let step = job.entry.as_ref().map(|e| e.step.clone());
-        let expected = job.entry.as_ref().map(|e| e.size_bytes);
+        let expected = job.entry.as_ref().map(|e| e.upload_size());
         match result {
             // The session's asset, but not these bytes (storage kept something else): say so
             // rather than call it uploaded; the asset is left for the user to judge.
@@ -439,11 +534,12 @@ impl Queue {
                 size_bytes: entry.size_bytes,
                 asset_id,
                 path: entry.path.clone(),
-                name: entry.name.clone(),
+                name: entry.upload_name().to_owned(),
                 folder_id: asset.folder_id.clone().or_else(|| entry.folder_id.clone()),
                 modified_ns: entry.modified_ns,
                 pasted: entry.owned_file,
                 watched: entry.watched,
+                fixed: entry.copy.as_deref().map(FixedCopy::describe),
             }));
         }
         self.finish(id, FileState::Done(Box::new(asset)));

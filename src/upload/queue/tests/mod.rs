@@ -71,6 +71,11 @@ struct Sim {
     paths: HashMap<FileId, PathBuf>,
     /// The app's own copies (pasted content) deleted, in order.
     deleted: Vec<PathBuf>,
+    /// The copies made to upload instead of files (`*.heic` files need one) that are on disk.
+    copies: HashSet<PathBuf>,
+    next_copy: u64,
+    /// Whether the queue converts without asking (kept across restarts).
+    auto_convert: bool,
 }
 
 fn config() -> QueueConfig {
@@ -80,6 +85,8 @@ fn config() -> QueueConfig {
         max_file_attempts: 3,
         file_retry_wait: Duration::from_secs(1),
         hold_earlier: false,
+        auto_convert: false,
+        auto_shrink: false,
     }
 }
 
@@ -113,7 +120,15 @@ impl Sim {
             states: HashMap::new(),
             paths: HashMap::new(),
             deleted: Vec::new(),
+            copies: HashSet::new(),
+            next_copy: 0,
+            auto_convert: false,
         }
+    }
+
+    /// A file the simulated Runflow does not take as it is: a HEIC image.
+    fn needs_copy(path: &std::path::Path) -> bool {
+        path.extension().is_some_and(|e| e == "heic")
     }
 
     /// Adds files `(path, content)`, all for `folder`.
@@ -187,7 +202,33 @@ impl Sim {
                     // Abortable work stops; a confirm or a check keeps going.
                     t.id != id || matches!(e, Effect::Confirm { .. } | Effect::GetAsset { .. })
                 }),
-                Effect::DeleteOwnedFile { path } => self.deleted.push(path),
+                Effect::DeleteOwnedFile { path } => {
+                    self.copies.remove(&path);
+                    self.deleted.push(path);
+                }
+                Effect::Put {
+                    ticket,
+                    entry,
+                    upload_url,
+                } => {
+                    if Self::needs_copy(&entry.path) {
+                        let copy = entry.copy.as_ref().expect("a HEIC file goes as its copy");
+                        assert!(
+                            self.copies.contains(&copy.path),
+                            "the copy {} is sent, but it is not there",
+                            copy.path.display()
+                        );
+                        assert!(entry.upload_name().ends_with(".jpg"));
+                    }
+                    self.pending.push((
+                        ticket,
+                        Effect::Put {
+                            ticket,
+                            entry,
+                            upload_url,
+                        },
+                    ));
+                }
                 Effect::Rescan { .. } | Effect::Walk(_) | Effect::ForgetWalk { .. } => {}
                 Effect::Confirm {
                     ticket,
@@ -234,9 +275,40 @@ impl Sim {
         let answer = match effect {
             // A journal acknowledgement.
             Effect::RemoveJournal { .. } => Answer::JournalWritten(Ok(())),
-            Effect::Prepare { entry, .. } => {
-                Answer::Prepared(Ok(self.contents[&entry.path].clone()))
-            }
+            Effect::Prepare { entry, .. } => Answer::Prepared(Ok(Prepared {
+                hash: self.contents[&entry.path].clone(),
+                need: Self::needs_copy(&entry.path).then(|| Need {
+                    format: "HEIC".into(),
+                    convert: true,
+                    shrink: false,
+                }),
+            })),
+            Effect::MakeCopy { entry, .. } => match fault {
+                Fault::Refused | Fault::Unavailable => {
+                    Answer::CopyMade(Err(UploadFailure::Unreadable("disk full".into())))
+                }
+                _ => match entry.copy.filter(|c| self.copies.contains(&c.path)) {
+                    Some(intact) => Answer::CopyMade(Ok(*intact)),
+                    None => {
+                        self.next_copy += 1;
+                        let stem = entry.name.trim_end_matches(".heic");
+                        let path = PathBuf::from(format!("/copies/{}/{stem}.jpg", self.next_copy));
+                        self.copies.insert(path.clone());
+                        Answer::CopyMade(Ok(crate::fix::FixedCopy {
+                            path,
+                            name: format!("{stem}.jpg"),
+                            mime_type: "image/jpeg".into(),
+                            size_bytes: 7,
+                            modified_ns: u128::from(self.next_copy),
+                            width: 4,
+                            height: 3,
+                            scaled_from: None,
+                            from_label: "HEIC".into(),
+                            from_mime: "image/heic".into(),
+                        }))
+                    }
+                },
+            },
             Effect::Claim { hash, .. } => {
                 let holder = *self.claims.entry(hash).or_insert(ticket.id);
                 Answer::Claimed(Ok(holder == ticket.id))
@@ -398,6 +470,8 @@ impl Sim {
         self.pending.clear();
         self.timers.clear();
         self.claims.clear();
+        // The next start adopts the dead process's directory and deletes it, copies and all.
+        self.copies.clear();
         self.states.clear();
         // A cancel stays acknowledged across a restart: the resumed entry may only be checked.
         self.cancelled = self
@@ -408,6 +482,7 @@ impl Sim {
             .collect();
         let config = QueueConfig {
             hold_earlier: hold,
+            auto_convert: self.auto_convert,
             ..config()
         };
         self.queue = Queue::new(config, 0);
@@ -460,6 +535,7 @@ fn asset(id: &str, folder: Option<String>) -> Asset {
 fn ticket_of(effect: &Effect) -> Ticket {
     match effect {
         Effect::Prepare { ticket, .. }
+        | Effect::MakeCopy { ticket, .. }
         | Effect::Claim { ticket, .. }
         | Effect::FindUploaded { ticket, .. }
         | Effect::CreateSession { ticket, .. }
@@ -471,5 +547,6 @@ fn ticket_of(effect: &Effect) -> Ticket {
     }
 }
 
+mod fixes;
 mod properties;
 mod steps;

@@ -30,9 +30,9 @@ fn step() -> impl Strategy<Value = Step_> {
     prop_oneof![
         20 => (0..8_usize, fault()).prop_map(|(k, f)| Step_::Answer(k, f)),
         3 => (0..4_usize).prop_map(Step_::Timer),
-        1 => (1..7_u64).prop_map(Step_::Cancel),
+        1 => (1..9_u64).prop_map(Step_::Cancel),
         1 => Just(Step_::CancelAll),
-        1 => (1..7_u64).prop_map(Step_::Retry),
+        1 => (1..9_u64).prop_map(Step_::Retry),
         1 => (any::<bool>(), any::<bool>()).prop_map(|(apply, hold)| Step_::Restart(apply, hold)),
         1 => Just(Step_::ResumeEarlier),
         1 => Just(Step_::DiscardEarlier),
@@ -62,9 +62,13 @@ proptest! {
         repeat in repeat(),
     ) {
         let mut sim = Sim::new(repeat);
+        sim.auto_convert = true;
+        sim.command(Command::SetAutoConvert(true));
+        // Two HEIC files go as converted copies; one has the content of a PNG.
         let files = [
             ("/a.png", "A"), ("/b.png", "B"), ("/c.png", "C"),
             ("/d.png", "D"), ("/e.png", "A"), ("/f.png", "F"),
+            ("/g.heic", "G"), ("/h.heic", "F"),
         ];
         sim.add(&files, None);
         for step in steps {
@@ -102,6 +106,15 @@ proptest! {
             let done = sim.states.get(&FileId(entry.id)).is_some_and(FileState::is_success);
             prop_assert!(!done, "a finished file left its journal entry: {entry:?}");
         }
+        // A copy on disk belongs to a file the journal still holds: none outlives its need.
+        let kept: HashSet<&PathBuf> = sim
+            .journal
+            .values()
+            .filter_map(|e| e.copy.as_ref().map(|c| &c.path))
+            .collect();
+        for copy in &sim.copies {
+            prop_assert!(kept.contains(copy), "the copy {} was left behind", copy.display());
+        }
     }
 }
 
@@ -137,6 +150,9 @@ fn an_earlier_runs_walk_goes_again_and_counts_as_a_scan_until_it_ends() {
         step: Step::Pending,
         owned_file: false,
         watched: false,
+        may_convert: false,
+        may_shrink: false,
+        copy: None,
         cancelled: false,
     };
     queue.resume(
