@@ -136,7 +136,20 @@ fn a_row_runflow_cannot_take_offers_its_fix_and_a_fixed_row_says_what_went() {
         id: FileId(4),
         state: FileState::Done(Box::default()),
     });
+    queue.apply(Event::Batch(BatchProgress {
+        total_files: 4,
+        succeeded_files: 1,
+        fixable_files: 3,
+        ..BatchProgress::default()
+    }));
     let mut harness = queue_harness(queue);
+    harness.run();
+    harness.get_by_label("1 uploaded, 0 failed, 0 cancelled, 3 to fix");
+    assert!(
+        harness.query_by_label("Retry all failed").is_none(),
+        "a file waiting for its copy is not a failure to retry"
+    );
+    harness.get_by_label("Fix all (3)").click();
     harness.run();
     // Asked, not failed: the reason says what the button does, and the original stays.
     harness.get_by_label_contains("Runflow does not accept HEIC images. Convert and upload");
@@ -151,7 +164,10 @@ fn a_row_runflow_cannot_take_offers_its_fix_and_a_fixed_row_says_what_went() {
     }
     assert_eq!(
         harness.state().1,
-        [1, 2, 3].map(|id| Command::Fix(FileId(id)))
+        [Command::FixAll]
+            .into_iter()
+            .chain([1, 2, 3].map(|id| Command::Fix(FileId(id))))
+            .collect::<Vec<_>>()
     );
     harness.get_by_label_contains("Uploaded as IMG_0043.jpg: converted from HEIC to JPEG");
 }

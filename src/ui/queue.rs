@@ -27,8 +27,11 @@ pub fn human_duration(duration: Duration) -> String {
 /// The batch header: counts, overall progress, speed, ETA and the batch buttons.
 pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Command>) {
     let batch = &queue.batch;
-    let finished =
-        batch.succeeded_files + batch.failed_files + batch.elsewhere_files + batch.cancelled_files;
+    let finished = batch.succeeded_files
+        + batch.failed_files
+        + batch.fixable_files
+        + batch.elsewhere_files
+        + batch.cancelled_files;
     let headline = if batch.active_files + batch.queued_files == 0 {
         let held = batch.held_files + batch.held_walks;
         if batch.total_files == batch.held_files && held > 0 {
@@ -40,6 +43,9 @@ pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Comma
                 "{} uploaded, {} failed, {} cancelled",
                 batch.succeeded_files, batch.failed_files, batch.cancelled_files
             );
+            if batch.fixable_files > 0 {
+                text.push_str(&format!(", {} to fix", batch.fixable_files));
+            }
             if batch.elsewhere_files > 0 {
                 text.push_str(&format!(", {} in another folder", batch.elsewhere_files));
             }
@@ -127,6 +133,17 @@ pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Comma
         }
         if batch.failed_files > 0 && ui.button("Retry all failed").clicked() {
             commands.push(Command::RetryFailed);
+        }
+        if batch.fixable_files > 0
+            && ui
+                .button(format!("Fix all ({})", grouped(batch.fixable_files)))
+                .on_hover_text(
+                    "Upload a converted or smaller copy of every file Runflow cannot take as it \
+                     is; the original files are not changed",
+                )
+                .clicked()
+        {
+            commands.push(Command::FixAll);
         }
         if unfinished > 0 && ui.button("Cancel all").clicked() {
             commands.push(Command::CancelAll);

@@ -396,19 +396,20 @@ impl AppState {
                 succeeded,
                 failed,
                 elsewhere,
+                fixable,
             }) => {
                 if self.gallery.missed_uploads > 0 {
                     // More uploads than the view takes one by one: show it as Runflow has it.
                     follow_up.extend(self.gallery.reload(false));
                 }
                 let bytes = human_bytes(self.queue.batch.sent_bytes);
-                let (level, text) = batch_ended_text(succeeded, failed, elsewhere, &bytes);
+                let (level, text) = batch_ended_text(succeeded, failed, elsewhere, fixable, &bytes);
                 self.toasts.push(level, text, now);
                 if self.side_panel == SidePanel::History {
                     follow_up.extend(self.history.reload());
                 }
                 if self.in_background && self.settings.notifies_when_done() {
-                    follow_up.extend(batch_notification(succeeded, failed, elsewhere));
+                    follow_up.extend(batch_notification(succeeded, failed, elsewhere, fixable));
                 }
             }
             None => {}
@@ -439,7 +440,12 @@ impl AppState {
 
 /// The desktop notification at the end of a batch, e.g. "Uploads finished with errors" and
 /// "48 uploaded, 2 failed"; none when nothing was uploaded or failed (all cancelled).
-fn batch_notification(succeeded: usize, failed: usize, elsewhere: usize) -> Option<Command> {
+fn batch_notification(
+    succeeded: usize,
+    failed: usize,
+    elsewhere: usize,
+    fixable: usize,
+) -> Option<Command> {
     let mut counts = Vec::new();
     if succeeded > 0 {
         counts.push(format!("{} uploaded", grouped(succeeded)));
@@ -449,6 +455,9 @@ fn batch_notification(succeeded: usize, failed: usize, elsewhere: usize) -> Opti
     }
     if elsewhere > 0 {
         counts.push(format!("{} already in another folder", grouped(elsewhere)));
+    }
+    if fixable > 0 {
+        counts.push(format!("{} to fix", grouped(fixable)));
     }
     if counts.is_empty() {
         return None;
@@ -469,9 +478,30 @@ fn batch_ended_text(
     succeeded: usize,
     failed: usize,
     elsewhere: usize,
+    fixable: usize,
     bytes: &str,
 ) -> (Level, String) {
     let uploaded = files(succeeded);
+    if fixable > 0 {
+        let level = if failed > 0 {
+            Level::Error
+        } else {
+            Level::Info
+        };
+        let failed = if failed > 0 {
+            format!(", {failed} failed")
+        } else {
+            String::new()
+        };
+        return (
+            level,
+            format!(
+                "{uploaded} uploaded{failed}; Runflow takes {} only as a converted or smaller \
+                 copy: choose it in the list, or Fix all.",
+                files(fixable)
+            ),
+        );
+    }
     match (failed, elsewhere) {
         (0, 0) if succeeded == 1 => (Level::Success, format!("The file is on Runflow ({bytes}).")),
         (0, 0) => (
@@ -513,7 +543,16 @@ mod tests {
 
     #[test]
     fn the_end_of_a_batch_counts_in_words_that_agree() {
-        let text = |s, f, e| batch_ended_text(s, f, e, "2.0 KiB").1;
+        let text = |s, f, e| batch_ended_text(s, f, e, 0, "2.0 KiB").1;
+        assert_eq!(
+            batch_ended_text(2, 1, 0, 3, "2.0 KiB"),
+            (
+                Level::Error,
+                "2 files uploaded, 1 failed; Runflow takes 3 files only as a converted or smaller \
+                 copy: choose it in the list, or Fix all."
+                    .to_owned()
+            )
+        );
         assert_eq!(text(1, 0, 0), "The file is on Runflow (2.0 KiB).");
         assert_eq!(
             text(1200, 0, 0),

@@ -59,6 +59,8 @@ pub enum Command {
     /// A file Runflow cannot take as it is ([`UploadFailure::Fixable`]): make the copy it
     /// offers (converted, shrunk to fit) and upload that instead. The original never changes.
     Fix(FileId),
+    /// [`Command::Fix`] for every file that offers a copy.
+    FixAll,
     /// Convert images of types Runflow does not take without asking first (the setting,
     /// `--convert`).
     SetAutoConvert(bool),
@@ -490,8 +492,11 @@ pub struct BatchProgress {
     pub held_walks: usize,
     /// Files done or already uploaded.
     pub succeeded_files: usize,
-    /// Files that failed.
+    /// Files that failed (not counting the fixable ones).
     pub failed_files: usize,
+    /// Files Runflow cannot take as they are, waiting for [`Command::Fix`] (or
+    /// [`Command::FixAll`]): a converted or smaller copy would go.
+    pub fixable_files: usize,
     /// Files whose content is already on Runflow in another folder (waiting for "Move here"
     /// or "Upload a copy").
     pub elsewhere_files: usize,

@@ -185,6 +185,7 @@ impl Output {
                         "{}/{} files",
                         batch.succeeded_files
                             + batch.failed_files
+                            + batch.fixable_files
                             + batch.elsewhere_files
                             + batch.cancelled_files,
                         batch.total_files

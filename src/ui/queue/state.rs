@@ -85,6 +85,8 @@ pub enum Finished {
         failed: usize,
         /// Files whose content is already in another folder.
         elsewhere: usize,
+        /// Files Runflow takes only as a converted or smaller copy, waiting for the user.
+        fixable: usize,
     },
 }
 
@@ -169,6 +171,7 @@ impl QueueState {
                     succeeded: self.batch.succeeded_files,
                     failed: self.batch.failed_files,
                     elsewhere: self.batch.elsewhere_files,
+                    fixable: self.batch.fixable_files,
                 });
             }
             Event::ForeignUploads(foreign) => self.foreign = foreign,

@@ -16,8 +16,17 @@ impl Queue {
             }
             Command::Retry(id) => self.retry(id, false),
             Command::RetryFailed => {
-                for id in self.ids_where(|s| matches!(s, FileState::Failed(_))) {
+                // A file that needs a copy would only be asked about again.
+                let failed = |s: &FileState| matches!(s, FileState::Failed(f) if f.fix().is_none());
+                for id in self.ids_where(failed) {
                     self.retry(id, false);
+                }
+            }
+            Command::FixAll => {
+                let fixable =
+                    |s: &FileState| matches!(s, FileState::Failed(f) if f.fix().is_some());
+                for id in self.ids_where(fixable) {
+                    self.fix(id);
                 }
             }
             Command::UploadCopy(id) => self.retry(id, true),

@@ -481,6 +481,7 @@ impl Queue {
                 continue;
             }
             match &job.state {
+                FileState::Failed(failure) if failure.fix().is_some() => batch.fixable_files += 1,
                 FileState::Failed(_) => batch.failed_files += 1,
                 FileState::InOtherFolder { .. } => batch.elsewhere_files += 1,
                 FileState::Cancelled => batch.cancelled_files += 1,

@@ -151,3 +151,40 @@ fn a_file_that_fails_for_good_drops_its_copy_and_a_retry_makes_a_new_one() {
     assert_eq!(sim.next_copy, 2);
     assert!(sim.copies.is_empty());
 }
+
+#[test]
+fn retry_all_failed_leaves_files_that_need_a_copy_and_fix_all_uploads_them() {
+    let mut sim = Sim::new(Repeat::Conflict);
+    sim.add(&[("/a.heic", "A"), ("/b.heic", "B"), ("/c.png", "C")], None);
+    sim.settle();
+    let batch = sim.queue.batch(|_| 0);
+    assert_eq!(
+        (
+            batch.succeeded_files,
+            batch.failed_files,
+            batch.fixable_files
+        ),
+        (1, 0, 2),
+        "a file waiting for consent is counted apart from the failed ones"
+    );
+    sim.command(Command::RetryFailed);
+    sim.settle();
+    assert!(
+        sim.copies.is_empty() && sim.next_copy == 0,
+        "a retry is no consent"
+    );
+    assert_eq!(sim.queue.batch(|_| 0).fixable_files, 2);
+
+    sim.command(Command::FixAll);
+    sim.settle();
+    for path in ["/a.heic", "/b.heic"] {
+        assert!(
+            matches!(sim.final_state(path), FileState::Done(_)),
+            "{path}"
+        );
+    }
+    let batch = sim.queue.batch(|_| 0);
+    assert_eq!((batch.succeeded_files, batch.fixable_files), (3, 0));
+    assert_eq!(sim.assets.len(), 3);
+    assert!(sim.copies.is_empty());
+}
