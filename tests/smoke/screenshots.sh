@@ -141,7 +141,7 @@ if want 6; then
   heif-enc -q 80 -o "$WORK/camera/IMG_0042.HEIC" "$WORK/camera/photo.png" >/dev/null
   convert -size 2480x3508 "plasma:" -compress none "$WORK/camera/scan-A4.tiff"
   # 16-bit noise does not compress: about 64 MiB.
-  convert -size 3700x3000 xc:gray +noise Random -depth 16 "$WORK/camera/render-0001.png"
+  convert -size 3700x3000 xc:gray -type TrueColor +noise Random -depth 16 "$WORK/camera/render-0001.png"
   convert -size 1920x1080 xc:white -fill '#3465a4' -draw 'rectangle 0,0 1920,48' \
     -fill '#eeeeec' -draw 'rectangle 0,48 320,1080' "$WORK/camera/screenshot.bmp"
   rm "$WORK/camera/photo.png"
