@@ -158,6 +158,16 @@ pub struct Upload {
     pub fixed: Option<String>,
 }
 
+impl Upload {
+    /// "From IMG_0042.HEIC: converted from HEIC to JPEG, …" when a copy went instead of the
+    /// file (not sanitized for display).
+    pub fn fixed_from(&self) -> Option<String> {
+        let fixed = self.fixed.as_ref()?;
+        let original = self.path.file_name().unwrap_or_default().to_string_lossy();
+        Some(format!("From {original}: {fixed}"))
+    }
+}
+
 fn lossy_path<S: serde::Serializer>(path: &Path, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&path.to_string_lossy())
 }

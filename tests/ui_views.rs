@@ -152,7 +152,7 @@ fn a_row_runflow_cannot_take_offers_its_fix_and_a_fixed_row_says_what_went() {
     harness.get_by_label("Fix all (3)").click();
     harness.run();
     // Asked, not failed: the reason says what the button does, and the original stays.
-    harness.get_by_label_contains("Runflow does not accept HEIC images. Convert and upload");
+    harness.get_by_label_contains("Runflow does not accept HEIC images. A JPEG, PNG or WebP copy");
     harness.get_by_label_contains("over Runflow's upload limit of 50 MiB");
     assert!(
         harness.query_by_label("Retry").is_none(),

@@ -318,22 +318,23 @@ impl FixOffer {
 }
 
 fn fixable_text(format: &str, size_bytes: u64, convert: bool, shrink: bool) -> String {
+    // Said the same in the window (beside the row's button) and on the command line (before
+    // the flag to add), so it names neither.
     let keeps = "the original stays as it is";
     match (convert, shrink) {
         (true, true) => format!(
             "Runflow does not accept {format} images, and this one is {}, over its upload \
-             limit of 50 MiB. Convert and shrink uploads a smaller JPEG, PNG or WebP copy \
-             instead; {keeps}.",
+             limit of 50 MiB. A smaller JPEG, PNG or WebP copy can go instead; {keeps}.",
             human_bytes(size_bytes)
         ),
         (true, false) => format!(
-            "Runflow does not accept {format} images. Convert and upload uploads a JPEG, PNG or \
-             WebP copy instead; {keeps}."
+            "Runflow does not accept {format} images. A JPEG, PNG or WebP copy can go instead; \
+             {keeps}."
         ),
         _ => format!(
             "The image is {} ({size_bytes} bytes), over Runflow's upload limit of 50 MiB \
-             ({MAX_UPLOAD_BYTES} bytes). Shrink to fit uploads a smaller copy instead \
-             (re-encoded, and scaled down only if that is not enough); {keeps}.",
+             ({MAX_UPLOAD_BYTES} bytes). A smaller copy can go instead (re-encoded, and scaled \
+             down only if that is not enough); {keeps}.",
             human_bytes(size_bytes)
         ),
     }

@@ -122,16 +122,11 @@ fn origin_ui(ui: &mut Ui, upload: &crate::history::Upload) {
         )
         .wrap(),
     );
-    if let Some(fixed) = &upload.fixed {
-        let original = upload
-            .path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy();
+    if let Some(from) = upload.fixed_from() {
         ui.add(
             egui::Label::new(
                 RichText::new(sanitize(&format!(
-                    "From {original}: {fixed}; the original file is unchanged."
+                    "{from}; the original file is unchanged."
                 )))
                 .small(),
             )

@@ -233,17 +233,8 @@ fn row_ui(
             intent = Some(RowAsk::OnlyBatch((batch.clone(), when.clone())));
         }
     });
-    if let Some(fixed) = &upload.fixed {
-        let original = upload
-            .path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy();
-        ui.label(
-            RichText::new(sanitize(&format!("From {original}: {fixed}")))
-                .small()
-                .weak(),
-        );
+    if let Some(from) = upload.fixed_from() {
+        ui.label(RichText::new(sanitize(&from)).small().weak());
     }
     ui.horizontal(|ui| {
         let elsewhere = format!(

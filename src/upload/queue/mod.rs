@@ -83,7 +83,6 @@ enum Slot {
 enum Next {
     Put,
     Confirm,
-    Create,
     /// On with the network part, wherever the journal says the file got to.
     Proceed,
 }

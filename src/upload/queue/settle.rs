@@ -69,9 +69,9 @@ impl Queue {
             } else {
                 self.effects
                     .push_back(Effect::RemoveJournal { id: entry.id });
-                // A retry makes the copy again.
-                if let Some(copy) = &entry.copy {
-                    let path = copy.path.clone();
+                // A retry makes the copy again (and the entry must not name it meanwhile).
+                if let Some(copy) = entry.copy.take() {
+                    let path = copy.path;
                     self.effects.push_back(Effect::DeleteOwnedFile { path });
                 }
             }

@@ -356,7 +356,6 @@ impl Queue {
         match (next, entry.step) {
             (Next::Put, Step::Session { upload_url, .. }) => self.put(id, upload_url),
             (Next::Confirm, Step::Uploaded { asset_id }) => self.confirm(id, asset_id),
-            (Next::Create, Step::Pending) => self.create(id),
             (Next::Proceed, _) => self.proceed(id),
             _ => {}
         }
@@ -400,7 +399,8 @@ impl Queue {
         if job.sessions >= MAX_SESSIONS {
             return self.fail(id, UploadFailure::Api(err));
         }
-        self.advance(id, Step::Pending, false, Next::Create);
+        // Through `proceed`: a file that goes as a copy needs it on disk before a new session.
+        self.advance(id, Step::Pending, false, Next::Proceed);
     }
 
     pub(super) fn confirm(&mut self, id: FileId, asset_id: String) {

@@ -188,3 +188,49 @@ fn retry_all_failed_leaves_files_that_need_a_copy_and_fix_all_uploads_them() {
     assert_eq!(sim.assets.len(), 3);
     assert!(sim.copies.is_empty());
 }
+
+/// Found by the property test (its case is kept in `proptest-regressions/`): a HEIC cancelled
+/// after its copy's bytes were stored, which deletes the copy, then retried. The retry confirms
+/// the old session; when that session is gone, the fresh one must first make the copy again,
+/// not send the deleted one (or the original).
+#[test]
+fn a_copy_deleted_by_a_cancel_is_made_again_before_a_fresh_session() {
+    let mut sim = Sim::new(Repeat::Conflict);
+    sim.auto_convert = true;
+    sim.command(Command::SetAutoConvert(true));
+    let files = [
+        ("/a.png", "A"),
+        ("/b.png", "B"),
+        ("/c.png", "C"),
+        ("/d.png", "D"),
+        ("/e.png", "A"),
+        ("/f.png", "F"),
+        ("/g.heic", "G"),
+        ("/h.heic", "F"),
+    ];
+    sim.add(&files, None);
+    sim.command(Command::CancelAll);
+    sim.command(Command::Retry(FileId(8)));
+    for _ in 0..8 {
+        sim.answer(0, Fault::None);
+    }
+    sim.command(Command::CancelAll);
+    sim.command(Command::ResumeEarlier);
+    sim.command(Command::Retry(FileId(8)));
+    sim.command(Command::Resume);
+    for fault in [
+        Fault::None,
+        Fault::None,
+        Fault::None,
+        Fault::Unavailable,
+        Fault::LostAnswer,
+        Fault::Refused,
+    ] {
+        sim.answer(0, fault);
+    }
+    sim.settle();
+    assert!(matches!(sim.final_state("/h.heic"), FileState::Done(_)));
+    assert_eq!(sim.assets_of(7), 1);
+    assert_eq!(sim.next_copy, 2, "the deleted copy was made again");
+    assert!(sim.copies.is_empty());
+}
