@@ -79,13 +79,14 @@ impl Backend {
         adjust(&mut options);
         let wakes = Arc::new(AtomicUsize::new(0));
         let counter = wakes.clone();
-        let (handle, events) = desktop::spawn(
-            &tokio::runtime::Handle::current(),
-            options,
-            Arc::new(move || {
-                counter.fetch_add(1, Ordering::SeqCst);
-            }),
-        );
+        let wake: runflow_uploader::upload::Waker = Arc::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let wakers = desktop::Wakers {
+            now: wake.clone(),
+            soon: wake,
+        };
+        let (handle, events) = desktop::spawn(&tokio::runtime::Handle::current(), options, wakers);
         Self {
             handle,
             events,

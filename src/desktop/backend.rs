@@ -50,19 +50,31 @@ impl BackendHandle {
     }
 }
 
+/// How the backend wakes the window after an event: `now` for most, `soon` for thumbnails.
+/// A screen of tiles lands within a second; painted as each lands, the frames would take CPU
+/// (a whole frame each, and under software GL a lot of it) from the decodes still to come.
+pub struct Wakers {
+    /// A repaint at once (the window's `request_repaint`).
+    pub now: Waker,
+    /// A repaint within a moment, which the tiles landing meanwhile share.
+    pub soon: Waker,
+}
+
 /// Starts the backend on `runtime`. Send [`Command::Start`] first. The event channel closes
 /// once the backend has ended, after [`Command::Shutdown`] or when every handle is dropped.
 pub fn spawn(
     runtime: &tokio::runtime::Handle,
     mut options: BackendOptions,
-    waker: Waker,
+    wakers: Wakers,
 ) -> (BackendHandle, mpsc::UnboundedReceiver<Event>) {
     let (command_tx, command_rx) = mpsc::unbounded_channel();
-    let (sink, event_rx) = Sink::channel(waker);
+    let (sink, event_rx) = Sink::channel(wakers.now);
+    let tile_sink = sink.with_waker(wakers.soon);
     let actor = Actor {
         store: options.keystore.take(),
         options,
         sink,
+        tile_sink,
         settings: Settings::default(),
         target: None,
         engine: EngineHost::new(runtime),
@@ -86,6 +98,8 @@ pub fn spawn(
 struct Actor {
     options: BackendOptions,
     sink: Sink,
+    /// The same channel, for thumbnails ([`Wakers::soon`]).
+    tile_sink: Sink,
     settings: Settings,
     store: Option<KeyStore>,
     /// The connection in use, or the last one tried (so `TestConnection` can try again).
@@ -303,7 +317,7 @@ impl Actor {
     fn thumbnails(&mut self) -> Option<&ThumbLoader> {
         let target = self.target.as_ref()?;
         if self.thumbs.is_none() {
-            let sink = self.sink.clone();
+            let sink = self.tile_sink.clone();
             let deliver = Arc::new(move |event: ThumbEvent| {
                 sink.emit(Event::Thumbnail(Thumbnail(Arc::new(event))));
             });

@@ -32,7 +32,7 @@ mod target;
 #[cfg(all(test, target_os = "linux"))]
 mod test_bus;
 
-pub use backend::{BackendHandle, spawn};
+pub use backend::{BackendHandle, Wakers, spawn};
 
 /// The server the demo's uploads are recorded under (its emulator takes a new port at each
 /// start, but keeps its data): in its journal, duplicate index and history.

@@ -29,6 +29,10 @@ use super::state::{AppState, Effect, Screen, SidePanel};
 use super::welcome::welcome_ui;
 use crate::timeline::{GalleryStep, Timeline};
 
+/// How long a landed thumbnail may wait to be painted, so the tiles landing meanwhile are
+/// painted in the same frame ([`desktop::Wakers::soon`]). Input still repaints at once.
+const TILE_REPAINT_DELAY: Duration = Duration::from_millis(100);
+
 /// How the window was started.
 #[derive(Debug)]
 pub struct AppOptions {
@@ -68,11 +72,14 @@ pub struct RunflowApp {
 impl RunflowApp {
     /// Starts the backend on `runtime` and asks it to connect.
     pub fn new(ctx: &egui::Context, runtime: Handle, options: AppOptions) -> Self {
-        let repaint = ctx.clone();
-        let waker: upload::Waker = Arc::new(move || repaint.request_repaint());
+        let (repaint, tiles) = (ctx.clone(), ctx.clone());
+        let wakers = desktop::Wakers {
+            now: Arc::new(move || repaint.request_repaint()),
+            soon: Arc::new(move || tiles.request_repaint_after(TILE_REPAINT_DELAY)),
+        };
         let mut backend_options = options.backend;
         backend_options.demo |= options.demo;
-        let (backend, inbox) = desktop::spawn(&runtime, backend_options, waker);
+        let (backend, inbox) = desktop::spawn(&runtime, backend_options, wakers);
         backend.send(Command::Start);
         Self {
             runtime,
@@ -579,7 +586,10 @@ impl eframe::App for RunflowApp {
             let all_pages = matches!(gallery.paging, Paging::Idle { next: None });
             match timeline.gallery_frame(&gallery.probe, all_pages, cpu) {
                 GalleryStep::Off => {}
-                GalleryStep::Wait => ctx.request_repaint_after(Duration::from_millis(50)),
+                // Each tile and page that lands wakes the window itself; this only makes sure
+                // a screen that waits its patience out is seen. A faster poll would paint
+                // frames the app does not paint on its own.
+                GalleryStep::Wait => ctx.request_repaint_after(Duration::from_millis(500)),
                 GalleryStep::ScrollTo(offset) => {
                     gallery.scroll_to = Some(offset);
                     ctx.request_repaint();

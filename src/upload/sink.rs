@@ -32,6 +32,15 @@ impl<E> Sink<E> {
         (Self { events, waker }, receiver)
     }
 
+    /// The same channel, whose reader is woken by `waker` instead (e.g. a repaint a moment
+    /// later, for events that can wait to be shown together).
+    pub fn with_waker(&self, waker: Waker) -> Self {
+        Self {
+            events: self.events.clone(),
+            waker,
+        }
+    }
+
     /// Sends `event` and wakes the reader; nothing happens once the receiver is gone.
     pub fn emit(&self, event: E) {
         if self.events.send(event).is_ok() {
@@ -61,5 +70,27 @@ mod tests {
         drop(events);
         sink.emit(3);
         assert_eq!(wakes.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_sink_with_another_waker_sends_down_the_same_channel_and_wakes_only_its_own() {
+        let counter = |wakes: &Arc<AtomicUsize>| -> Waker {
+            let wakes = wakes.clone();
+            Arc::new(move || {
+                wakes.fetch_add(1, Ordering::SeqCst);
+            })
+        };
+        let (now, soon) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (sink, mut events) = Sink::channel(counter(&now));
+        let tiles = sink.with_waker(counter(&soon));
+        sink.emit(1);
+        tiles.emit(2);
+        tiles.emit(3);
+        assert_eq!(
+            std::iter::from_fn(|| events.try_recv().ok()).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert_eq!(now.load(Ordering::SeqCst), 1);
+        assert_eq!(soon.load(Ordering::SeqCst), 2);
     }
 }
