@@ -27,11 +27,7 @@ pub fn human_duration(duration: Duration) -> String {
 /// The batch header: counts, overall progress, speed, ETA and the batch buttons.
 pub fn batch_header_ui(ui: &mut Ui, queue: &QueueState, commands: &mut Vec<Command>) {
     let batch = &queue.batch;
-    let finished = batch.succeeded_files
-        + batch.failed_files
-        + batch.fixable_files
-        + batch.elsewhere_files
-        + batch.cancelled_files;
+    let finished = batch.finished_files();
     let headline = if batch.active_files + batch.queued_files == 0 {
         let held = batch.held_files + batch.held_walks;
         if batch.total_files == batch.held_files && held > 0 {

@@ -515,6 +515,18 @@ pub struct BatchProgress {
     pub paused: bool,
 }
 
+impl BatchProgress {
+    /// Files that are through, however they ended (done, failed, waiting for a fix or a
+    /// choice about another folder, cancelled).
+    pub fn finished_files(&self) -> usize {
+        self.succeeded_files
+            + self.failed_files
+            + self.fixable_files
+            + self.elsewhere_files
+            + self.cancelled_files
+    }
+}
+
 /// "12,345 files found" ("1 file found"), for the scanning row and the CLI's spinner.
 pub fn files_found(n: usize) -> String {
     format!("{} found", files(n))

@@ -181,15 +181,8 @@ impl Output {
                     }
                     total.set_length(batch.total_bytes);
                     total.set_position(batch.sent_bytes.min(batch.total_bytes));
-                    let mut message = format!(
-                        "{}/{} files",
-                        batch.succeeded_files
-                            + batch.failed_files
-                            + batch.fixable_files
-                            + batch.elsewhere_files
-                            + batch.cancelled_files,
-                        batch.total_files
-                    );
+                    let mut message =
+                        format!("{}/{} files", batch.finished_files(), batch.total_files);
                     if scanning.is_some() {
                         message.push_str(", scanning");
                     }
